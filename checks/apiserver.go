@@ -1,0 +1,160 @@
+package checks
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/kubernetes"
+)
+
+// APIServerReady checks /readyz through the kubeconfig and tells apart the
+// ways a learner's first connection fails.
+type APIServerReady struct{}
+
+// Name implements Checker.
+func (APIServerReady) Name() string { return "apiserver-ready" }
+
+// Check implements Checker.
+func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
+	kube, err := env.Kube()
+	if err != nil {
+		return kubeconfigFailure(err), nil
+	}
+	rc := kube.Discovery().RESTClient()
+	if rc == nil {
+		return Result{}, errors.New("the Kubernetes client has no REST client for /readyz")
+	}
+	body, err := rc.Get().AbsPath("/readyz").DoRaw(ctx)
+	if err != nil {
+		var status apierrors.APIStatus
+		if errors.As(err, &status) && status.Status().Code >= 500 {
+			return failf("The API server answers but is not ready yet: %s.", summarizeReadyz(body)).
+				saw("/readyz failing", "/readyz ok").
+				hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), nil
+		}
+		return apiFailure(env, err), nil
+	}
+	res := passf("The API server at %s is ready (/readyz: %s).", apiServerHost(env), strings.TrimSpace(string(body)))
+	if v, err := kube.Discovery().ServerVersion(); err == nil {
+		res = res.detail("server version %s", v.GitVersion)
+		res.Message = fmt.Sprintf("kube-apiserver %s at %s is ready.", v.GitVersion, apiServerHost(env))
+	}
+	return res, nil
+}
+
+func summarizeReadyz(body []byte) string {
+	var failing []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "[-]") {
+			failing = append(failing, strings.TrimPrefix(strings.Fields(line)[0], "[-]"))
+		}
+	}
+	if len(failing) == 0 {
+		return "not ok"
+	}
+	return "failing " + strings.Join(failing, ", ")
+}
+
+func apiServerHost(env *Env) string {
+	if cfg, err := env.RESTConfig(); err == nil {
+		return cfg.Host
+	}
+	return env.APIServerURL
+}
+
+// apiFailure turns an error from the API server into a result that says
+// what went wrong and what to do. Every check that talks to the API server
+// uses it, so a learner gets the same diagnosis wherever it shows up.
+func apiFailure(env *Env, err error) Result {
+	host := apiServerHost(env)
+	var kerr *KubeconfigError
+	if errors.As(err, &kerr) {
+		return kubeconfigFailure(err)
+	}
+	var unknown x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return failf("Nothing listens at %s (connection refused): kube-apiserver is not running.", host).
+			saw("connection refused", "kube-apiserver answering at "+host).
+			hint("start kube-apiserver (kubetutor show apiserver); if it exits at once, read its last lines")
+	case errors.As(err, &hostErr):
+		name := hostErr.Host
+		return failf("The API server's certificate is not valid for %q, the address the kubeconfig uses: %v.", name, hostErr).
+			saw("SANs: "+strings.Join(CertSANs(hostErr.Certificate), ", "), "a SAN for "+name).
+			hint("reissue certs/server.crt with %s in its subjectAltName (kubetutor check certs), then restart kube-apiserver", sanSpec([]string{name}))
+	case errors.As(err, &unknown):
+		issuer := "an unknown issuer"
+		if unknown.Cert != nil {
+			issuer = fmt.Sprintf("%q", unknown.Cert.Issuer.CommonName)
+		}
+		return failf("The API server's certificate is signed by %s, which is not the CA in the kubeconfig (x509: certificate signed by unknown authority).", issuer).
+			saw("certificate signed by unknown authority", "server certificate signed by the kubeconfig's CA").
+			hint("embed the CA that signed server.crt: kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=%s", env.APIServerURL)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return failf("The API server's certificate has expired or is not yet valid: %v.", invalid).
+			saw("expired certificate", "a valid certificate").
+			hint("issue certs/server.crt again and restart kube-apiserver (kubetutor check certs)")
+	case errors.As(err, &invalid):
+		return failf("The API server's certificate is rejected: %v.", invalid).
+			saw(invalid.Error(), "a certificate the kubeconfig's CA vouches for").
+			hint("kubetutor check certs")
+	case apierrors.IsUnauthorized(err):
+		return failf("The API server at %s answers 401 Unauthorized: it does not accept the kubeconfig's client certificate (not signed by the CA given to --client-ca-file, or expired).", host).
+			saw("401 Unauthorized", "the admin client authenticated").
+			hint("use a client certificate signed by certs/ca.crt and start kube-apiserver with --client-ca-file=certs/ca.crt")
+	case apierrors.IsForbidden(err):
+		return failf("The API server refuses the request (403 Forbidden): %v.", err).
+			saw("403 Forbidden", "the admin user allowed").
+			hint("the lessons rely on the default authorization mode; drop --authorization-mode or use an identity in group system:masters")
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return failf("The API server at %s did not answer within %s.", host, env.Timeout).
+			saw("no answer in "+env.Timeout.String(), "an answer").
+			hint("is something else listening on that address, or is kube-apiserver stuck waiting for etcd? kubetutor check etcd; --timeout gives it longer")
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return failf("Cannot resolve %q, the API server host in the kubeconfig.", dnsErr.Name).
+			saw(dnsErr.Error(), env.APIServerURL).
+			hint("point the kubeconfig at %s: kubectl config set-cluster local-apiserver --server=%s", env.APIServerURL, env.APIServerURL)
+	}
+	return failf("Cannot talk to the API server at %s: %v.", host, err).
+		saw(err.Error(), "an answer from kube-apiserver").
+		hint("kubetutor check apiserver")
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// describeNetError is a short, human description of a failed connection.
+func describeNetError(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused, nothing listens there"
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return "no answer in time"
+	case errors.Is(err, os.ErrNotExist):
+		return "no such file"
+	}
+	return err.Error()
+}
+
+// kubeClient returns the clientset or a failing result explaining why there is none.
+func kubeClient(env *Env) (kubernetes.Interface, *Result) {
+	kube, err := env.Kube()
+	if err != nil {
+		r := apiFailure(env, err)
+		return nil, &r
+	}
+	return kube, nil
+}

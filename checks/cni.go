@@ -1,0 +1,177 @@
+package checks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// cniConfig is the part of a CNI network configuration the checks read.
+type cniConfig struct {
+	File    string
+	Name    string
+	Plugins []cniPlugin
+}
+
+type cniPlugin struct {
+	Type  string `json:"type"`
+	IPMasq bool  `json:"ipMasq"`
+	IPAM  *struct {
+		Type string `json:"type"`
+	} `json:"ipam"`
+}
+
+// pluginTypes lists every binary the configuration needs, IPAM included.
+func (c *cniConfig) pluginTypes() []string {
+	var out []string
+	for _, p := range c.Plugins {
+		if p.Type != "" && !slices.Contains(out, p.Type) {
+			out = append(out, p.Type)
+		}
+		if p.IPAM != nil && p.IPAM.Type != "" && !slices.Contains(out, p.IPAM.Type) {
+			out = append(out, p.IPAM.Type)
+		}
+	}
+	return out
+}
+
+func (c *cniConfig) needsIptables() bool {
+	for _, p := range c.Plugins {
+		if p.IPMasq || p.Type == "portmap" || p.Type == "firewall" {
+			return true
+		}
+	}
+	return false
+}
+
+// loadCNIConfig reads the configuration the runtime would use: the first
+// .conflist/.conf/.json file in lexical order, as libcni picks it.
+func loadCNIConfig(dir string) (*cniConfig, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		switch filepath.Ext(e.Name()) {
+		case ".conflist", ".conf", ".json":
+			if !e.IsDir() {
+				files = append(files, e.Name())
+			}
+		}
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		return nil, os.ErrNotExist
+	}
+	path := filepath.Join(dir, files[0])
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw struct {
+		Name    string      `json:"name"`
+		Type    string      `json:"type"`
+		Plugins []cniPlugin `json:"plugins"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return &cniConfig{File: path}, fmt.Errorf("%s is not valid JSON: %w", path, err)
+	}
+	cfg := &cniConfig{File: path, Name: raw.Name, Plugins: raw.Plugins}
+	if filepath.Ext(path) != ".conflist" {
+		var single cniPlugin
+		_ = json.Unmarshal(data, &single)
+		cfg.Plugins = []cniPlugin{single}
+	}
+	if len(cfg.Plugins) == 0 {
+		return cfg, fmt.Errorf("%s names no plugins", path)
+	}
+	return cfg, nil
+}
+
+// CNIConfigPresent checks that a CNI network configuration is in place.
+type CNIConfigPresent struct{}
+
+// Name implements Checker.
+func (CNIConfigPresent) Name() string { return "cni-config" }
+
+// Check implements Checker.
+func (CNIConfigPresent) Check(_ context.Context, env *Env) (Result, error) {
+	cfg, err := loadCNIConfig(env.CNIConfDir)
+	if os.IsNotExist(err) {
+		return failf("There is no CNI configuration in %s, so the runtime reports NetworkReady=false and the node stays NotReady.", env.CNIConfDir).
+			saw("no .conflist/.conf file", "a network configuration in "+env.CNIConfDir).
+			hint("write the bridge configuration of the cni lesson to %s/10-bridge.conflist (kubetutor show cni)", env.CNIConfDir), nil
+	}
+	if err != nil {
+		return failf("The CNI configuration cannot be used: %v.", err).
+			saw("broken configuration", "a valid network configuration").
+			hint("compare it with the cni lesson's 10-bridge.conflist"), nil
+	}
+	return passf("%s configures network %q with plugins %s.", cfg.File, cfg.Name, strings.Join(cfg.pluginTypes(), ", ")), nil
+}
+
+// CNIPluginsPresent checks that every plugin the configuration names exists.
+type CNIPluginsPresent struct{}
+
+// Name implements Checker.
+func (CNIPluginsPresent) Name() string { return "cni-plugins" }
+
+// Check implements Checker.
+func (CNIPluginsPresent) Check(_ context.Context, env *Env) (Result, error) {
+	cfg, err := loadCNIConfig(env.CNIConfDir)
+	if err != nil {
+		return failf("No usable CNI configuration, so no plugins to look for.").
+			saw("no configuration", "a configuration and its plugins").
+			hint("kubetutor show cni"), nil
+	}
+	var missing []string
+	where := map[string]bool{}
+	for _, t := range cfg.pluginTypes() {
+		found := false
+		for _, dir := range env.CNIBinDirs {
+			if fi, err := os.Stat(filepath.Join(dir, t)); err == nil && fi.Mode()&0o111 != 0 {
+				found, where[dir] = true, true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, t)
+		}
+	}
+	dirs := strings.Join(env.CNIBinDirs, " or ")
+	if len(missing) > 0 {
+		return failf("CNI plugin(s) %s, named by %s, are not in %s: pods will stay in ContainerCreating with \"failed to find plugin\".", strings.Join(missing, ", "), filepath.Base(cfg.File), dirs).
+			saw("missing: "+strings.Join(missing, ", "), "every plugin of the configuration").
+			hint("install the CNI plugins into /opt/cni/bin (or apt install containernetworking-plugins and set containerd's bin_dir to /usr/lib/cni)"), nil
+	}
+	var found []string
+	for d := range where {
+		found = append(found, d)
+	}
+	sort.Strings(found)
+	res := passf("All plugins of %s are installed (%s).", filepath.Base(cfg.File), strings.Join(found, ", "))
+	if !where["/opt/cni/bin"] && slices.Contains(env.CNIBinDirs, "/opt/cni/bin") {
+		res = res.detail("containerd looks in /opt/cni/bin unless its CRI config sets bin_dir; make sure it names %s", strings.Join(found, ", "))
+	}
+	if cfg.needsIptables() {
+		if _, err := exec.LookPath("iptables"); err != nil && !fileExists("/usr/sbin/iptables") && !fileExists("/sbin/iptables") {
+			return failf("The configuration uses ipMasq or portmap, which need iptables, and iptables is not installed: pod sandboxes will fail.").
+				saw("no iptables", "iptables installed").
+				hint("apt install iptables (see kubetutor show troubleshooting)"), nil
+		}
+		res = res.detail("iptables is installed (needed by ipMasq and portmap)")
+	}
+	return res, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

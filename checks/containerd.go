@@ -1,0 +1,136 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+)
+
+// Runtime is what the checks ask of containerd.
+type Runtime interface {
+	// Version is the daemon's version and revision.
+	Version(ctx context.Context) (version, revision string, err error)
+	// Plugin reports whether a plugin is loaded and, if it failed to
+	// initialise, why.
+	Plugin(ctx context.Context, typ, id string) (found bool, initErr string, err error)
+	Close() error
+}
+
+// containerdRuntime is Runtime over the containerd v2 client.
+type containerdRuntime struct {
+	c *containerd.Client
+}
+
+// SocketMissingError says that containerd's socket does not exist.
+type SocketMissingError struct{ Address string }
+
+func (e *SocketMissingError) Error() string {
+	return fmt.Sprintf("no containerd socket at %s", e.Address)
+}
+
+func dialContainerd(address string, timeout time.Duration) (Runtime, error) {
+	if _, err := os.Stat(address); err != nil {
+		return nil, &SocketMissingError{Address: address}
+	}
+	c, err := containerd.New(address, containerd.WithTimeout(timeout))
+	if err != nil {
+		return nil, fmt.Errorf("connect to containerd at %s: %w", address, err)
+	}
+	return &containerdRuntime{c: c}, nil
+}
+
+func (r *containerdRuntime) Version(ctx context.Context) (string, string, error) {
+	v, err := r.c.Version(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return v.Version, v.Revision, nil
+}
+
+func (r *containerdRuntime) Plugin(ctx context.Context, typ, id string) (bool, string, error) {
+	resp, err := r.c.IntrospectionService().Plugins(ctx, fmt.Sprintf("type==%s,id==%s", typ, id))
+	if err != nil {
+		return false, "", err
+	}
+	for _, p := range resp.Plugins {
+		if p.Type == typ && p.ID == id {
+			if p.InitErr != nil {
+				return true, p.InitErr.Message, nil
+			}
+			return true, "", nil
+		}
+	}
+	return false, "", nil
+}
+
+func (r *containerdRuntime) Close() error { return r.c.Close() }
+
+func runtimeFailure(env *Env, err error) Result {
+	var missing *SocketMissingError
+	if errors.As(err, &missing) {
+		return failf("containerd is not running: there is no socket at %s.", missing.Address).
+			saw("no socket", "containerd's socket at "+missing.Address).
+			hint("start containerd as root (kubetutor show containerd), or pass --containerd-address if it listens elsewhere")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return failf("containerd at %s did not answer within %s.", env.ContainerdAddress, env.Timeout).
+			saw("no answer", "containerd answering").
+			hint("is containerd stuck? read its log; a stale socket left by a killed containerd also looks like this")
+	}
+	return failf("Cannot talk to containerd at %s: %v.", env.ContainerdAddress, err).
+		saw(err.Error(), "containerd answering").
+		hint("start containerd as root (kubetutor show containerd); kubetutor must run as root to open its socket")
+}
+
+// ContainerdRunning checks that containerd answers on its socket.
+type ContainerdRunning struct{}
+
+// Name implements Checker.
+func (ContainerdRunning) Name() string { return "containerd-running" }
+
+// Check implements Checker.
+func (ContainerdRunning) Check(ctx context.Context, env *Env) (Result, error) {
+	rt, err := env.Runtime()
+	if err != nil {
+		return runtimeFailure(env, err), nil
+	}
+	v, rev, err := rt.Version(ctx)
+	if err != nil {
+		return runtimeFailure(env, err), nil
+	}
+	return passf("containerd %s answers at %s.", v, env.ContainerdAddress).detail("version %s (revision %s)", v, rev), nil
+}
+
+// CRIPluginLoaded checks that containerd's CRI plugin, which the kubelet
+// talks to, is loaded.
+type CRIPluginLoaded struct{}
+
+// Name implements Checker.
+func (CRIPluginLoaded) Name() string { return "containerd-cri-plugin" }
+
+// Check implements Checker.
+func (CRIPluginLoaded) Check(ctx context.Context, env *Env) (Result, error) {
+	rt, err := env.Runtime()
+	if err != nil {
+		return runtimeFailure(env, err), nil
+	}
+	found, initErr, err := rt.Plugin(ctx, "io.containerd.grpc.v1", "cri")
+	if err != nil {
+		return runtimeFailure(env, err), nil
+	}
+	switch {
+	case !found:
+		return failf("containerd runs without its CRI plugin, so the kubelet cannot use it.").
+			saw("no io.containerd.grpc.v1.cri plugin", "the CRI plugin loaded").
+			hint("remove \"cri\" from disabled_plugins in /etc/containerd/config.toml and restart containerd"), nil
+	case initErr != "":
+		return failf("containerd's CRI plugin failed to start: %s.", initErr).
+			saw("CRI plugin error", "the CRI plugin loaded").
+			hint("fix the [plugins.\"io.containerd.grpc.v1.cri\"] section of containerd's config and restart it"), nil
+	}
+	return passf("containerd's CRI plugin (io.containerd.grpc.v1.cri) is loaded: the kubelet can talk to it."), nil
+}

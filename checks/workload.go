@@ -1,0 +1,464 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// workload is what the cluster holds for the learner's Deployment.
+type workload struct {
+	deployment  *appsv1.Deployment
+	replicaSets []appsv1.ReplicaSet
+	pods        []corev1.Pod
+}
+
+// loadWorkload reads the Deployment, its ReplicaSets and its pods. A nil
+// deployment with a nil error means it does not exist.
+func loadWorkload(ctx context.Context, env *Env, kube kubernetes.Interface) (*workload, error) {
+	d, err := kube.AppsV1().Deployments(env.Namespace).Get(ctx, env.Deployment, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return &workload{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	w := &workload{deployment: d}
+	rsList, err := kube.AppsV1().ReplicaSets(env.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, rs := range rsList.Items {
+		if metav1.IsControlledBy(&rs, d) {
+			w.replicaSets = append(w.replicaSets, rs)
+		}
+	}
+	sort.Slice(w.replicaSets, func(i, j int) bool { return w.replicaSets[i].Name < w.replicaSets[j].Name })
+	podList, err := kube.CoreV1().Pods(env.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range podList.Items {
+		for _, rs := range w.replicaSets {
+			if metav1.IsControlledBy(&p, &rs) {
+				w.pods = append(w.pods, p)
+				break
+			}
+		}
+	}
+	sort.Slice(w.pods, func(i, j int) bool { return w.pods[i].Name < w.pods[j].Name })
+	return w, nil
+}
+
+func (w *workload) rsNames() string {
+	names := make([]string, len(w.replicaSets))
+	for i, rs := range w.replicaSets {
+		names[i] = rs.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func deploymentMissing(env *Env) Result {
+	return failf("There is no Deployment %q in namespace %q.", env.Deployment, env.Namespace).
+		saw("no Deployment "+env.Deployment, "Deployment "+env.Deployment).
+		hint("kubectl create deployment %s --image=nginx", env.Deployment)
+}
+
+// DeploymentExists checks that the learner's Deployment exists, and explains
+// why it has no ReplicaSet while no controller-manager runs.
+type DeploymentExists struct{}
+
+// Name implements Checker.
+func (DeploymentExists) Name() string { return "deployment-exists" }
+
+// Check implements Checker.
+func (DeploymentExists) Check(ctx context.Context, env *Env) (Result, error) {
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return *fail, nil
+	}
+	w, err := loadWorkload(ctx, env, kube)
+	if err != nil {
+		return apiFailure(env, err), nil
+	}
+	if w.deployment == nil {
+		return deploymentMissing(env), nil
+	}
+	d := w.deployment
+	ready := fmt.Sprintf("%d/%d ready", d.Status.ReadyReplicas, replicas(d))
+	if len(w.replicaSets) == 0 {
+		return passf("Deployment %s exists (%s) and has no ReplicaSet yet. That is expected now: the API server only stores the object; "+
+			"creating a ReplicaSet is the job of the deployment controller in kube-controller-manager, which is not running.", d.Name, ready).
+			saw("Deployment "+d.Name+", no ReplicaSet", "Deployment "+d.Name).
+			detail("image %s", images(d.Spec.Template.Spec.Containers)), nil
+	}
+	return passf("Deployment %s exists (%s); its ReplicaSet %s shows a controller-manager has acted on it.", d.Name, ready, w.rsNames()).
+		detail("image %s", images(d.Spec.Template.Spec.Containers)), nil
+}
+
+// ReplicaSetCreated checks that the deployment controller made a ReplicaSet.
+type ReplicaSetCreated struct{}
+
+// Name implements Checker.
+func (ReplicaSetCreated) Name() string { return "replicaset-created" }
+
+// Check implements Checker.
+func (ReplicaSetCreated) Check(ctx context.Context, env *Env) (Result, error) {
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return *fail, nil
+	}
+	w, err := loadWorkload(ctx, env, kube)
+	if err != nil {
+		return apiFailure(env, err), nil
+	}
+	if w.deployment == nil {
+		return deploymentMissing(env), nil
+	}
+	if len(w.replicaSets) == 0 {
+		r := failf("Deployment %s has no ReplicaSet: no deployment controller has acted on it, so kube-controller-manager is not running (or cannot reach the API server).", w.deployment.Name).
+			saw("no ReplicaSet owned by "+w.deployment.Name, "a ReplicaSet "+w.deployment.Name+"-<hash>").
+			hint("start kube-controller-manager (kubetutor show controller-manager)")
+		if age, ok := leaseAge(ctx, kube, "kube-controller-manager", env.Now()); ok && age < time.Minute {
+			r.Message += fmt.Sprintf(" Its leader lease was renewed %s ago, so it runs: read its log for errors.", age.Round(time.Second))
+		}
+		return r, nil
+	}
+	rs := w.replicaSets[len(w.replicaSets)-1]
+	return passf("The deployment controller created ReplicaSet %s (desired %d, current %d).", w.rsNames(), ptrInt(rs.Spec.Replicas), rs.Status.Replicas), nil
+}
+
+// PodsCreated checks that the ReplicaSet controller made pods, and explains
+// why they are Pending without a node while no scheduler runs.
+type PodsCreated struct{}
+
+// Name implements Checker.
+func (PodsCreated) Name() string { return "pods-created" }
+
+// Check implements Checker.
+func (PodsCreated) Check(ctx context.Context, env *Env) (Result, error) {
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return *fail, nil
+	}
+	w, err := loadWorkload(ctx, env, kube)
+	if err != nil {
+		return apiFailure(env, err), nil
+	}
+	if w.deployment == nil {
+		return deploymentMissing(env), nil
+	}
+	if len(w.replicaSets) == 0 {
+		return failf("No ReplicaSet, so no pods: kube-controller-manager has not acted on Deployment %s.", w.deployment.Name).
+			saw("no ReplicaSet", "a ReplicaSet and its pods").
+			hint("start kube-controller-manager (kubetutor show controller-manager)"), nil
+	}
+	if len(w.pods) == 0 {
+		r := failf("ReplicaSet %s exists but has no pods yet.", w.rsNames()).
+			saw("0 pods", fmt.Sprintf("%d pod(s)", replicas(w.deployment))).
+			hint("wait a second; if it stays so, read kube-controller-manager's log")
+		for _, rs := range w.replicaSets {
+			for _, c := range rs.Status.Conditions {
+				if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
+					r.Message += fmt.Sprintf(" The ReplicaSet controller reports: %s.", strings.TrimSuffix(c.Message, "."))
+					if strings.Contains(c.Message, "service account") {
+						r.Hint = "the `default` ServiceAccount is created by kube-controller-manager's serviceaccount controller, which needs --service-account-private-key-file; check its flags and log"
+					}
+				}
+			}
+		}
+		return r, nil
+	}
+	p := w.pods[0]
+	if p.Spec.NodeName == "" && podCondition(&p, corev1.PodScheduled) == nil {
+		return passf("Pod %s is %s with no node. That is expected now: the ReplicaSet controller created it, but choosing a node is the scheduler's job, and no kube-scheduler runs yet.", p.Name, p.Status.Phase).
+			saw(fmt.Sprintf("%d pod(s), %s, no node", len(w.pods), p.Status.Phase), "pods of ReplicaSet "+w.rsNames()), nil
+	}
+	return passf("ReplicaSet %s has %d pod(s); %s is %s.", w.rsNames(), len(w.pods), p.Name, podState(&p)), nil
+}
+
+// PodsSchedulingAttempted checks that a scheduler has looked at the pods:
+// either it bound them to a node or it recorded why it could not.
+type PodsSchedulingAttempted struct{}
+
+// Name implements Checker.
+func (PodsSchedulingAttempted) Name() string { return "pods-scheduled-or-attempted" }
+
+// Check implements Checker.
+func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, error) {
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return *fail, nil
+	}
+	w, err := loadWorkload(ctx, env, kube)
+	if err != nil {
+		return apiFailure(env, err), nil
+	}
+	if w.deployment == nil {
+		return deploymentMissing(env), nil
+	}
+	if len(w.pods) == 0 {
+		return failf("There are no pods of Deployment %s to schedule yet.", w.deployment.Name).
+			saw("no pods", "pods for the scheduler").
+			hint("the controller-manager step comes first: kubetutor check controller-manager"), nil
+	}
+	for _, p := range w.pods {
+		if p.Spec.NodeName != "" {
+			return passf("The scheduler assigned pod %s to node %s.", p.Name, p.Spec.NodeName).saw("node "+p.Spec.NodeName, "a node or FailedScheduling"), nil
+		}
+	}
+	p := w.pods[0]
+	cond := podCondition(&p, corev1.PodScheduled)
+	if cond != nil && cond.Status == corev1.ConditionFalse {
+		msg := cond.Message
+		if ev := latestEvent(ctx, kube, env.Namespace, "Pod", p.Name, "FailedScheduling"); ev != nil {
+			msg = ev.Message
+		}
+		res := passf("The scheduler looked at pod %s and could not place it: FailedScheduling %q, PodScheduled=False (%s).", p.Name, msg, cond.Reason).
+			saw("FailedScheduling: "+msg, "a node or FailedScheduling")
+		if noNodes(msg) {
+			res.Message += " That is expected now: no node has registered, because no kubelet runs. Next: containerd, then the kubelet."
+		}
+		return res, nil
+	}
+	r := failf("Pod %s is %s and no scheduler has looked at it: no node, no PodScheduled condition, no FailedScheduling event.", p.Name, p.Status.Phase).
+		saw("pod unscheduled, untouched", "a node assigned, or FailedScheduling").
+		hint("start kube-scheduler: kube-scheduler --kubeconfig=admin.conf")
+	if age, ok := leaseAge(ctx, kube, "kube-scheduler", env.Now()); ok && age < time.Minute {
+		r.Message += fmt.Sprintf(" kube-scheduler's leader lease was renewed %s ago, so it runs: read its log.", age.Round(time.Second))
+	}
+	return r, nil
+}
+
+func noNodes(msg string) bool {
+	return strings.Contains(msg, "no nodes available") || strings.HasPrefix(msg, "0/0 nodes")
+}
+
+// NodeRegistered checks that a kubelet registered a Node and explains its
+// Ready condition.
+type NodeRegistered struct{}
+
+// Name implements Checker.
+func (NodeRegistered) Name() string { return "node-registered" }
+
+// Check implements Checker.
+func (NodeRegistered) Check(ctx context.Context, env *Env) (Result, error) {
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return *fail, nil
+	}
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return apiFailure(env, err), nil
+	}
+	if len(nodes.Items) == 0 {
+		return failf("No node has registered: the kubelet is not running, or cannot reach the API server.").
+			saw("0 nodes", "1 node").
+			hint("start the kubelet as root (kubetutor show kubelet); containerd must run first (kubetutor check containerd)"), nil
+	}
+	n := nodes.Items[0]
+	ready := nodeCondition(&n, corev1.NodeReady)
+	switch {
+	case ready == nil || ready.Status == corev1.ConditionUnknown:
+		return failf("Node %s is registered but its kubelet has stopped reporting (Ready=Unknown).", n.Name).
+			saw("Ready=Unknown", "a kubelet posting node status").
+			hint("start the kubelet again and read its log"), nil
+	case ready.Status == corev1.ConditionTrue:
+		return passf("Node %s registered and is Ready.", n.Name).saw("Ready=True", "a node"), nil
+	case strings.Contains(ready.Message, "NetworkReady=false") || strings.Contains(ready.Message, "network"):
+		return passf("Node %s registered and is NotReady (%s: %s). That is expected now: the container runtime has no pod network yet. Configuring CNI is the next lesson.", n.Name, ready.Reason, ready.Message).
+			saw("Ready=False: "+ready.Message, "a node"), nil
+	}
+	return passf("Node %s registered and is NotReady (%s: %s).", n.Name, ready.Reason, ready.Message).saw("Ready=False", "a node"), nil
+}
+
+// NodeReady checks that a node is Ready.
+type NodeReady struct{}
+
+// Name implements Checker.
+func (NodeReady) Name() string { return "node-ready" }
+
+// Check implements Checker.
+func (NodeReady) Check(ctx context.Context, env *Env) (Result, error) {
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return *fail, nil
+	}
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return apiFailure(env, err), nil
+	}
+	if len(nodes.Items) == 0 {
+		return failf("No node has registered.").saw("0 nodes", "a Ready node").hint("the kubelet step comes first: kubetutor check kubelet"), nil
+	}
+	n := nodes.Items[0]
+	ready := nodeCondition(&n, corev1.NodeReady)
+	if ready == nil || ready.Status != corev1.ConditionTrue {
+		status, msg := "Unknown", "no Ready condition"
+		if ready != nil {
+			status, msg = string(ready.Status), ready.Message
+		}
+		r := failf("Node %s is not Ready (Ready=%s: %s).", n.Name, status, msg).saw("Ready="+status, "Ready=True")
+		if strings.Contains(msg, "cni") || strings.Contains(msg, "NetworkPlugin") {
+			return r.hint("put a CNI configuration in %s (kubetutor show cni); containerd picks it up within seconds", env.CNIConfDir), nil
+		}
+		return r.hint("read the kubelet's log"), nil
+	}
+	return passf("Node %s is Ready.", n.Name).saw("Ready=True", "Ready=True"), nil
+}
+
+// PodRunning checks that a pod of the Deployment runs and has an IP.
+type PodRunning struct{}
+
+// Name implements Checker.
+func (PodRunning) Name() string { return "pod-running" }
+
+// Check implements Checker.
+func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return *fail, nil
+	}
+	w, err := loadWorkload(ctx, env, kube)
+	if err != nil {
+		return apiFailure(env, err), nil
+	}
+	if w.deployment == nil {
+		return deploymentMissing(env), nil
+	}
+	if len(w.pods) == 0 {
+		return failf("Deployment %s has no pods.", w.deployment.Name).saw("no pods", "a Running pod").hint("kubetutor check controller-manager"), nil
+	}
+	for _, p := range w.pods {
+		if p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
+			return passf("Pod %s is Running on %s with IP %s.", p.Name, p.Spec.NodeName, p.Status.PodIP).
+				saw("Running, IP "+p.Status.PodIP, "Running with an IP").
+				detail("try it: curl http://%s", p.Status.PodIP), nil
+		}
+	}
+	p := w.pods[0]
+	r := failf("Pod %s is %s.", p.Name, podState(&p)).saw(podState(&p), "Running with an IP")
+	if ev := latestEvent(ctx, kube, env.Namespace, "Pod", p.Name, ""); ev != nil && ev.Type == corev1.EventTypeWarning {
+		r.Message += fmt.Sprintf(" Last warning: %s: %s", ev.Reason, ev.Message)
+		return r.hint("%s", hintForPodEvent(ev.Message)), nil
+	}
+	return r.hint("wait a few seconds; kubectl describe pod %s shows what the kubelet is doing", p.Name), nil
+}
+
+// hintForPodEvent maps the talk's common errors to their fixes.
+func hintForPodEvent(msg string) string {
+	switch {
+	case strings.Contains(msg, "failed to find plugin"):
+		return "the CNI plugins are not where containerd looks: install them in /opt/cni/bin, or set bin_dir in containerd's CRI config (Debian: /usr/lib/cni); see kubetutor show troubleshooting"
+	case strings.Contains(msg, "iptables"):
+		return "the bridge plugin needs iptables for ipMasq and portmap: apt install iptables; see kubetutor show troubleshooting"
+	case strings.Contains(msg, "oom_score_adj") || strings.Contains(msg, "can't get final child's PID from pipe"):
+		return "this host forbids lowering oom_score_adj: set restrict_oom_score_adj = true in containerd's CRI config and restart it; see kubetutor show troubleshooting"
+	case strings.Contains(msg, "pull") || strings.Contains(msg, "ImagePull"):
+		return "the image cannot be pulled; offline, import a local image into containerd's k8s.io namespace and point the Deployment at it"
+	}
+	return "kubetutor show troubleshooting"
+}
+
+func replicas(d *appsv1.Deployment) int32 { return ptrInt(d.Spec.Replicas) }
+
+func ptrInt(p *int32) int32 {
+	if p == nil {
+		return 1
+	}
+	return *p
+}
+
+func images(cs []corev1.Container) string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Image
+	}
+	return strings.Join(out, ", ")
+}
+
+func podCondition(p *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == t {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func nodeCondition(n *corev1.Node, t corev1.NodeConditionType) *corev1.NodeCondition {
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == t {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// podState is a kubectl-like status for a pod.
+func podState(p *corev1.Pod) string {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "" {
+			return cs.State.Waiting.Reason + " on " + orNone(p.Spec.NodeName)
+		}
+	}
+	if p.Spec.NodeName == "" {
+		return string(p.Status.Phase) + ", no node"
+	}
+	return string(p.Status.Phase) + " on " + p.Spec.NodeName
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+// latestEvent returns the newest event about an object, optionally of one reason.
+func latestEvent(ctx context.Context, kube kubernetes.Interface, ns, kind, name, reason string) *corev1.Event {
+	list, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out *corev1.Event
+	var outTime time.Time
+	for i := range list.Items {
+		ev := &list.Items[i]
+		if ev.InvolvedObject.Kind != kind || ev.InvolvedObject.Name != name || (reason != "" && ev.Reason != reason) {
+			continue
+		}
+		t := eventTime(ev)
+		if out == nil || t.After(outTime) {
+			out, outTime = ev, t
+		}
+	}
+	return out
+}
+
+func eventTime(ev *corev1.Event) time.Time {
+	for _, t := range []time.Time{ev.LastTimestamp.Time, ev.EventTime.Time, ev.FirstTimestamp.Time, ev.CreationTimestamp.Time} {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// leaseAge says how long ago a component renewed its leader-election lease.
+func leaseAge(ctx context.Context, kube kubernetes.Interface, name string, now time.Time) (time.Duration, bool) {
+	l, err := kube.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})
+	if err != nil || l.Spec.RenewTime == nil {
+		return 0, false
+	}
+	return now.Sub(l.Spec.RenewTime.Time), true
+}
+

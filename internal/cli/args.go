@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubetutor/kubetutor/lessons"
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// maxArgs is cobra.MaximumNArgs with exit status 2.
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageErrorf("%s takes at most %d argument(s), got %d: %s (see %s --help)", cmd.CommandPath(), n, len(args), strings.Join(args, " "), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+// noArgs rejects arguments, naming unknown commands, with exit status 2.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("unknown command %q for %s (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+	return nil
+}
+
+// stepIDCompletion completes step IDs.
+func stepIDCompletion(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []string
+	for _, s := range steps.All() {
+		out = append(out, s.ID+"\t"+s.Title)
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// lessonIDCompletion completes lesson IDs.
+func lessonIDCompletion(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return lessons.Order(), cobra.ShellCompDirectiveNoFileComp
+}
+
+// lookupStep resolves a step ID given on the command line.
+func lookupStep(id string) (steps.Step, error) {
+	s, _, err := steps.Lookup(id)
+	if err != nil {
+		return steps.Step{}, &ExitError{Code: 2, Err: err}
+	}
+	return s, nil
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// HintOptions are the options of `kubetutor hint`.
+type HintOptions struct {
+	f    *Factory
+	Step string
+}
+
+func newHintCmd(f *Factory) *cobra.Command {
+	o := &HintOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "hint [STEP]",
+		Short: "Reveal the next hint for a step (the current one by default)",
+		Long: `Hints are progressive: each call reveals the next one, from a nudge to the
+exact command. Revealed hints are remembered per step. It never contacts the
+cluster.`,
+		Example: `  kubetutor hint
+  kubetutor hint scheduler`,
+		Args:              maxArgs(1),
+		ValidArgsFunction: stepIDCompletion,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Step = args[0]
+			}
+			return runHint(o)
+		},
+	}
+	return cmd
+}
+
+func runHint(o *HintOptions) error {
+	f := o.f
+	p, err := f.LoadProgress()
+	if err != nil {
+		return err
+	}
+	id := o.Step
+	if id == "" {
+		id = p.CurrentStep()
+		if id == "" {
+			fmt.Fprintln(f.IO.Out, "Every step is done or skipped; name a step to see its hints: kubetutor hint STEP")
+			return nil
+		}
+	}
+	s, err := lookupStep(id)
+	if err != nil {
+		return err
+	}
+	h, n, total := p.NextHint(s)
+	if err := f.Store().Save(p); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.Out, "Hint %d of %d for %s: %s\n", n, total, s.ID, h)
+	if n < total {
+		fmt.Fprintln(f.IO.Out, "(run it again for a more precise hint)")
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+// Package cli is kubetutor's command line: one file per command, each with an
+// options struct and a run function; streams and clients come from a Factory.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/iostreams"
+	"github.com/kubetutor/kubetutor/lessons"
+)
+
+// Factory gives commands what they share: streams, settings from the global
+// flags, and constructors for the environment the checks see.
+type Factory struct {
+	IO *iostreams.IOStreams
+	// Global flags.
+	WorkDir           string
+	Kubeconfig        string
+	ContainerdAddress string
+	StateDir          string
+	Timeout           time.Duration
+	// Now is the clock.
+	Now func() time.Time
+	// NewEnv builds the checks' environment; tests replace it.
+	NewEnv func() (*checks.Env, error)
+}
+
+// Env builds the environment the checks see from the global flags.
+func (f *Factory) Env() (*checks.Env, error) {
+	if f.NewEnv != nil {
+		return f.NewEnv()
+	}
+	wd := f.WorkDir
+	if wd == "" {
+		wd = "."
+	}
+	abs, err := filepath.Abs(wd)
+	if err != nil {
+		return nil, fmt.Errorf("resolve work dir %q: %w", wd, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return nil, usageErrorf("work dir %s does not exist or is not a directory", abs)
+	}
+	env := checks.NewEnv(abs)
+	env.Kubeconfig = f.Kubeconfig
+	if f.ContainerdAddress != "" {
+		env.ContainerdAddress = f.ContainerdAddress
+	}
+	env.Timeout = f.Timeout
+	env.SetDefaults()
+	return env, nil
+}
+
+// Store is the progress store.
+func (f *Factory) Store() *lessons.Store {
+	dir := f.StateDir
+	if dir == "" {
+		dir = lessons.DefaultStateDir()
+	}
+	return lessons.NewStore(dir)
+}
+
+// LoadProgress loads progress, reporting (not failing on) a corrupt file.
+func (f *Factory) LoadProgress() (*lessons.Progress, error) {
+	p, err := f.Store().Load()
+	var corrupt *lessons.CorruptError
+	if errors.As(err, &corrupt) {
+		fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", corrupt)
+		return p, nil
+	}
+	return p, err
+}
+
+// Renderer renders lessons in the style chosen for these streams.
+func (f *Factory) Renderer() (*lessons.Renderer, error) {
+	return lessons.NewRenderer(f.IO.GlamourStyle(), f.IO.Width)
+}
+
+// ExitError carries an exit status.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// silentExit ends the command with a status and no further message.
+func silentExit(code int) error { return &ExitError{Code: code} }
+
+func usageErrorf(format string, a ...any) error {
+	return &ExitError{Code: 2, Err: fmt.Errorf(format, a...)}
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kubetutor",
+		Short: "Learn how Kubernetes works inside by building a cluster from its binaries",
+		Long: `kubetutor walks you through building a one-node Kubernetes cluster by hand,
+one component at a time: tools, certificates, etcd, kube-apiserver, a Deployment,
+kube-controller-manager, kube-scheduler, containerd, the kubelet and CNI. After
+every step it checks the live cluster and tells you what just happened inside.`,
+		Example: `  # the workshop walkthrough (what a bare "kubetutor" does on a terminal)
+  kubetutor start
+
+  # where does my cluster stand?
+  kubetutor check
+
+  # wait until the scheduler step passes
+  kubetutor check scheduler --watch`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.IO.Interactive() {
+				return runStart(cmd.Context(), &StartOptions{f: f})
+			}
+			return cmd.Help()
+		},
+	}
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.WorkDir, "workdir", "", "the directory holding bin/ and certs/ (default: the current directory)")
+	pf.StringVar(&f.Kubeconfig, "kubeconfig", "", "path to the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
+	pf.StringVar(&f.ContainerdAddress, "containerd-address", "", "containerd's socket (default "+checks.DefaultContainerdAddress+")")
+	pf.StringVar(&f.StateDir, "state-dir", "", "where progress is kept (default: $KUBETUTOR_STATE_DIR, $XDG_STATE_HOME/kubetutor or ~/.local/state/kubetutor)")
+	pf.DurationVar(&f.Timeout, "timeout", checks.DefaultTimeout, "how long each check may wait for the cluster")
+	_ = root.MarkPersistentFlagDirname("workdir")
+	_ = root.MarkPersistentFlagFilename("kubeconfig")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &ExitError{Code: 2, Err: err}
+	})
+
+	root.AddCommand(
+		newStartCmd(f),
+		newLessonsCmd(f),
+		newShowCmd(f),
+		newCheckCmd(f),
+		newHintCmd(f),
+		newResetCmd(f),
+	)
+	return root
+}
+
+// Main runs kubetutor with the process's arguments and streams and returns
+// the exit status.
+func Main() int {
+	f := &Factory{IO: iostreams.System(), Now: time.Now}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Execute(ctx, f, os.Args[1:])
+}
+
+// Execute runs the command tree with args and returns the exit status.
+func Execute(ctx context.Context, f *Factory, args []string) int {
+	if f.Now == nil {
+		f.Now = time.Now
+	}
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(f.IO.ErrOut, "error: %v\n", ee.Err)
+		}
+		return ee.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(f.IO.ErrOut, "interrupted")
+		return 130
+	}
+	fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
+	return 1
+}

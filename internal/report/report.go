@@ -1,0 +1,182 @@
+// Package report prints check results: text for people (colored on a
+// terminal, plain otherwise) and JSON for scripts. Every command that shows
+// results uses it.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// Options tune the text output.
+type Options struct {
+	// Color adds ANSI colors.
+	Color bool
+	// Located says the report comes from locating the cluster (check without
+	// a step): it begins with where the cluster stands.
+	Located bool
+	// Verbose shows passing checks' details too.
+	Verbose bool
+}
+
+const (
+	green  = "\x1b[32m"
+	red    = "\x1b[31m"
+	yellow = "\x1b[33m"
+	dim    = "\x1b[2m"
+	bold   = "\x1b[1m"
+	reset  = "\x1b[0m"
+)
+
+func (o Options) paint(code, s string) string {
+	if !o.Color {
+		return s
+	}
+	return code + s + reset
+}
+
+func (o Options) mark(st checks.Status) string {
+	switch st {
+	case checks.Pass:
+		return o.paint(green, "✓")
+	case checks.Error:
+		return o.paint(yellow, "!")
+	}
+	return o.paint(red, "✗")
+}
+
+func (o Options) stepMark(r steps.Result) string {
+	switch {
+	case r.Status == steps.Pass:
+		return o.paint(green, "✓")
+	case r.Errored():
+		return o.paint(yellow, "!")
+	case r.Status == steps.Skip:
+		return o.paint(dim, "·")
+	}
+	return o.paint(red, "✗")
+}
+
+// Where says where the cluster stands, e.g. "at step 6 of 10 (controller-
+// manager passes); next: start kube-scheduler".
+func Where(rep steps.Report) string {
+	all := steps.All()
+	if rep.Current == "" {
+		if next, ok := rep.NextStep(); ok {
+			return fmt.Sprintf("at the start: no step passes yet; next: %s", all[next.Index].Next)
+		}
+		return "at the start"
+	}
+	_, idx, _ := steps.Lookup(rep.Current)
+	if idx == len(all)-1 {
+		return fmt.Sprintf("all %d steps pass: the cluster is complete", len(all))
+	}
+	s := fmt.Sprintf("at step %d of %d: %s passes", idx+1, len(all), rep.Current)
+	if next, ok := rep.NextStep(); ok {
+		s += fmt.Sprintf("; next: %s", all[next.Index].Next)
+	}
+	return s
+}
+
+// Text prints a report for people.
+func Text(w io.Writer, rep steps.Report, o Options) error {
+	var b strings.Builder
+	if o.Located {
+		fmt.Fprintf(&b, "%s\n", o.paint(bold, capitalize(Where(rep))+"."))
+		if rep.Current != "" {
+			b.WriteString("\n")
+		}
+		for _, s := range rep.Steps {
+			if s.Status == steps.Pass {
+				fmt.Fprintf(&b, "%s %s %s\n", o.stepMark(s), s.ID, o.paint(dim, "— "+s.Title))
+			}
+		}
+		for _, s := range rep.Steps {
+			if s.Status == steps.Fail {
+				b.WriteString("\n")
+				writeStep(&b, s, o)
+			}
+		}
+	} else {
+		first := true
+		for _, s := range rep.Evaluated() {
+			if !first {
+				b.WriteString("\n")
+			}
+			first = false
+			writeStep(&b, s, o)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Step prints one step's verdict with its checks.
+func Step(w io.Writer, r steps.Result, o Options) error {
+	var b strings.Builder
+	writeStep(&b, r, o)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeStep(b *strings.Builder, r steps.Result, o Options) {
+	verdict := "passes"
+	switch {
+	case r.Errored():
+		verdict = "could not be checked"
+	case r.Status == steps.Fail:
+		verdict = "does not pass yet"
+	}
+	fmt.Fprintf(b, "%s %s %s\n", o.stepMark(r), o.paint(bold, fmt.Sprintf("Step %d/%d %s — %s", r.Index+1, len(steps.IDs()), r.ID, r.Title)), o.paint(dim, verdict))
+	for _, c := range r.Checks {
+		fmt.Fprintf(b, "  %s %s\n", o.mark(c.Status), c.Name)
+		writeIndented(b, "      ", c.Message)
+		if c.Status != checks.Pass {
+			if c.Observed != "" {
+				writeIndented(b, "      ", o.paint(dim, "observed: ")+c.Observed)
+			}
+			if c.Expected != "" {
+				writeIndented(b, "      ", o.paint(dim, "expected: ")+c.Expected)
+			}
+			if c.Hint != "" {
+				writeIndented(b, "      ", o.paint(yellow, "hint: ")+c.Hint)
+			}
+		}
+		if c.Status == checks.Pass && o.Verbose {
+			for _, d := range c.Details {
+				writeIndented(b, "      ", o.paint(dim, d))
+			}
+		}
+	}
+}
+
+func writeIndented(b *strings.Builder, indent, text string) {
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		b.WriteString(indent)
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// JSON prints a report as one JSON object:
+// {"current": ..., "steps": [{"id", "title", "status", "checks": [...]}]}.
+func JSON(w io.Writer, rep steps.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+// Package lessons loads and validates the course's Markdown (package content),
+// renders it for the terminal, and keeps the learner's progress by step ID.
+package lessons
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/kubetutor/kubetutor/content"
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// The lessons that are not steps.
+const (
+	Welcome         = "welcome"
+	Troubleshooting = "troubleshooting"
+)
+
+// StepSections are the sections every step lesson has, in this order.
+var StepSections = []string{
+	"What it does",
+	"Commands",
+	"What to expect",
+	"See it yourself",
+	"What just happened inside",
+}
+
+// Lesson is one Markdown lesson.
+type Lesson struct {
+	ID       string
+	Title    string
+	Markdown string
+	// Step is true for the lessons of the ten steps.
+	Step bool
+}
+
+// Order is the course order of lesson IDs: the welcome, one per step, then
+// troubleshooting.
+func Order() []string {
+	return append(append([]string{Welcome}, steps.IDs()...), Troubleshooting)
+}
+
+// Course is the loaded set of lessons.
+type Course struct {
+	byID  map[string]Lesson
+	order []string
+}
+
+// Load reads every lesson from the embedded content.
+func Load() (*Course, error) {
+	return LoadFS(content.Lessons, "lessons")
+}
+
+// LoadFS reads lessons from dir in fsys; used by Load and by tests.
+func LoadFS(fsys fs.FS, dir string) (*Course, error) {
+	c := &Course{byID: map[string]Lesson{}, order: Order()}
+	stepIDs := map[string]bool{}
+	for _, id := range steps.IDs() {
+		stepIDs[id] = true
+	}
+	for _, id := range c.order {
+		data, err := fs.ReadFile(fsys, dir+"/"+id+".md")
+		if err != nil {
+			return nil, fmt.Errorf("load lesson %q: %w", id, err)
+		}
+		md := string(data)
+		title, err := titleOf(md)
+		if err != nil {
+			return nil, fmt.Errorf("load lesson %q: %w", id, err)
+		}
+		c.byID[id] = Lesson{ID: id, Title: title, Markdown: md, Step: stepIDs[id]}
+	}
+	return c, nil
+}
+
+func titleOf(md string) (string, error) {
+	first, _, _ := strings.Cut(md, "\n")
+	if !strings.HasPrefix(first, "# ") {
+		return "", errors.New("the first line is not a level-1 heading")
+	}
+	return strings.TrimSpace(strings.TrimPrefix(first, "# ")), nil
+}
+
+// Get returns a lesson by ID.
+func (c *Course) Get(id string) (Lesson, error) {
+	l, ok := c.byID[id]
+	if !ok {
+		return Lesson{}, fmt.Errorf("unknown lesson %q (lessons: %s)", id, strings.Join(c.order, ", "))
+	}
+	return l, nil
+}
+
+// All returns the lessons in course order.
+func (c *Course) All() []Lesson {
+	out := make([]Lesson, 0, len(c.order))
+	for _, id := range c.order {
+		out = append(out, c.byID[id])
+	}
+	return out
+}
+
+// Sections lists a lesson's level-2 headings in order.
+func Sections(md string) []string {
+	var out []string
+	inFence := false
+	sc := bufio.NewScanner(strings.NewReader(md))
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inFence = !inFence
+			continue
+		}
+		if !inFence && strings.HasPrefix(line, "## ") {
+			out = append(out, strings.TrimSpace(strings.TrimPrefix(line, "## ")))
+		}
+	}
+	return out
+}
+
+// CodeBlocks returns the contents of the fenced code blocks of a lesson.
+func CodeBlocks(md string) []string {
+	var out []string
+	var cur strings.Builder
+	inFence := false
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			if inFence {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+			inFence = !inFence
+			continue
+		}
+		if inFence {
+			cur.WriteString(line)
+			cur.WriteByte('\n')
+		}
+	}
+	return out
+}
+
+// Validate checks the course's content against the steps: every step has a
+// lesson with the required sections, its commands appear in the lesson's
+// code blocks, and it has hints and checks.
+func Validate(c *Course) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, s := range steps.All() {
+		if seen[s.ID] {
+			errs = append(errs, fmt.Errorf("step %q: duplicate ID", s.ID))
+		}
+		seen[s.ID] = true
+		l, err := c.Get(s.Lesson)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("step %q: %w", s.ID, err))
+			continue
+		}
+		if len(s.Hints) < 2 {
+			errs = append(errs, fmt.Errorf("step %q: needs at least two hints, has %d", s.ID, len(s.Hints)))
+		}
+		if len(s.Checks) == 0 {
+			errs = append(errs, fmt.Errorf("step %q: has no checks", s.ID))
+		}
+		names := map[string]bool{}
+		for _, ch := range s.Checks {
+			if names[ch.Name()] {
+				errs = append(errs, fmt.Errorf("step %q: duplicate check name %q", s.ID, ch.Name()))
+			}
+			names[ch.Name()] = true
+		}
+		if got := Sections(l.Markdown); !hasInOrder(got, StepSections) {
+			errs = append(errs, fmt.Errorf("lesson %q: sections %q must include, in order, %q", l.ID, got, StepSections))
+		}
+		code := strings.Join(CodeBlocks(l.Markdown), "\n")
+		for _, cmd := range s.Commands {
+			if !strings.Contains(code, cmd) {
+				errs = append(errs, fmt.Errorf("lesson %q: command %q is not in its code blocks", l.ID, cmd))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hasInOrder(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}

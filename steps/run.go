@@ -1,0 +1,172 @@
+package steps
+
+import (
+	"context"
+
+	"github.com/kubetutor/kubetutor/checks"
+)
+
+// Status is a step's verdict.
+type Status string
+
+const (
+	// Pass means every check of the step passed.
+	Pass Status = "pass"
+	// Fail means at least one check failed or could not run.
+	Fail Status = "fail"
+	// Skip means the step was not evaluated.
+	Skip Status = "skip"
+)
+
+// Result is the verdict on one step.
+type Result struct {
+	ID     string          `json:"id"`
+	Title  string          `json:"title"`
+	Status Status          `json:"status"`
+	Checks []checks.Result `json:"checks"`
+	// Index is the step's 0-based position in the course.
+	Index int `json:"-"`
+}
+
+// Errored reports whether a check of the step could not run.
+func (r Result) Errored() bool {
+	for _, c := range r.Checks {
+		if c.Status == checks.Error {
+			return true
+		}
+	}
+	return false
+}
+
+// FirstProblem is the first check that did not pass, if any.
+func (r Result) FirstProblem() (checks.Result, bool) {
+	for _, c := range r.Checks {
+		if c.Status != checks.Pass {
+			return c, true
+		}
+	}
+	return checks.Result{}, false
+}
+
+// Report is the verdict on the course: one Result per step, in order.
+type Report struct {
+	// Current is the ID of the last step, counting from the first, whose
+	// checks all pass; empty when the first step does not pass (or was not
+	// evaluated).
+	Current string   `json:"current"`
+	Steps   []Result `json:"steps"`
+}
+
+// Mode says which steps a run evaluates.
+type Mode int
+
+const (
+	// Locate evaluates steps in order up to and including the first that
+	// fails: where the cluster stands, and what is next.
+	Locate Mode = iota
+	// Every evaluates every step.
+	Every
+	// Only evaluates the single step named in RunOptions.Step.
+	Only
+)
+
+// RunOptions select what Run evaluates.
+type RunOptions struct {
+	Mode Mode
+	Step string
+}
+
+// Evaluate runs one step's checks in order through the shared check runner.
+func Evaluate(ctx context.Context, env *checks.Env, s Step) Result {
+	_, idx, _ := Lookup(s.ID)
+	res := Result{ID: s.ID, Title: s.Title, Index: idx, Status: Pass}
+	for _, c := range s.Checks {
+		r := checks.Run(ctx, env, c)
+		if r.Status != checks.Pass {
+			res.Status = Fail
+		}
+		res.Checks = append(res.Checks, r)
+	}
+	return res
+}
+
+// Run evaluates the course against the live system. It is the one runner:
+// check, the walkthrough, --watch and the demo all use it.
+func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) {
+	env.SetDefaults()
+	if opts.Mode == Only {
+		if _, _, err := Lookup(opts.Step); err != nil {
+			return Report{}, err
+		}
+	}
+	var rep Report
+	stop := false
+	for i, s := range all {
+		r := Result{ID: s.ID, Title: s.Title, Index: i, Status: Skip, Checks: []checks.Result{}}
+		evaluate := false
+		switch opts.Mode {
+		case Locate:
+			evaluate = !stop
+		case Every:
+			evaluate = true
+		case Only:
+			evaluate = s.ID == opts.Step
+		}
+		if evaluate && ctx.Err() == nil {
+			r = Evaluate(ctx, env, s)
+			if r.Status != Pass {
+				stop = true
+			}
+		}
+		rep.Steps = append(rep.Steps, r)
+	}
+	rep.Current = current(rep.Steps)
+	return rep, ctx.Err()
+}
+
+func current(results []Result) string {
+	cur := ""
+	for _, r := range results {
+		if r.Status != Pass {
+			break
+		}
+		cur = r.ID
+	}
+	return cur
+}
+
+// Evaluated returns the steps the run evaluated.
+func (r Report) Evaluated() []Result {
+	var out []Result
+	for _, s := range r.Steps {
+		if s.Status != Skip {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// NextStep is the first evaluated step that did not pass.
+func (r Report) NextStep() (Result, bool) {
+	for _, s := range r.Steps {
+		if s.Status == Fail {
+			return s, true
+		}
+	}
+	return Result{}, false
+}
+
+// ExitCode is 0 when every evaluated step passed, 1 when one failed, 2 when
+// a check could not run.
+func (r Report) ExitCode() int {
+	code := 0
+	for _, s := range r.Steps {
+		if s.Errored() {
+			return 2
+		}
+		if s.Status == Fail {
+			code = 1
+		}
+	}
+	return code
+}

@@ -1,0 +1,253 @@
+// Package steps holds the order and the promises of the course: the ten steps
+// of the talk by stable ID, each with its lesson, hints, commands and the
+// checks that prove its effect.
+package steps
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kubetutor/kubetutor/checks"
+)
+
+// Step is one stage of building the cluster.
+type Step struct {
+	// ID is stable: people type and script it.
+	ID string
+	// Title is a short imperative, shown in lists and reports.
+	Title string
+	// Lesson names the lesson in content/ (the step ID).
+	Lesson string
+	// Next says what the learner does to pass this step, for "next: ...".
+	Next string
+	// Hints go from gentle to the exact command.
+	Hints []string
+	// Commands are what the learner types, as the lesson shows them.
+	Commands []string
+	// Checks prove the step's effect on the live system.
+	Checks []checks.Checker
+	// Passed says, in one sentence, what just happened when the step passes.
+	Passed string
+	// WatchKinds are the API resources whose changes can change the verdict,
+	// so --watch knows what to watch. Empty means the facts are outside the
+	// API server (files, sockets, processes).
+	WatchKinds []Kind
+}
+
+// Kind is an API resource the runner can watch.
+type Kind string
+
+// The kinds the steps watch.
+const (
+	Deployments Kind = "deployments"
+	ReplicaSets Kind = "replicasets"
+	Pods        Kind = "pods"
+	Events      Kind = "events"
+	Nodes       Kind = "nodes"
+)
+
+var binaries = []checks.Binary{
+	{Program: "kube-apiserver", VersionArgs: []string{"--version"}, Install: "download it into bin/ (kubetutor show tools)"},
+	{Program: "kube-controller-manager", VersionArgs: []string{"--version"}, Install: "download it into bin/ (kubetutor show tools)"},
+	{Program: "kube-scheduler", VersionArgs: []string{"--version"}, Install: "download it into bin/ (kubetutor show tools)"},
+	{Program: "kubelet", VersionArgs: []string{"--version"}, Install: "download it into bin/ (kubetutor show tools)"},
+	{Program: "etcd", VersionArgs: []string{"--version"}, Install: "extract etcd from its release tarball into bin/, or apt install etcd-server (kubetutor show tools)"},
+	{Program: "kubectl", VersionArgs: []string{"version", "--client"}, Install: "download it into bin/ (kubetutor show tools)"},
+}
+
+func binaryChecks() []checks.Checker {
+	out := make([]checks.Checker, len(binaries))
+	for i, b := range binaries {
+		out[i] = b
+	}
+	return out
+}
+
+var all = []Step{
+	{
+		ID: "tools", Title: "Get the tools and binaries", Lesson: "tools",
+		Next: "put the Kubernetes binaries, etcd and kubectl in bin/",
+		Hints: []string{
+			"You need six programs: kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, etcd and kubectl, in bin/ of your work directory or on PATH.",
+			"The Kubernetes binaries are single files on dl.k8s.io; etcd comes as a release tarball. Make them executable.",
+			"for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do curl -fLo bin/$b https://dl.k8s.io/v1.37.2/bin/linux/amd64/$b; done && chmod +x bin/*",
+		},
+		Commands: []string{
+			"mkdir -p bin certs",
+			"for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do curl -fLo bin/$b https://dl.k8s.io/v1.37.2/bin/linux/amd64/$b; done",
+			"curl -fL https://github.com/etcd-io/etcd/releases/download/v3.6.4/etcd-v3.6.4-linux-amd64.tar.gz | tar -xz -C bin --strip-components=1 etcd-v3.6.4-linux-amd64/etcd etcd-v3.6.4-linux-amd64/etcdctl",
+			"chmod +x bin/*",
+			"export PATH=$PWD/bin:$PATH",
+		},
+		Checks: binaryChecks(),
+		Passed: "Every program of the cluster is here and runs; nothing is running yet.",
+	},
+	{
+		ID: "certs", Title: "Make the TLS certificates and a kubeconfig", Lesson: "certs",
+		Next: "create the CA, the server certificate, the service-account keys and admin.conf",
+		Hints: []string{
+			"Everything talks TLS to the API server. You need a CA, a server certificate signed by it (also used as admin's client certificate), a service-account key pair, and a kubeconfig that embeds the CA.",
+			"The server certificate needs SANs for kubernetes, kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.cluster, kubernetes.default.svc.cluster.local, 127.0.0.1 and 10.0.0.1. openssl req -addext \"subjectAltName=...\" then openssl x509 -req -copy_extensions copyall.",
+			"Run the certs lesson's commands in order (kubetutor show certs), ending with: export KUBECONFIG=$PWD/admin.conf",
+		},
+		Commands: []string{
+			"openssl genrsa -out certs/ca.key 2048",
+			"openssl req -x509 -new -nodes -key certs/ca.key -subj \"/CN=kubernetes-ca\" -days 365 -out certs/ca.crt",
+			"openssl genrsa -out certs/server.key 2048",
+			"openssl req -new -key certs/server.key -subj \"/CN=admin/O=system:masters\" -addext \"subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1\" -out certs/server.csr",
+			"openssl x509 -req -in certs/server.csr -CA certs/ca.crt -CAkey certs/ca.key -CAcreateserial -days 365 -copy_extensions copyall -out certs/server.crt",
+			"openssl genrsa -out certs/service-account-key.pem 2048",
+			"openssl rsa -in certs/service-account-key.pem -pubout -out certs/service-account.pem",
+			"kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=https://127.0.0.1:6443 --kubeconfig=admin.conf",
+			"kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=admin.conf",
+			"kubectl config set-context default --cluster=local-apiserver --user=admin --kubeconfig=admin.conf",
+			"kubectl config use-context default --kubeconfig=admin.conf",
+			"export KUBECONFIG=$PWD/admin.conf",
+		},
+		Checks: []checks.Checker{
+			checks.CertFiles{},
+			checks.ServerCertSignedByCA{},
+			checks.ServerCertSANs{},
+			checks.CertValidity{File: checks.ServerCertFile},
+			checks.KeyMatchesCert{Cert: checks.ServerCertFile, Key: checks.ServerKeyFile},
+			checks.ServiceAccountKeyPair{},
+			checks.KubeconfigMatches{},
+		},
+		Passed: "The cluster has an identity: a CA, a server certificate that names every address clients use, and a kubeconfig that trusts it.",
+	},
+	{
+		ID: "etcd", Title: "Start etcd", Lesson: "etcd",
+		Next: "start etcd",
+		Hints: []string{
+			"The API server keeps every object in etcd; start etcd first, listening on 127.0.0.1:2379.",
+			"etcd needs a data directory and its client URLs; plain HTTP on loopback is fine for this course.",
+			"etcd --data-dir=etcd-data --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379",
+		},
+		Commands: []string{"etcd --data-dir=etcd-data --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379"},
+		Checks:   []checks.Checker{checks.EtcdHealthy{}},
+		Passed:   "etcd is up: the cluster has somewhere to keep its state, though nothing talks to it yet.",
+	},
+	{
+		ID: "apiserver", Title: "Start kube-apiserver", Lesson: "apiserver",
+		Next: "start kube-apiserver",
+		Hints: []string{
+			"kube-apiserver serves the API on https://127.0.0.1:6443 and stores objects in etcd. It needs your certificates and the service-account keys.",
+			"Flags: --etcd-servers, --client-ca-file, --tls-cert-file, --tls-private-key-file, --service-account-issuer, --service-account-key-file, --service-account-signing-key-file, --service-cluster-ip-range.",
+			"kube-apiserver --etcd-servers=http://127.0.0.1:2379 --client-ca-file=certs/ca.crt --tls-cert-file=certs/server.crt --tls-private-key-file=certs/server.key --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file=certs/service-account.pem --service-account-signing-key-file=certs/service-account-key.pem --service-cluster-ip-range=10.0.0.0/24",
+		},
+		Commands: []string{"kube-apiserver \\\n  --etcd-servers=http://127.0.0.1:2379 \\\n  --client-ca-file=certs/ca.crt \\\n  --tls-cert-file=certs/server.crt \\\n  --tls-private-key-file=certs/server.key \\\n  --service-account-issuer=https://kubernetes.default.svc.cluster.local \\\n  --service-account-key-file=certs/service-account.pem \\\n  --service-account-signing-key-file=certs/service-account-key.pem \\\n  --service-cluster-ip-range=10.0.0.0/24"},
+		Checks:   []checks.Checker{checks.APIServerReady{}},
+		Passed:   "The API server answers: kubectl works, objects can be stored. Nothing acts on them yet.",
+	},
+	{
+		ID: "deployment", Title: "Create the nginx Deployment", Lesson: "deployment",
+		Next: "kubectl create deployment nginx --image=nginx",
+		Hints: []string{
+			"Ask the API server for a Deployment called nginx.",
+			"kubectl has an imperative command that creates a Deployment from an image name.",
+			"kubectl create deployment nginx --image=nginx",
+		},
+		Commands:   []string{"kubectl create deployment nginx --image=nginx"},
+		Checks:     []checks.Checker{checks.DeploymentExists{}},
+		Passed:     "The Deployment is stored in etcd, and that is all: no ReplicaSet, no pod. Storing is all the API server does.",
+		WatchKinds: []Kind{Deployments, ReplicaSets},
+	},
+	{
+		ID: "controller-manager", Title: "Start kube-controller-manager", Lesson: "controller-manager",
+		Next: "start kube-controller-manager",
+		Hints: []string{
+			"The controllers that turn a Deployment into a ReplicaSet and pods live in kube-controller-manager. It is a client of the API server, like kubectl.",
+			"It needs the kubeconfig, the service-account private key (to sign tokens) and the CA.",
+			"kube-controller-manager --kubeconfig=admin.conf --service-account-private-key-file=certs/service-account-key.pem --root-ca-file=certs/ca.crt --cluster-signing-cert-file=certs/ca.crt --cluster-signing-key-file=certs/ca.key",
+		},
+		Commands: []string{"kube-controller-manager \\\n  --kubeconfig=admin.conf \\\n  --service-account-private-key-file=certs/service-account-key.pem \\\n  --root-ca-file=certs/ca.crt \\\n  --cluster-signing-cert-file=certs/ca.crt \\\n  --cluster-signing-key-file=certs/ca.key"},
+		Checks:   []checks.Checker{checks.ReplicaSetCreated{}, checks.PodsCreated{}},
+		Passed:   "The deployment controller made a ReplicaSet and the ReplicaSet controller made a pod. The pod is Pending: nobody has chosen a node.",
+		WatchKinds: []Kind{Deployments, ReplicaSets, Pods},
+	},
+	{
+		ID: "scheduler", Title: "Start kube-scheduler", Lesson: "scheduler",
+		Next: "start kube-scheduler",
+		Hints: []string{
+			"Pending pods without a node wait for a scheduler. kube-scheduler is one more API client.",
+			"It only needs a kubeconfig.",
+			"kube-scheduler --kubeconfig=admin.conf",
+		},
+		Commands:   []string{"kube-scheduler --kubeconfig=admin.conf"},
+		Checks:     []checks.Checker{checks.PodsSchedulingAttempted{}},
+		Passed:     "The scheduler looked at the pod and found no node to put it on: FailedScheduling. The cluster has a brain but no body.",
+		WatchKinds: []Kind{Pods, Events},
+	},
+	{
+		ID: "containerd", Title: "Start containerd", Lesson: "containerd",
+		Next: "start containerd",
+		Hints: []string{
+			"Nodes run containers through a container runtime; the kubelet talks to containerd's CRI plugin over a Unix socket. Run it as root.",
+			"Write containerd's default configuration (adjusting it for this host, see the lesson), then start the daemon.",
+			"containerd config default > /etc/containerd/config.toml && containerd --config /etc/containerd/config.toml",
+		},
+		Commands: []string{
+			"containerd config default > /etc/containerd/config.toml",
+			"containerd --config /etc/containerd/config.toml",
+		},
+		Checks: []checks.Checker{checks.ContainerdRunning{}, checks.CRIPluginLoaded{}},
+		Passed: "containerd answers and its CRI plugin is loaded. The cluster has not changed: containerd knows nothing of Kubernetes.",
+	},
+	{
+		ID: "kubelet", Title: "Start the kubelet", Lesson: "kubelet",
+		Next: "start the kubelet",
+		Hints: []string{
+			"The kubelet registers this machine as a Node and runs the pods bound to it, through containerd. Run it as root.",
+			"It needs the kubeconfig, a KubeletConfiguration file (kubelet.yaml, see the lesson) and containerd's socket.",
+			"kubelet --kubeconfig=admin.conf --config=kubelet.yaml --container-runtime-endpoint=unix:///run/containerd/containerd.sock",
+		},
+		Commands:   []string{"kubelet \\\n  --kubeconfig=admin.conf \\\n  --config=kubelet.yaml \\\n  --container-runtime-endpoint=unix:///run/containerd/containerd.sock"},
+		Checks:     []checks.Checker{checks.NodeRegistered{}},
+		Passed:     "A node registered. It is NotReady: the runtime has no pod network, so the pod cannot start yet.",
+		WatchKinds: []Kind{Nodes},
+	},
+	{
+		ID: "cni", Title: "Configure CNI", Lesson: "cni",
+		Next: "add a CNI configuration",
+		Hints: []string{
+			"The node is NotReady because containerd finds no CNI network configuration. Pods need a network.",
+			"Write a bridge conflist (bridge, host-local IPAM, portmap, loopback) in /etc/cni/net.d; the plugins must be where containerd looks.",
+			"mkdir -p /etc/cni/net.d && write the lesson's 10-bridge.conflist there (kubetutor show cni)",
+		},
+		Commands: []string{"mkdir -p /etc/cni/net.d", "cat > /etc/cni/net.d/10-bridge.conflist <<EOF"},
+		Checks: []checks.Checker{
+			checks.CNIConfigPresent{},
+			checks.CNIPluginsPresent{},
+			checks.NodeReady{},
+			checks.PodRunning{},
+		},
+		Passed:     "The node is Ready and nginx runs with its own IP. You built a Kubernetes cluster from its parts.",
+		WatchKinds: []Kind{Nodes, Pods, Events},
+	},
+}
+
+// All returns the steps in course order.
+func All() []Step {
+	out := make([]Step, len(all))
+	copy(out, all)
+	return out
+}
+
+// IDs returns the step IDs in order.
+func IDs() []string {
+	ids := make([]string, len(all))
+	for i, s := range all {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+// Lookup finds a step by ID.
+func Lookup(id string) (Step, int, error) {
+	for i, s := range all {
+		if s.ID == id {
+			return s, i, nil
+		}
+	}
+	return Step{}, -1, fmt.Errorf("unknown step %q (steps: %s)", id, strings.Join(IDs(), ", "))
+}

@@ -1,0 +1,133 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubetutor/kubetutor/checks"
+)
+
+// WatchOptions tune Watch.
+type WatchOptions struct {
+	// Timeout bounds the whole wait; zero means until ctx ends.
+	Timeout time.Duration
+	// Resync re-evaluates even without a change: facts outside the API
+	// server (files, sockets, processes) have no watch. Default 1s.
+	Resync time.Duration
+	// OnResult is called after every evaluation.
+	OnResult func(Result)
+}
+
+// TimeoutError is returned when a watched step did not pass in time. Like
+// kubectl wait, it names the step, the condition and the last state seen.
+type TimeoutError struct {
+	Step    string
+	Timeout time.Duration
+	Last    Result
+}
+
+func (e *TimeoutError) Error() string {
+	msg := fmt.Sprintf("timed out after %s waiting for step %q to pass", e.Timeout, e.Step)
+	if c, ok := e.Last.FirstProblem(); ok {
+		msg += fmt.Sprintf(": check %s: %s", c.Name, c.Message)
+	}
+	return msg
+}
+
+// Watch evaluates a step until it passes. Between evaluations it waits for a
+// change of the API objects the step depends on (watches), or for Resync
+// when the step's facts live outside the API server.
+func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Result, error) {
+	env.SetDefaults()
+	if opts.Resync <= 0 {
+		opts.Resync = time.Second
+	}
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	changes := make(chan struct{}, 1)
+	if len(s.WatchKinds) > 0 {
+		if kube, err := env.WatchKube(); err == nil {
+			for _, k := range s.WatchKinds {
+				go watchKind(ctx, kube, env.Namespace, k, changes)
+			}
+		}
+	}
+	ticker := time.NewTicker(opts.Resync)
+	defer ticker.Stop()
+	var last Result
+	for {
+		last = Evaluate(ctx, env, s)
+		if opts.OnResult != nil && ctx.Err() == nil {
+			opts.OnResult(last)
+		}
+		if last.Status == Pass {
+			return last, nil
+		}
+		if last.Errored() && ctx.Err() == nil {
+			if c, ok := last.FirstProblem(); ok {
+				return last, errors.New(c.Message)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && opts.Timeout > 0 {
+				return last, &TimeoutError{Step: s.ID, Timeout: opts.Timeout, Last: last}
+			}
+			return last, ctx.Err()
+		case <-changes:
+		case <-ticker.C:
+		}
+	}
+}
+
+// watchKind signals changes of one kind of object until ctx ends,
+// re-establishing the watch when the server closes it.
+func watchKind(ctx context.Context, kube kubernetes.Interface, ns string, k Kind, changes chan<- struct{}) {
+	for ctx.Err() == nil {
+		w, err := startWatch(ctx, kube, ns, k)
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+				continue
+			}
+		}
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Error {
+				break
+			}
+			select {
+			case changes <- struct{}{}:
+			default: // a change is already pending
+			}
+		}
+		w.Stop()
+	}
+}
+
+func startWatch(ctx context.Context, kube kubernetes.Interface, ns string, k Kind) (watch.Interface, error) {
+	opts := metav1.ListOptions{}
+	switch k {
+	case Deployments:
+		return kube.AppsV1().Deployments(ns).Watch(ctx, opts)
+	case ReplicaSets:
+		return kube.AppsV1().ReplicaSets(ns).Watch(ctx, opts)
+	case Pods:
+		return kube.CoreV1().Pods(ns).Watch(ctx, opts)
+	case Events:
+		return kube.CoreV1().Events(ns).Watch(ctx, opts)
+	case Nodes:
+		return kube.CoreV1().Nodes().Watch(ctx, opts)
+	}
+	return nil, fmt.Errorf("no watch for %q", k)
+}
