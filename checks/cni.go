@@ -20,9 +20,9 @@ type cniConfig struct {
 }
 
 type cniPlugin struct {
-	Type  string `json:"type"`
-	IPMasq bool  `json:"ipMasq"`
-	IPAM  *struct {
+	Type   string `json:"type"`
+	IPMasq bool   `json:"ipMasq"`
+	IPAM   *struct {
 		Type string `json:"type"`
 	} `json:"ipam"`
 }

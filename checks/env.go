@@ -59,15 +59,15 @@ type Env struct {
 	// Now is the clock used for certificate validity.
 	Now func() time.Time
 
-	mu         sync.Mutex
-	kube       kubernetes.Interface
-	kubeErr    error
-	restConfig *rest.Config
-	rawConfig  *clientcmdapi.Config
-	configErr  error
-	configDone bool
-	runtime    Runtime
-	closers    []func() error
+	mu           sync.Mutex
+	kube         kubernetes.Interface
+	kubeInjected bool
+	restConfig   *rest.Config
+	rawConfig    *clientcmdapi.Config
+	configErr    error
+	configStamp  string
+	runtime      Runtime
+	closers      []func() error
 }
 
 // NewEnv returns an Env with the talk's defaults filled in.
@@ -176,17 +176,23 @@ func (e *Env) RESTConfig() (*rest.Config, error) {
 	return rest.CopyConfig(e.restConfig), nil
 }
 
+// loadConfigLocked (re)loads the kubeconfig when it is new or has changed
+// on disk, so a long-lived Env (the walkthrough, --watch) sees the learner's
+// fixes. Errors are not cached: the next call tries again.
 func (e *Env) loadConfigLocked() {
-	if e.configDone {
-		return
-	}
-	e.configDone = true
 	e.SetDefaults()
 	path := e.KubeconfigPath()
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		e.configErr = &KubeconfigError{Path: path, Err: err}
+		e.dropConfigLocked()
 		return
 	}
+	stamp := fmt.Sprintf("%s|%d|%d", path, fi.Size(), fi.ModTime().UnixNano())
+	if e.restConfig != nil && stamp == e.configStamp {
+		return
+	}
+	e.dropConfigLocked()
 	raw, err := clientcmd.LoadFromFile(path)
 	if err != nil {
 		e.configErr = &KubeconfigError{Path: path, Err: fmt.Errorf("cannot parse it: %w", err)}
@@ -201,32 +207,42 @@ func (e *Env) loadConfigLocked() {
 	cfg.UserAgent = "kubetutor"
 	// Checks must answer quickly; client-side throttling only slows them.
 	cfg.QPS, cfg.Burst = 50, 100
-	e.rawConfig, e.restConfig = raw, cfg
+	e.rawConfig, e.restConfig, e.configErr, e.configStamp = raw, cfg, nil, stamp
+}
+
+// dropConfigLocked forgets the kubeconfig and the clients built from it,
+// unless the clientset was installed with SetKube.
+func (e *Env) dropConfigLocked() {
+	e.rawConfig, e.restConfig, e.configStamp = nil, nil, ""
+	if !e.kubeInjected {
+		e.kube = nil
+	}
 }
 
 // SetKube installs a clientset, for tests and for callers that already have one.
 func (e *Env) SetKube(k kubernetes.Interface) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.kube, e.kubeErr = k, nil
+	e.kube, e.kubeInjected = k, true
 }
 
 // Kube returns the Kubernetes clientset, building it on first use.
 func (e *Env) Kube() (kubernetes.Interface, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.kube != nil || e.kubeErr != nil {
-		return e.kube, e.kubeErr
+	if e.kubeInjected {
+		return e.kube, nil
 	}
 	e.loadConfigLocked()
 	if e.configErr != nil {
-		e.kubeErr = e.configErr
-		return nil, e.kubeErr
+		return nil, e.configErr
+	}
+	if e.kube != nil {
+		return e.kube, nil
 	}
 	k, err := kubernetes.NewForConfig(e.restConfig)
 	if err != nil {
-		e.kubeErr = fmt.Errorf("build a Kubernetes client from %s: %w", e.KubeconfigPath(), err)
-		return nil, e.kubeErr
+		return nil, fmt.Errorf("build a Kubernetes client from %s: %w", e.KubeconfigPath(), err)
 	}
 	e.kube = k
 	return k, nil
@@ -238,7 +254,7 @@ func (e *Env) Kube() (kubernetes.Interface, error) {
 func (e *Env) WatchKube() (kubernetes.Interface, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.kube != nil && e.restConfig == nil {
+	if e.kubeInjected {
 		return e.kube, nil
 	}
 	e.loadConfigLocked()

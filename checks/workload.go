@@ -461,4 +461,3 @@ func leaseAge(ctx context.Context, kube kubernetes.Interface, name string, now t
 	}
 	return now.Sub(l.Spec.RenewTime.Time), true
 }
-

@@ -160,9 +160,9 @@ var all = []Step{
 			"It needs the kubeconfig, the service-account private key (to sign tokens) and the CA.",
 			"kube-controller-manager --kubeconfig=admin.conf --service-account-private-key-file=certs/service-account-key.pem --root-ca-file=certs/ca.crt --cluster-signing-cert-file=certs/ca.crt --cluster-signing-key-file=certs/ca.key",
 		},
-		Commands: []string{"kube-controller-manager \\\n  --kubeconfig=admin.conf \\\n  --service-account-private-key-file=certs/service-account-key.pem \\\n  --root-ca-file=certs/ca.crt \\\n  --cluster-signing-cert-file=certs/ca.crt \\\n  --cluster-signing-key-file=certs/ca.key"},
-		Checks:   []checks.Checker{checks.ReplicaSetCreated{}, checks.PodsCreated{}},
-		Passed:   "The deployment controller made a ReplicaSet and the ReplicaSet controller made a pod. The pod is Pending: nobody has chosen a node.",
+		Commands:   []string{"kube-controller-manager \\\n  --kubeconfig=admin.conf \\\n  --service-account-private-key-file=certs/service-account-key.pem \\\n  --root-ca-file=certs/ca.crt \\\n  --cluster-signing-cert-file=certs/ca.crt \\\n  --cluster-signing-key-file=certs/ca.key"},
+		Checks:     []checks.Checker{checks.ReplicaSetCreated{}, checks.PodsCreated{}},
+		Passed:     "The deployment controller made a ReplicaSet and the ReplicaSet controller made a pod. The pod is Pending: nobody has chosen a node.",
 		WatchKinds: []Kind{Deployments, ReplicaSets, Pods},
 	},
 	{

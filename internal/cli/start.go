@@ -213,4 +213,3 @@ func runStart(ctx context.Context, o *StartOptions) error {
 		}
 	}
 }
-
