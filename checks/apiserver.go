@@ -3,15 +3,20 @@ package checks
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // APIServerReady checks /readyz through the kubeconfig and tells apart the
@@ -21,32 +26,59 @@ type APIServerReady struct{}
 // Name implements Checker.
 func (APIServerReady) Name() string { return "apiserver-ready" }
 
-// Check implements Checker.
+// Check implements Checker. It speaks HTTP to /readyz and /version with the
+// kubeconfig's transport (TLS and credentials), as kubectl get --raw would.
 func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
-	kube, err := env.Kube()
+	cfg, err := env.RESTConfig()
 	if err != nil {
 		return kubeconfigFailure(err), nil
 	}
-	rc := kube.Discovery().RESTClient()
-	if rc == nil {
-		return Result{}, errors.New("the Kubernetes client has no REST client for /readyz")
-	}
-	body, err := rc.Get().AbsPath("/readyz").DoRaw(ctx)
+	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		var status apierrors.APIStatus
-		if errors.As(err, &status) && status.Status().Code >= 500 {
-			return failf("The API server answers but is not ready yet: %s.", summarizeReadyz(body)).
-				saw("/readyz failing", "/readyz ok").
-				hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), nil
-		}
+		return kubeconfigFailure(&KubeconfigError{Path: env.KubeconfigPath(), Err: err}), nil
+	}
+	base := strings.TrimSuffix(cfg.Host, "/")
+	code, body, err := httpGet(ctx, client, base+"/readyz")
+	if err != nil {
 		return apiFailure(env, err), nil
 	}
-	res := passf("The API server at %s is ready (/readyz: %s).", apiServerHost(env), strings.TrimSpace(string(body)))
-	if v, err := kube.Discovery().ServerVersion(); err == nil {
+	switch {
+	case code == http.StatusUnauthorized:
+		return apiFailure(env, apierrors.NewUnauthorized(strings.TrimSpace(string(body)))), nil
+	case code == http.StatusForbidden:
+		return apiFailure(env, apierrors.NewForbidden(schema.GroupResource{}, "/readyz", errors.New(strings.TrimSpace(string(body))))), nil
+	case code >= 500:
+		return failf("The API server answers but is not ready yet: %s.", summarizeReadyz(body)).
+			saw("/readyz failing", "/readyz ok").
+			hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), nil
+	case code != http.StatusOK:
+		return failf("The API server answered /readyz with HTTP %d: %s.", code, firstLine(string(body))).
+			saw(fmt.Sprintf("HTTP %d", code), "HTTP 200 ok").
+			hint("is it really kube-apiserver that listens at %s?", cfg.Host), nil
+	}
+	res := passf("The API server at %s is ready (/readyz: %s).", cfg.Host, strings.TrimSpace(string(body)))
+	var v struct {
+		GitVersion string `json:"gitVersion"`
+	}
+	if code, body, err := httpGet(ctx, client, base+"/version"); err == nil && code == http.StatusOK && json.Unmarshal(body, &v) == nil && v.GitVersion != "" {
 		res = res.detail("server version %s", v.GitVersion)
-		res.Message = fmt.Sprintf("kube-apiserver %s at %s is ready.", v.GitVersion, apiServerHost(env))
+		res.Message = fmt.Sprintf("kube-apiserver %s at %s is ready.", v.GitVersion, cfg.Host)
 	}
 	return res, nil
+}
+
+func httpGet(ctx context.Context, client *http.Client, url string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, body, err
 }
 
 func summarizeReadyz(body []byte) string {

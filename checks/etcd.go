@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 )
@@ -48,21 +47,12 @@ func (EtcdHealthy) Check(ctx context.Context, env *Env) (Result, error) {
 }
 
 func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	code, body, err := httpGet(ctx, client, url)
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
-		return fmt.Errorf("HTTP %d from %s", resp.StatusCode, url)
+	if code != http.StatusOK && code != http.StatusServiceUnavailable {
+		return fmt.Errorf("HTTP %d from %s", code, url)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("unexpected answer from %s: %w", url, err)
