@@ -130,9 +130,9 @@ func writeStep(b *strings.Builder, r steps.Result, o Options) {
 	case r.Errored():
 		verdict = "could not be checked"
 	case r.Status == steps.Fail:
-		verdict = "does not pass yet"
+		verdict = "not passing yet"
 	}
-	fmt.Fprintf(b, "%s %s %s\n", o.stepMark(r), o.paint(bold, fmt.Sprintf("Step %d/%d %s — %s", r.Index+1, len(steps.IDs()), r.ID, r.Title)), o.paint(dim, verdict))
+	fmt.Fprintf(b, "%s %s %s\n", o.stepMark(r), o.paint(bold, fmt.Sprintf("Step %d/%d %s (%s):", r.Index+1, len(steps.IDs()), r.ID, r.Title)), verdict)
 	for _, c := range r.Checks {
 		fmt.Fprintf(b, "  %s %s\n", o.mark(c.Status), c.Name)
 		writeIndented(b, "      ", c.Message)

@@ -1,0 +1,171 @@
+package lessons
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestContentValidates(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(c); err != nil {
+		t.Fatalf("content does not validate:\n%v", err)
+	}
+	got := []string{}
+	for _, l := range c.All() {
+		got = append(got, l.ID)
+	}
+	want := append(append([]string{"welcome"}, steps.IDs()...), "troubleshooting")
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("lesson order %v, want %v", got, want)
+	}
+}
+
+func TestStepIDsArePublicAndOrdered(t *testing.T) {
+	want := "tools,certs,etcd,apiserver,deployment,controller-manager,scheduler,containerd,kubelet,cni"
+	if got := strings.Join(steps.IDs(), ","); got != want {
+		t.Fatalf("step IDs %s, want %s", got, want)
+	}
+}
+
+func TestTroubleshootingCoversTheCommonErrors(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Get(Troubleshooting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"cni plugin not initialized", "failed to find plugin", "iptables", "failCgroupV1", "restrict_oom_score_adj", "Unauthorized"} {
+		if !strings.Contains(l.Markdown, want) {
+			t.Errorf("troubleshooting lesson does not mention %q", want)
+		}
+	}
+}
+
+// TestValidateCatchesBrokenContent feeds Validate content with one defect each.
+func TestValidateCatchesBrokenContent(t *testing.T) {
+	good, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := fstest.MapFS{}
+	for _, l := range good.All() {
+		base["lessons/"+l.ID+".md"] = &fstest.MapFile{Data: []byte(l.Markdown)}
+	}
+	cases := []struct {
+		name    string
+		mutate  func(fstest.MapFS)
+		loadErr string
+		valErr  string
+	}{
+		{"lesson missing", func(m fstest.MapFS) { delete(m, "lessons/etcd.md") }, `load lesson "etcd"`, ""},
+		{"no title", func(m fstest.MapFS) { m["lessons/cni.md"] = &fstest.MapFile{Data: []byte("no heading\n")} }, "level-1 heading", ""},
+		{"section missing", func(m fstest.MapFS) {
+			md := string(m["lessons/scheduler.md"].Data)
+			m["lessons/scheduler.md"] = &fstest.MapFile{Data: []byte(strings.Replace(md, "## What just happened inside", "## Inside", 1))}
+		}, "", `lesson "scheduler": sections`},
+		{"command missing", func(m fstest.MapFS) {
+			md := string(m["lessons/deployment.md"].Data)
+			m["lessons/deployment.md"] = &fstest.MapFile{Data: []byte(strings.ReplaceAll(md, "kubectl create deployment nginx --image=nginx", "kubectl run nginx"))}
+		}, "", `command "kubectl create deployment nginx --image=nginx" is not in its code blocks`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := fstest.MapFS{}
+			for k, v := range base {
+				m[k] = v
+			}
+			tc.mutate(m)
+			c, err := LoadFS(m, "lessons")
+			if tc.loadErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.loadErr) {
+					t.Fatalf("LoadFS error %v, want %q", err, tc.loadErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := Validate(c); err == nil || !strings.Contains(err.Error(), tc.valErr) {
+				t.Fatalf("Validate error %v, want %q", err, tc.valErr)
+			}
+		})
+	}
+}
+
+// TestLessonsRenderGolden renders every lesson in the notty style, as a
+// non-terminal sees it, and compares with testdata/golden.
+func TestLessonsRenderGolden(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRenderer("notty", 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range c.All() {
+		t.Run(l.ID, func(t *testing.T) {
+			out, err := r.Render(l.Markdown)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out, "\x1b[") {
+				t.Errorf("notty rendering contains ANSI escapes")
+			}
+			if !strings.Contains(out, l.Title) {
+				t.Errorf("rendering lacks the title %q", l.Title)
+			}
+			golden(t, filepath.Join("testdata", "golden", l.ID+".txt"), out)
+		})
+	}
+}
+
+func TestDarkStyleColors(t *testing.T) {
+	r, err := NewRenderer("dark", 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Render("# Title\n\nSome `code`.\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "\x1b[") {
+		t.Errorf("dark style rendered without ANSI escapes: %q", out)
+	}
+	if _, err := NewRenderer("no-such-style", 80); err == nil {
+		t.Errorf("an unknown style was accepted")
+	}
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./lessons -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the rendering (go test ./lessons -update rewrites it)\n--- got ---\n%s", path, got)
+	}
+}
