@@ -33,6 +33,8 @@ func (p *prompter) run(fields ...huh.Field) error {
 		if !p.io.Color {
 			out = &colorprofile.Writer{Forward: out, Profile: colorprofile.NoTTY}
 		}
+		// A blank line sets the numbered prompt apart from what came before.
+		_, _ = io.WriteString(out, "\n")
 		form = form.WithAccessible(true).WithInput(p.in).WithOutput(out)
 	}
 	before := p.in.reads

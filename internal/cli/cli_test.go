@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubetutor/kubetutor/internal/iostreams"
+	"github.com/kubetutor/kubetutor/lessons"
+)
+
+// fakeTools writes the six programs of the tools step as tiny scripts.
+func fakeTools(t *testing.T, dir string) {
+	t.Helper()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd"} {
+		script := fmt.Sprintf("#!/bin/sh\necho '%s version v1.37.2'\n", b)
+		if err := os.WriteFile(filepath.Join(bin, b), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type run struct {
+	code        int
+	out, errOut string
+	state       string
+}
+
+// execute runs kubetutor in-process with scripted input, a fresh work dir
+// and state dir unless given, and no terminal.
+func execute(t *testing.T, workDir, stateDir, input string, args ...string) run {
+	t.Helper()
+	ios, out, errOut := iostreams.Test(input)
+	f := &Factory{IO: ios, Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }}
+	all := append([]string{"--workdir", workDir, "--state-dir", stateDir, "--kubeconfig", filepath.Join(workDir, "admin.conf"),
+		"--containerd-address", filepath.Join(workDir, "no.sock")}, args...)
+	code := Execute(context.Background(), f, all)
+	return run{code: code, out: out.String(), errOut: errOut.String(), state: stateDir}
+}
+
+func loadProgress(t *testing.T, stateDir string) *lessons.Progress {
+	t.Helper()
+	p, err := lessons.NewStore(stateDir).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestWalkthroughAccessible drives `kubetutor start` through huh's
+// accessible mode: a hint, a passing check, a skip (confirmed), quit.
+func TestWalkthroughAccessible(t *testing.T) {
+	wd, state := t.TempDir(), t.TempDir()
+	fakeTools(t, wd)
+	r := execute(t, wd, state, "3\n1\n6\ny\n7\n", "start")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", r.code, r.errOut)
+	}
+	for _, want := range []string{
+		"Welcome: a cluster from its parts",
+		"Tools and binaries",
+		"Step 1/10 · Get the tools and binaries — what next?",
+		"1. Check now",
+		"Hint 1 of 3: You need six programs",
+		"✓ Step 1/10 tools (Get the tools and binaries): passes",
+		"What just happened: Every program of the cluster is here",
+		"Unlocked: Make the TLS certificates and a kubeconfig.",
+		"Certificates and a kubeconfig",
+		"Skip step certs?",
+		"Skipped certs.",
+		"etcd, the cluster's memory",
+		"Progress saved.",
+	} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if strings.Contains(r.out, "\x1b[") {
+		t.Errorf("non-terminal output contains ANSI escapes")
+	}
+	p := loadProgress(t, state)
+	if p.Steps["tools"].State != lessons.Done || p.Steps["tools"].Hints != 1 || p.Steps["certs"].State != lessons.Skipped || p.CurrentStep() != "etcd" {
+		t.Errorf("progress %+v, current %s", p.Steps, p.CurrentStep())
+	}
+
+	// Resuming starts at etcd, without the welcome; closed input quits.
+	r = execute(t, wd, state, "", "start")
+	if r.code != 0 {
+		t.Fatalf("resume: exit %d: %s", r.code, r.errOut)
+	}
+	if strings.Contains(r.out, "Welcome: a cluster from its parts") || !strings.Contains(r.out, "Step 3/10 · Start etcd") || !strings.Contains(r.out, "Progress saved.") {
+		t.Errorf("resume output:\n%s", r.out)
+	}
+}
+
+func TestWalkthroughDeclinedSkipAndBadInput(t *testing.T) {
+	wd, state := t.TempDir(), t.TempDir()
+	// "9" and "x" are rejected and asked again; the skip is declined; the
+	// failing check shows its hint.
+	r := execute(t, wd, state, "9\nx\n6\nn\n1\n7\n", "start")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	for _, want := range []string{"Invalid: must be a number between 1 and 7", "✗ Step 1/10 tools", "hint: download it into bin/"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if p := loadProgress(t, state); p.Steps["tools"].State != "" {
+		t.Errorf("declined skip recorded: %+v", p.Steps)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	wd := t.TempDir()
+	fakeTools(t, wd)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"locate", []string{"check"}, 1, []string{"At step 1 of 10: tools passes; next: create the CA", "✗ Step 2/10 certs", "cert-files"}},
+		{"one step passing", []string{"check", "tools"}, 0, []string{"✓ Step 1/10 tools"}},
+		{"json", []string{"check", "tools", "-o", "json"}, 0, []string{`"current": "tools"`, `"status": "skip"`}},
+		{"unknown step", []string{"check", "nope"}, 2, nil},
+		{"bad output", []string{"check", "-o", "yaml"}, 2, nil},
+		{"step and all", []string{"check", "tools", "--all"}, 2, nil},
+		{"too many args", []string{"check", "a", "b"}, 2, nil},
+		{"unknown flag", []string{"check", "--nope"}, 2, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := execute(t, wd, t.TempDir(), "", tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tc.code, r.out, r.errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, r.out)
+				}
+			}
+			if tc.code == 2 && (!strings.HasPrefix(r.errOut, "error: ") || strings.Count(strings.TrimSpace(r.errOut), "\n") > 0) {
+				t.Errorf("want a one-line diagnosis on stderr, got %q", r.errOut)
+			}
+		})
+	}
+}
+
+func TestCheckRecordsPasses(t *testing.T) {
+	wd, state := t.TempDir(), t.TempDir()
+	fakeTools(t, wd)
+	execute(t, wd, state, "", "check")
+	if p := loadProgress(t, state); p.Steps["tools"].State != lessons.Done {
+		t.Errorf("a passing step seen by check is not recorded: %+v", p.Steps)
+	}
+}
+
+func TestHintLessonsShowReset(t *testing.T) {
+	wd, state := t.TempDir(), t.TempDir()
+	r := execute(t, wd, state, "", "hint")
+	if r.code != 0 || !strings.Contains(r.out, "Hint 1 of 3 for tools") {
+		t.Errorf("hint: %d %q", r.code, r.out)
+	}
+	r = execute(t, wd, state, "", "hint", "tools")
+	if !strings.Contains(r.out, "Hint 2 of 3 for tools") {
+		t.Errorf("second hint: %q", r.out)
+	}
+	r = execute(t, wd, state, "", "lessons")
+	if r.code != 0 || !strings.Contains(r.out, "▸   tools") || !strings.Contains(r.out, "locked") {
+		t.Errorf("lessons: %d\n%s", r.code, r.out)
+	}
+	rendered := execute(t, wd, state, "", "show", "scheduler")
+	plain := execute(t, wd, state, "", "show", "scheduler", "--plain")
+	if rendered.code != 0 || plain.code != 0 || !strings.HasPrefix(plain.out, "# kube-scheduler\n") {
+		t.Errorf("show: %d %d\n%s", rendered.code, plain.code, plain.out)
+	}
+	// Rendered (notty): indented, wrapped, and not the Markdown source.
+	if rendered.out == plain.out || !strings.Contains(rendered.out, "\n  # kube-scheduler") {
+		t.Errorf("show did not render:\n%s", rendered.out)
+	}
+	r = execute(t, wd, state, "", "show", "nope")
+	if r.code != 2 || !strings.Contains(r.errOut, `unknown lesson "nope"`) {
+		t.Errorf("show nope: %d %q", r.code, r.errOut)
+	}
+	r = execute(t, wd, state, "", "reset")
+	if r.code != 2 || !strings.Contains(r.errOut, "pass --yes") {
+		t.Errorf("reset without a terminal: %d %q", r.code, r.errOut)
+	}
+	r = execute(t, wd, state, "", "reset", "--yes")
+	if r.code != 0 {
+		t.Errorf("reset --yes: %d %q", r.code, r.errOut)
+	}
+	if p := loadProgress(t, state); len(p.Steps) != 0 {
+		t.Errorf("after reset: %+v", p.Steps)
+	}
+}
+
+func TestCorruptProgressIsReportedNotFatal(t *testing.T) {
+	wd, state := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(state, "progress.json"), []byte("{garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := execute(t, wd, state, "", "lessons")
+	if r.code != 0 || !strings.Contains(r.errOut, "was unreadable") || !strings.Contains(r.out, "tools") {
+		t.Errorf("exit %d\nstderr %q", r.code, r.errOut)
+	}
+}
+
+func TestBadWorkdir(t *testing.T) {
+	r := execute(t, filepath.Join(t.TempDir(), "missing"), t.TempDir(), "", "check")
+	if r.code != 2 || !strings.Contains(r.errOut, "does not exist") {
+		t.Errorf("exit %d %q", r.code, r.errOut)
+	}
+}
