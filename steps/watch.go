@@ -65,7 +65,13 @@ func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Res
 	defer ticker.Stop()
 	var last Result
 	for {
-		last = Evaluate(ctx, env, s)
+		res := Evaluate(ctx, env, s)
+		if ctx.Err() != nil && last.ID != "" {
+			// The deadline cut this evaluation short: the last complete
+			// one says more about the state of the cluster.
+			res = last
+		}
+		last = res
 		if opts.OnResult != nil && ctx.Err() == nil {
 			opts.OnResult(last)
 		}

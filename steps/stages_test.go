@@ -1,0 +1,329 @@
+package steps_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/pki"
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// world is a simulated cluster the checks observe: files in a work dir,
+// fake etcd and API endpoints over real TCP/TLS, a fake clientset and a fake
+// container runtime. Each stage of the talk changes it the way the real
+// component would.
+type world struct {
+	t        *testing.T
+	dir      string
+	env      *checks.Env
+	kube     *fake.Clientset
+	apiAddr  string
+	etcdAddr string
+	servers  []*httptest.Server
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func newWorld(t *testing.T) *world {
+	dir := t.TempDir()
+	w := &world{t: t, dir: dir, kube: fake.NewClientset(), apiAddr: freeAddr(t), etcdAddr: freeAddr(t)}
+	env := checks.NewEnv(dir)
+	env.Kubeconfig = filepath.Join(dir, "admin.conf")
+	env.APIServerURL = "https://" + w.apiAddr
+	env.EtcdURL = "http://" + w.etcdAddr
+	env.ContainerdAddress = filepath.Join(dir, "containerd.sock")
+	env.CNIConfDir = filepath.Join(dir, "net.d")
+	env.CNIBinDirs = []string{filepath.Join(dir, "cni-bin")}
+	env.PathEnv = filepath.Join(dir, "empty-path")
+	env.Timeout = 2 * time.Second
+	env.SetKube(w.kube)
+	w.env = env
+	t.Cleanup(func() {
+		for _, s := range w.servers {
+			s.Close()
+		}
+	})
+	return w
+}
+
+func (w *world) serve(addr string, h http.Handler, tlsCfg *tls.Config) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	s := httptest.NewUnstartedServer(h)
+	s.Listener.Close()
+	s.Listener = l
+	if tlsCfg != nil {
+		s.TLS = tlsCfg
+		s.StartTLS()
+	} else {
+		s.Start()
+	}
+	w.servers = append(w.servers, s)
+}
+
+func (w *world) write(path, content string, mode os.FileMode) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+var ctx = context.Background()
+
+// The stages of the talk, each applied on top of the previous ones.
+var stages = []struct {
+	step  string
+	apply func(w *world)
+	// next is the check of the following step that must fail, and a
+	// phrase of its explanation.
+	nextCheck, nextWant string
+	// passWant are phrases the passing step's own messages must contain.
+	passWant []string
+}{
+	{"", func(*world) {}, "binary-kube-apiserver", "is not in", nil},
+	{"tools", func(w *world) {
+		for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd"} {
+			w.write(filepath.Join(w.dir, "bin", b), "#!/bin/sh\necho 'Kubernetes v1.37.2'\n", 0o755)
+		}
+	}, "cert-files", "Missing in", []string{"v1.37.2"}},
+	{"certs", func(w *world) {
+		if _, err := pki.Init(pki.Options{WorkDir: w.dir, KeyAlgo: "ecdsa", APIServerURL: w.env.APIServerURL}); err != nil {
+			w.t.Fatal(err)
+		}
+	}, "etcd-healthy", "connection refused", []string{"covers all 7 names"}},
+	{"etcd", func(w *world) {
+		w.serve(w.etcdAddr, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/health":
+				fmt.Fprint(rw, `{"health":"true","reason":""}`)
+			case "/version":
+				fmt.Fprint(rw, `{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}`)
+			default:
+				http.NotFound(rw, r)
+			}
+		}), nil)
+	}, "apiserver-ready", "connection refused", []string{"etcd 3.4.23 is healthy"}},
+	{"apiserver", func(w *world) {
+		cert, err := tls.LoadX509KeyPair(filepath.Join(w.dir, "certs", "server.crt"), filepath.Join(w.dir, "certs", "server.key"))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.serve(w.apiAddr, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/readyz":
+				fmt.Fprint(rw, "ok")
+			case "/version":
+				fmt.Fprint(rw, `{"major":"1","minor":"37","gitVersion":"v1.37.2"}`)
+			default:
+				http.NotFound(rw, r)
+			}
+		}), &tls.Config{Certificates: []tls.Certificate{cert}})
+	}, "deployment-exists", `There is no Deployment "nginx"`, []string{"kube-apiserver v1.37.2"}},
+	{"deployment", func(w *world) {
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "default", UID: "d-uid", Labels: map[string]string{"app": "nginx"}},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "nginx"}},
+				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "nginx", Image: "nginx"}}}},
+			},
+		}
+		if _, err := w.kube.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+	}, "replicaset-created", "has no ReplicaSet", []string{"has no ReplicaSet yet. That is expected now"}},
+	{"controller-manager", func(w *world) {
+		yes := true
+		rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "nginx-7c5ddbdf54", Namespace: "default", UID: "rs-uid",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "nginx", UID: "d-uid", Controller: &yes}}},
+			Status: appsv1.ReplicaSetStatus{Replicas: 1}}
+		if _, err := w.kube.AppsV1().ReplicaSets("default").Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nginx-7c5ddbdf54-x2x4q", Namespace: "default",
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: "rs-uid", Controller: &yes}}},
+			Status: corev1.PodStatus{Phase: corev1.PodPending}}
+		if _, err := w.kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+	}, "pods-scheduled-or-attempted", "no scheduler has looked at it", []string{"created ReplicaSet nginx-7c5ddbdf54", "Pending with no node. That is expected now"}},
+	{"scheduler", func(w *world) {
+		w.unschedulable("no nodes available to schedule pods")
+	}, "containerd-running", "no socket", []string{`FailedScheduling "no nodes available to schedule pods", PodScheduled=False (Unschedulable)`, "no node has registered"}},
+	{"containerd", func(w *world) {
+		w.env.SetRuntime(fakeRuntime{})
+	}, "node-registered", "No node has registered", []string{"containerd 1.6.20", "CRI plugin"}},
+	{"kubelet", func(w *world) {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "workshop"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
+			Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady",
+			Message: "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",
+		}}}}
+		if _, err := w.kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+		w.unschedulable("0/1 nodes are available: 1 node(s) had untolerated taint(s).")
+	}, "cni-config", "no CNI configuration", []string{"NotReady", "Configuring CNI is the next lesson"}},
+	{"cni", func(w *world) {
+		w.write(filepath.Join(w.env.CNIConfDir, "10-bridge.conflist"), `{"cniVersion":"1.0.0","name":"bridge","plugins":[{"type":"bridge","bridge":"cni0","ipam":{"type":"host-local"}},{"type":"loopback"}]}`, 0o644)
+		for _, p := range []string{"bridge", "host-local", "loopback"} {
+			w.write(filepath.Join(w.env.CNIBinDirs[0], p), "#!/bin/sh\n", 0o755)
+		}
+		node, _ := w.kube.CoreV1().Nodes().Get(ctx, "workshop", metav1.GetOptions{})
+		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady"}}
+		if _, err := w.kube.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+		pod, _ := w.kube.CoreV1().Pods("default").Get(ctx, "nginx-7c5ddbdf54-x2x4q", metav1.GetOptions{})
+		pod.Spec.NodeName = "workshop"
+		pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.2", Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}}}
+		if _, err := w.kube.CoreV1().Pods("default").Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+	}, "", "", []string{"is Ready", "Running on workshop with IP 10.244.0.2"}},
+}
+
+// unschedulable records what kube-scheduler records for a pod it cannot place.
+func (w *world) unschedulable(msg string) {
+	pod, err := w.kube.CoreV1().Pods("default").Get(ctx, "nginx-7c5ddbdf54-x2x4q", metav1.GetOptions{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: msg}}
+	if _, err := w.kube.CoreV1().Pods("default").UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		w.t.Fatal(err)
+	}
+	ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("nginx.%d", time.Now().UnixNano()), Namespace: "default"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: pod.Name, Namespace: "default"},
+		Reason:         "FailedScheduling", Message: msg, Type: corev1.EventTypeWarning,
+		LastTimestamp: metav1.NewTime(time.Now())}
+	if _, err := w.kube.CoreV1().Events("default").Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+type fakeRuntime struct{}
+
+func (fakeRuntime) Version(context.Context) (string, string, error) { return "1.6.20", "abc", nil }
+func (fakeRuntime) Plugin(_ context.Context, typ, id string) (bool, string, error) {
+	return typ == "io.containerd.grpc.v1" && id == "cri", "", nil
+}
+func (fakeRuntime) Close() error { return nil }
+
+// TestStages walks the talk on a simulated cluster and asserts, at every
+// stage, the verdict of every step, where `check` locates the cluster, and
+// the explanation of the next step's failure.
+func TestStages(t *testing.T) {
+	w := newWorld(t)
+	ids := steps.IDs()
+	for si, st := range stages {
+		name := st.step
+		if name == "" {
+			name = "nothing"
+		}
+		t.Run(fmt.Sprintf("%02d-%s", si, name), func(t *testing.T) {
+			st.apply(w)
+			rep, err := steps.Run(ctx, w.env, steps.RunOptions{Mode: steps.Every})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var verdicts []string
+			for i, r := range rep.Steps {
+				verdicts = append(verdicts, r.ID+"="+string(r.Status))
+				want := steps.Fail
+				if i < si {
+					want = steps.Pass
+				}
+				if r.Status != want {
+					t.Errorf("step %s: %s, want %s%s", r.ID, r.Status, want, describe(r))
+				}
+			}
+			t.Log(strings.Join(verdicts, " "))
+			if rep.Current != st.step {
+				t.Errorf("current %q, want %q", rep.Current, st.step)
+			}
+			if si > 0 {
+				msgs := describe(rep.Steps[si-1])
+				for _, want := range st.passWant {
+					if !strings.Contains(msgs, want) {
+						t.Errorf("step %s passes, but its messages lack %q:%s", st.step, want, msgs)
+					}
+				}
+			}
+			if si < len(ids) {
+				next := rep.Steps[si]
+				c := find(next, st.nextCheck)
+				if c == nil || c.Status != checks.Fail || !strings.Contains(c.Message, st.nextWant) || c.Hint == "" {
+					t.Errorf("next step %s, check %s: want a failure with a hint containing %q, got %+v", next.ID, st.nextCheck, st.nextWant, c)
+				}
+			}
+			// Locating stops at the first failing step and skips the rest.
+			loc, err := steps.Run(ctx, w.env, steps.RunOptions{Mode: steps.Locate})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range loc.Steps {
+				want := steps.Skip
+				switch {
+				case i < si:
+					want = steps.Pass
+				case i == si:
+					want = steps.Fail
+				}
+				if r.Status != want {
+					t.Errorf("locate: step %s %s, want %s", r.ID, r.Status, want)
+				}
+			}
+			wantCode := 1
+			if si == len(ids) {
+				wantCode = 0
+			}
+			if loc.ExitCode() != wantCode {
+				t.Errorf("exit code %d, want %d", loc.ExitCode(), wantCode)
+			}
+		})
+	}
+}
+
+func find(r steps.Result, name string) *checks.Result {
+	for i := range r.Checks {
+		if r.Checks[i].Name == name {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+func describe(r steps.Result) string {
+	var b strings.Builder
+	for _, c := range r.Checks {
+		fmt.Fprintf(&b, "\n  %s %s: %s", c.Status, c.Name, c.Message)
+	}
+	return b.String()
+}
