@@ -11,8 +11,9 @@ GO_TEST_FLAGS ?=
 
 all: build
 
+# Static, so that the offline images can carry it (kubetutor images).
 build:
-	go build -trimpath -o bin/kubetutor ./cmd/kubetutor
+	CGO_ENABLED=0 go build -trimpath -o bin/kubetutor ./cmd/kubetutor
 
 # The main job: build kubetutor and start the workshop walkthrough in the
 # current directory (pass ARGS="--workdir DIR" to work elsewhere).

@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -44,9 +44,9 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	switch {
 	case code == http.StatusUnauthorized:
-		return apiFailure(env, apierrors.NewUnauthorized(strings.TrimSpace(string(body)))), nil
+		return apiFailure(env, apierrors.NewUnauthorized(statusMessage(body))), nil
 	case code == http.StatusForbidden:
-		return apiFailure(env, apierrors.NewForbidden(schema.GroupResource{}, "/readyz", errors.New(strings.TrimSpace(string(body))))), nil
+		return apiFailure(env, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: statusMessage(body)}}), nil
 	case code >= 500:
 		return failf("The API server answers but is not ready yet: %s.", summarizeReadyz(body)).
 			saw("/readyz failing", "/readyz ok").
@@ -79,6 +79,15 @@ func httpGet(ctx context.Context, client *http.Client, url string) (int, []byte,
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, body, err
+}
+
+// statusMessage is the message of a Kubernetes Status body, or the body.
+func statusMessage(body []byte) string {
+	var st metav1.Status
+	if json.Unmarshal(body, &st) == nil && st.Message != "" {
+		return st.Message
+	}
+	return strings.TrimSpace(string(body))
 }
 
 func summarizeReadyz(body []byte) string {

@@ -92,6 +92,14 @@ func loadCNIConfig(dir string) (*cniConfig, error) {
 	if len(cfg.Plugins) == 0 {
 		return cfg, fmt.Errorf("%s names no plugins", path)
 	}
+	for _, p := range cfg.Plugins {
+		if p.Type == "" {
+			if filepath.Ext(path) != ".conflist" && len(raw.Plugins) > 0 {
+				return cfg, fmt.Errorf("%s lists plugins, so it must be named .conflist (a .conf file is a single plugin with a \"type\")", path)
+			}
+			return cfg, fmt.Errorf("%s has a plugin without a \"type\"", path)
+		}
+	}
 	return cfg, nil
 }
 

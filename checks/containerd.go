@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
 )
 
 // Runtime is what the checks ask of containerd.
@@ -46,7 +50,7 @@ func dialContainerd(address string, timeout time.Duration) (Runtime, error) {
 func (r *containerdRuntime) Version(ctx context.Context) (string, string, error) {
 	v, err := r.c.Version(ctx)
 	if err != nil {
-		return "", "", err
+		return "", "", errgrpc.ToNative(err)
 	}
 	return v.Version, v.Revision, nil
 }
@@ -54,7 +58,7 @@ func (r *containerdRuntime) Version(ctx context.Context) (string, string, error)
 func (r *containerdRuntime) Plugin(ctx context.Context, typ, id string) (bool, string, error) {
 	resp, err := r.c.IntrospectionService().Plugins(ctx, fmt.Sprintf("type==%s,id==%s", typ, id))
 	if err != nil {
-		return false, "", err
+		return false, "", errgrpc.ToNative(err)
 	}
 	for _, p := range resp.Plugins {
 		if p.Type == typ && p.ID == id {
@@ -76,10 +80,16 @@ func runtimeFailure(env *Env, err error) Result {
 			saw("no socket", "containerd's socket at "+missing.Address).
 			hint("start containerd as root (kubetutor show containerd), or pass --containerd-address if it listens elsewhere")
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	msg := err.Error()
+	if errors.Is(err, context.DeadlineExceeded) || errdefs.IsDeadlineExceeded(err) || strings.Contains(msg, "deadline exceeded") {
 		return failf("containerd at %s did not answer within %s.", env.ContainerdAddress, env.Timeout).
 			saw("no answer", "containerd answering").
-			hint("is containerd stuck? read its log; a stale socket left by a killed containerd also looks like this")
+			hint("is it containerd that listens there? read containerd's log; --timeout gives it longer")
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(msg, "connection refused") {
+		return failf("Nothing answers on %s (connection refused): the socket is there but containerd is not; a killed containerd leaves it behind.", env.ContainerdAddress).
+			saw("connection refused", "containerd answering").
+			hint("start containerd as root (kubetutor show containerd)")
 	}
 	return failf("Cannot talk to containerd at %s: %v.", env.ContainerdAddress, err).
 		saw(err.Error(), "containerd answering").

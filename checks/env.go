@@ -161,7 +161,12 @@ func (e *Env) RawKubeconfig() (*clientcmdapi.Config, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.loadConfigLocked()
-	return e.rawConfig, e.configErr
+	if e.rawConfig != nil {
+		// It parsed; what it says is for the caller to judge, even when
+		// no client can be built from it (no current context, say).
+		return e.rawConfig, nil
+	}
+	return nil, e.configErr
 }
 
 // RESTConfig is the client configuration from the kubeconfig, with the check
@@ -198,6 +203,7 @@ func (e *Env) loadConfigLocked() {
 		e.configErr = &KubeconfigError{Path: path, Err: fmt.Errorf("cannot parse it: %w", err)}
 		return
 	}
+	e.rawConfig = raw
 	cfg, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
 		e.configErr = &KubeconfigError{Path: path, Err: err}

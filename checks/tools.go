@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Binary checks that a program is found (work dir bin/ first, then PATH), is
@@ -48,6 +50,11 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 	cmd := exec.CommandContext(ctx, path, b.VersionArgs...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// A wrapper script may leave children holding the output pipe: kill the
+	// whole process group at the deadline and stop waiting for the pipe soon after.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 500 * time.Millisecond
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(firstLine(out.String()))
 		if ctx.Err() != nil {
@@ -55,9 +62,9 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 		} else if msg == "" {
 			msg = err.Error()
 		}
-		return failf("%s (%s) does not run: %s", b.Program, path, msg).
+		return failf("%s (%s) does not run: %s.", b.Program, path, strings.TrimSuffix(msg, ".")).
 			saw("`"+b.Program+" "+strings.Join(b.VersionArgs, " ")+"` failed", "it prints its version").
-			hint("the file may be truncated or for another architecture; download it again: %s", b.Install), nil
+			hint("run `%s %s` yourself to see why; a truncated download or another architecture fails like this: %s", path, strings.Join(b.VersionArgs, " "), b.Install), nil
 	}
 	version := versionRE.FindString(out.String())
 	if version == "" {

@@ -194,3 +194,36 @@ func hasInOrder(got, want []string) bool {
 	}
 	return i == len(want)
 }
+
+// Section returns the body of a lesson's level-2 section, without its
+// heading; empty when there is no such section.
+func Section(md, heading string) string {
+	var b strings.Builder
+	in, inFence := false, false
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inFence = !inFence
+		}
+		if !inFence && strings.HasPrefix(line, "## ") {
+			if in {
+				break
+			}
+			in = strings.TrimSpace(strings.TrimPrefix(line, "## ")) == heading
+			continue
+		}
+		if in {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// FirstParagraph is the first paragraph of a Markdown text.
+func FirstParagraph(md string) string {
+	md = strings.TrimSpace(md)
+	if i := strings.Index(md, "\n\n"); i >= 0 {
+		return md[:i]
+	}
+	return md
+}

@@ -26,6 +26,8 @@ func newPrompter(s *iostreams.IOStreams) *prompter {
 
 func (p *prompter) run(fields ...huh.Field) error {
 	form := huh.NewForm(huh.NewGroup(fields...)).WithShowHelp(true)
+	// A blank line sets the prompt apart from what came before.
+	_, _ = io.WriteString(p.io.Out, "\n")
 	if p.io.Interactive() {
 		form = form.WithInput(p.io.In).WithOutput(p.io.Out)
 	} else {
@@ -33,8 +35,6 @@ func (p *prompter) run(fields ...huh.Field) error {
 		if !p.io.Color {
 			out = &colorprofile.Writer{Forward: out, Profile: colorprofile.NoTTY}
 		}
-		// A blank line sets the numbered prompt apart from what came before.
-		_, _ = io.WriteString(out, "\n")
 		form = form.WithAccessible(true).WithInput(p.in).WithOutput(out)
 	}
 	before := p.in.reads

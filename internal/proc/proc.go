@@ -39,6 +39,9 @@ type Spec struct {
 	Env []string
 	// LogPath receives stdout and stderr.
 	LogPath string
+	// Detach starts the process in a session of its own, so it outlives
+	// the terminal and the program that started it.
+	Detach bool
 }
 
 // Start starts a component in its own process group.
@@ -51,7 +54,7 @@ func Start(s Spec) (*Process, error) {
 	cmd.Dir = s.Dir
 	cmd.Env = append(os.Environ(), s.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !s.Detach, Setsid: s.Detach}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", s.Name, err)
