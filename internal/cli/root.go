@@ -157,6 +157,10 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newCheckCmd(f),
 		newHintCmd(f),
 		newResetCmd(f),
+		newPauseCmd(),
+		newServeCmd(),
+		newCertsCmd(f),
+		newDemoCmd(f),
 	)
 	return root
 }

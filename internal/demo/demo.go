@@ -1,0 +1,564 @@
+package demo
+
+import (
+	"bufio"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/host"
+	"github.com/kubetutor/kubetutor/internal/images"
+	"github.com/kubetutor/kubetutor/internal/pki"
+	"github.com/kubetutor/kubetutor/internal/proc"
+	"github.com/kubetutor/kubetutor/internal/report"
+	"github.com/kubetutor/kubetutor/lessons"
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// Component is a long-running process of the cluster.
+type Component struct {
+	Name string
+	// Step is the step that starts it.
+	Step string
+}
+
+// Components in start order; down stops them in reverse.
+var Components = []Component{
+	{"etcd", "etcd"},
+	{"kube-apiserver", "apiserver"},
+	{"kube-controller-manager", "controller-manager"},
+	{"kube-scheduler", "scheduler"},
+	{"containerd", "containerd"},
+	{"kubelet", "kubelet"},
+}
+
+// LookupComponent finds a component by name.
+func LookupComponent(name string) (Component, error) {
+	var names []string
+	for _, c := range Components {
+		if c.Name == name {
+			return c, nil
+		}
+		names = append(names, c.Name)
+	}
+	return Component{}, fmt.Errorf("unknown component %q (components: %s)", name, strings.Join(names, ", "))
+}
+
+// Options tune a demo run.
+type Options struct {
+	// BinDir holds prebuilt Kubernetes binaries to link into bin/ when bin/
+	// lacks them.
+	BinDir string
+	// Auto advances without the presenter, pausing Pause between steps.
+	Auto  bool
+	Pause time.Duration
+	// From and To bound the steps performed (IDs; empty means first/last).
+	From, To string
+	// Offline loads the sandbox and workload images instead of pulling.
+	// OfflineAuto decides by probing a registry.
+	Offline, OfflineAuto bool
+	// StepTimeout bounds the wait for each step's effect.
+	StepTimeout time.Duration
+}
+
+// Demo performs the steps of the talk.
+type Demo struct {
+	L     Layout
+	Env   *checks.Env
+	Host  host.Facts
+	Opts  Options
+	Out   io.Writer
+	Color bool
+	// Keys is where the presenter's Enter comes from (not needed with Auto).
+	Keys io.Reader
+	// Render renders lesson Markdown for the screen.
+	Render func(string) (string, error)
+
+	keys   *bufio.Reader
+	course *lessons.Course
+	state  State
+}
+
+// State is what a demo run records in run/demo.json, for status and down.
+type State struct {
+	ContainerdAddress string `json:"containerdAddress"`
+	CNIConfFile       string `json:"cniConfFile,omitempty"`
+	CNIConfCreated    bool   `json:"cniConfCreated,omitempty"`
+	Offline           bool   `json:"offline"`
+	Image             string `json:"image"`
+}
+
+// ErrStopped means the presenter stopped the demo.
+var ErrStopped = errors.New("stopped by the presenter")
+
+// Run performs the steps from Opts.From to Opts.To.
+func (d *Demo) Run(ctx context.Context) error {
+	all := steps.All()
+	from, to := 0, len(all)-1
+	if d.Opts.From != "" {
+		_, i, err := steps.Lookup(d.Opts.From)
+		if err != nil {
+			return err
+		}
+		from = i
+	}
+	if d.Opts.To != "" {
+		_, i, err := steps.Lookup(d.Opts.To)
+		if err != nil {
+			return err
+		}
+		to = i
+	}
+	if from > to {
+		return fmt.Errorf("--from %s comes after --to %s", all[from].ID, all[to].ID)
+	}
+	if d.Opts.StepTimeout <= 0 {
+		d.Opts.StepTimeout = 2 * time.Minute
+	}
+	if !d.Opts.Auto {
+		if d.Keys == nil {
+			return errors.New("the presenter mode needs a keyboard; use --auto")
+		}
+		d.keys = bufio.NewReader(d.Keys)
+	}
+	course, err := lessons.Load()
+	if err != nil {
+		return err
+	}
+	d.course = course
+	for _, dir := range []string{"logs", "run"} {
+		if err := os.MkdirAll(d.L.Path(dir), 0o755); err != nil {
+			return fmt.Errorf("prepare the work dir: %w", err)
+		}
+	}
+	if err := d.loadOrInitState(ctx); err != nil {
+		return err
+	}
+	if from > 0 {
+		// Resume against what runs: the step before must pass.
+		prev := all[from-1]
+		if res := steps.Evaluate(ctx, d.Env, prev); res.Status != steps.Pass {
+			_ = report.Step(d.Out, res, report.Options{Color: d.Color})
+			return fmt.Errorf("cannot resume at %s: step %s does not pass (run the demo from an earlier step)", all[from].ID, prev.ID)
+		}
+	}
+	for i := from; i <= to; i++ {
+		s := all[i]
+		if err := d.announce(s, i, len(all)); err != nil {
+			return err
+		}
+		if d.Opts.Auto {
+			if i > from && d.Opts.Pause > 0 {
+				select {
+				case <-time.After(d.Opts.Pause):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		} else if err := d.waitForPresenter(); err != nil {
+			return err
+		}
+		if err := d.step(ctx, s); err != nil {
+			return err
+		}
+	}
+	if to == len(all)-1 {
+		fmt.Fprintf(d.Out, "\nThe cluster is complete. The components keep running: try kubectl --kubeconfig %s get pods -o wide.\n", d.L.Kubeconfig())
+	}
+	fmt.Fprintf(d.Out, "See them with `kubetutor demo status`; stop everything with `kubetutor demo down`.\n")
+	return nil
+}
+
+func (d *Demo) loadOrInitState(ctx context.Context) error {
+	data, err := os.ReadFile(d.L.StatePath())
+	if err == nil && json.Unmarshal(data, &d.state) == nil && d.state.Image != "" {
+		return nil
+	}
+	offline := d.Opts.Offline
+	if !offline && d.Opts.OfflineAuto {
+		offline = !registryReachable(ctx)
+		if offline {
+			fmt.Fprintln(d.Out, "No container registry is reachable: using the offline images (a local pause image and an nginx stand-in).")
+		}
+	}
+	d.state = State{ContainerdAddress: d.L.ContainerdAddress, Offline: offline, Image: "nginx"}
+	if offline {
+		d.state.Image = images.WorkloadImage
+	}
+	return d.saveState()
+}
+
+func (d *Demo) saveState() error {
+	data, err := json.MarshalIndent(d.state, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(d.L.StatePath(), data, 0o644)
+}
+
+func registryReachable(ctx context.Context) bool {
+	dialer := net.Dialer{Timeout: 2 * time.Second}
+	c, err := dialer.DialContext(ctx, "tcp", "registry-1.docker.io:443")
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func (d *Demo) paint(code, s string) string {
+	if !d.Color {
+		return s
+	}
+	return code + s + "\x1b[0m"
+}
+
+// announce shows the lesson's key text and the exact command.
+func (d *Demo) announce(s steps.Step, i, n int) error {
+	fmt.Fprintf(d.Out, "\n%s\n", d.paint("\x1b[1m", fmt.Sprintf("━━ Step %d/%d · %s", i+1, n, s.Title)))
+	md := ""
+	if l, err := d.course.Get(s.Lesson); err == nil {
+		md = lessons.FirstParagraph(lessons.Section(l.Markdown, "What it does")) + "\n\n"
+	}
+	md += "```sh\n" + d.commandText(s) + "\n```\n"
+	out := md
+	if d.Render != nil {
+		r, err := d.Render(md)
+		if err != nil {
+			return err
+		}
+		out = r
+	}
+	_, err := fmt.Fprint(d.Out, out)
+	return err
+}
+
+// commandText is the command as the presenter would type it.
+func (d *Demo) commandText(s steps.Step) string {
+	switch s.ID {
+	case "tools":
+		return "ls bin/   # kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl etcd"
+	case "certs":
+		return "kubetutor certs init   # the CA, server certificate, service-account keys and admin.conf (openssl in the lesson)"
+	case "deployment":
+		return "kubectl create deployment nginx --image=" + d.state.Image
+	case "containerd":
+		return "containerd --config " + d.rel(d.L.ContainerdConfig())
+	case "kubelet":
+		return d.kubeletCommand()
+	case "cni":
+		return "cat > " + d.L.CNIConfFile() + " <<EOF\n" + BridgeConflist(d.L) + "EOF"
+	}
+	return strings.Join(s.Commands, "\n")
+}
+
+func (d *Demo) kubeletCommand() string {
+	return "kubelet \\\n  --kubeconfig=admin.conf \\\n  --config=kubelet.yaml \\\n  --container-runtime-endpoint=unix://" + d.L.ContainerdAddress + " \\\n  --root-dir=" + d.L.KubeletRoot()
+}
+
+func (d *Demo) rel(p string) string {
+	if r, err := filepath.Rel(d.L.WorkDir, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+func (d *Demo) waitForPresenter() error {
+	fmt.Fprint(d.Out, d.paint("\x1b[2m", "Press Enter to run it (q then Enter to stop) "))
+	line, err := d.keys.ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(d.Out)
+		return ErrStopped
+	}
+	if strings.TrimSpace(line) == "q" {
+		return ErrStopped
+	}
+	return nil
+}
+
+// status prints a kind-style status line around an action.
+func (d *Demo) status(what string, fn func() error) error {
+	start := time.Now()
+	fmt.Fprintf(d.Out, " • %s ...\n", what)
+	err := fn()
+	took := time.Since(start).Round(10 * time.Millisecond)
+	if err != nil {
+		fmt.Fprintf(d.Out, " %s %s (%s)\n", d.paint("\x1b[31m", "✗"), what, took)
+		return err
+	}
+	fmt.Fprintf(d.Out, " %s %s (%s)\n", d.paint("\x1b[32m", "✓"), what, took)
+	return nil
+}
+
+// step performs one step and waits, event-driven, until its checks pass.
+func (d *Demo) step(ctx context.Context, s steps.Step) error {
+	var p *proc.Process
+	var err error
+	switch s.ID {
+	case "tools":
+		err = d.status("Linking the binaries into bin/", d.ensureBinaries)
+	case "certs":
+		err = d.status("Issuing certificates and admin.conf (cfssl)", func() error { return d.ensureCerts(ctx) })
+	case "etcd", "apiserver", "controller-manager", "scheduler":
+		name := componentOfStep(s.ID)
+		err = d.status("Starting "+name, func() error {
+			p, err = d.startComponent(name, strings.Join(s.Commands, "\n"))
+			return err
+		})
+	case "deployment":
+		err = d.status("Creating Deployment nginx", func() error { return d.createDeployment(ctx) })
+	case "containerd":
+		err = d.status("Starting containerd", func() error {
+			if err := os.MkdirAll(d.L.ContainerdDir(), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(d.L.ContainerdConfig(), []byte(ContainerdConfig(d.L, d.Host, images.SandboxImage)), 0o644); err != nil {
+				return fmt.Errorf("write containerd config: %w", err)
+			}
+			p, err = d.startComponent("containerd", "containerd --config "+d.L.ContainerdConfig())
+			return err
+		})
+	case "kubelet":
+		err = d.status("Starting the kubelet", func() error {
+			if err := os.WriteFile(d.L.KubeletConfig(), []byte(KubeletConfig(d.L, d.Host)), 0o644); err != nil {
+				return fmt.Errorf("write kubelet.yaml: %w", err)
+			}
+			p, err = d.startComponent("kubelet", d.kubeletCommand())
+			return err
+		})
+	case "cni":
+		err = d.status("Writing the bridge CNI configuration", d.writeCNIConfig)
+	}
+	if err != nil {
+		return fmt.Errorf("step %s: %w", s.ID, err)
+	}
+	res, err := d.waitStep(ctx, s, p)
+	if err != nil {
+		return err
+	}
+	if s.ID == "containerd" && d.state.Offline {
+		if err := d.status("Loading the offline images into containerd", func() error { return d.loadImages(ctx) }); err != nil {
+			return fmt.Errorf("step containerd: %w", err)
+		}
+	}
+	if err := report.Step(d.Out, res, report.Options{Color: d.Color}); err != nil {
+		return err
+	}
+	d.showEffects(ctx, s)
+	if s.Passed != "" {
+		fmt.Fprintf(d.Out, "%s %s\n", d.paint("\x1b[1m", "What just happened:"), s.Passed)
+	}
+	return nil
+}
+
+func componentOfStep(id string) string {
+	for _, c := range Components {
+		if c.Step == id {
+			return c.Name
+		}
+	}
+	return ""
+}
+
+// waitStep waits until the step passes; if the component dies first, it
+// fails at once with the component's last log lines.
+func (d *Demo) waitStep(ctx context.Context, s steps.Step, p *proc.Process) (steps.Result, error) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if p != nil {
+		go func() {
+			select {
+			case <-p.Done():
+				_, err := p.Exited()
+				cancel(fmt.Errorf("%s exited (%v)", p.Name, err))
+			case <-wctx.Done():
+			}
+		}()
+	}
+	var res steps.Result
+	err := d.status("Waiting for the checks of "+s.ID, func() error {
+		var err error
+		res, err = steps.Watch(wctx, d.Env, s, steps.WatchOptions{Timeout: d.Opts.StepTimeout, Resync: 250 * time.Millisecond})
+		if cause := context.Cause(wctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		}
+		return err
+	})
+	if err != nil {
+		_ = report.Step(d.Out, res, report.Options{Color: d.Color})
+		msg := fmt.Sprintf("step %s did not pass: %v", s.ID, err)
+		if name := componentOfStep(s.ID); name != "" {
+			msg += fmt.Sprintf("\nlast lines of %s:\n%s", d.L.LogPath(name), proc.TailFile(d.L.LogPath(name), 15))
+		}
+		return res, errors.New(msg)
+	}
+	return res, nil
+}
+
+func (d *Demo) ensureBinaries() error {
+	if err := os.MkdirAll(d.L.Bin(), 0o755); err != nil {
+		return err
+	}
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd"} {
+		dst := filepath.Join(d.L.Bin(), b)
+		if _, err := os.Stat(dst); err == nil {
+			continue
+		}
+		var src string
+		if d.Opts.BinDir != "" {
+			if _, err := os.Stat(filepath.Join(d.Opts.BinDir, b)); err == nil {
+				src = filepath.Join(d.Opts.BinDir, b)
+			}
+		}
+		if src == "" && b == "etcd" {
+			src, _ = exec.LookPath("etcd")
+		}
+		if src == "" {
+			return fmt.Errorf("%s is neither in %s nor in --bin-dir %q (make kube-binaries builds them; apt install etcd-server gives etcd)", b, d.L.Bin(), d.Opts.BinDir)
+		}
+		if abs, err := filepath.Abs(src); err == nil {
+			src = abs
+		}
+		if err := os.Symlink(src, dst); err != nil {
+			return fmt.Errorf("link %s: %w", b, err)
+		}
+	}
+	return nil
+}
+
+func (d *Demo) ensureCerts(ctx context.Context) error {
+	s, _, _ := steps.Lookup("certs")
+	if steps.Evaluate(ctx, d.Env, s).Status == steps.Pass {
+		return nil
+	}
+	_, err := pki.Init(pki.Options{WorkDir: d.L.WorkDir, Kubeconfig: d.L.Kubeconfig(), Force: true})
+	return err
+}
+
+// env is the environment of the presenter's shell: bin/ first, admin.conf.
+func (d *Demo) shellEnv() []string {
+	return []string{"PATH=" + d.L.Bin() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "KUBECONFIG=" + d.L.Kubeconfig()}
+}
+
+func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
+	if pid, ok := d.runningPid(name); ok {
+		return nil, fmt.Errorf("%s already runs (pid %d); run `kubetutor demo down` first, or --from a later step", name, pid)
+	}
+	_ = os.Remove(d.L.LogPath(name))
+	p, err := proc.Start(proc.Spec{Name: name, Shell: shell, Dir: d.L.WorkDir, Env: d.shellEnv(), LogPath: d.L.LogPath(name), Detach: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(d.L.PidPath(name), []byte(strconv.Itoa(p.Pid())+"\n"), 0o644); err != nil {
+		return p, fmt.Errorf("write pidfile: %w", err)
+	}
+	return p, nil
+}
+
+// runningPid reads a component's pidfile and tells whether that process
+// still runs and is the component (not a reused pid).
+func (d *Demo) runningPid(name string) (int, bool) {
+	return RunningPid(d.L, name)
+}
+
+// RunningPid reads a component's pidfile and tells whether that process
+// still runs and is the component (not a reused pid).
+func RunningPid(l Layout, name string) (int, bool) {
+	data, err := os.ReadFile(l.PidPath(name))
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), name) {
+		return pid, false
+	}
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// A zombie has exited; only its parent has not reaped it yet.
+		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
+			return pid, false
+		}
+	}
+	return pid, true
+}
+
+func (d *Demo) createDeployment(ctx context.Context) error {
+	s, _, _ := steps.Lookup("deployment")
+	if steps.Evaluate(ctx, d.Env, s).Status == steps.Pass {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, "bash", "-c", "kubectl create deployment nginx --image="+d.state.Image)
+	cmd.Dir = d.L.WorkDir
+	cmd.Env = append(os.Environ(), d.shellEnv()...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kubectl create deployment: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func (d *Demo) writeCNIConfig() error {
+	if err := os.MkdirAll(d.L.CNIConfDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", d.L.CNIConfDir, err)
+	}
+	file := d.L.CNIConfFile()
+	if _, err := os.Stat(file); err == nil {
+		d.state.CNIConfFile = file
+		return d.saveState()
+	}
+	if err := os.WriteFile(file, []byte(BridgeConflist(d.L)), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	d.state.CNIConfFile, d.state.CNIConfCreated = file, true
+	return d.saveState()
+}
+
+// loadImages packs the sandbox and workload images from this very binary
+// and imports them into containerd.
+func (d *Demo) loadImages(ctx context.Context) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find kubetutor's own binary: %w", err)
+	}
+	if err := requireStatic(self); err != nil {
+		return err
+	}
+	tarPath := d.L.ImagesTarball()
+	if err := images.WriteTarball(tarPath, images.Sandbox(self), images.Workload(self)); err != nil {
+		return err
+	}
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	_, err = images.Import(ictx, d.L.ContainerdAddress, tarPath, "overlayfs")
+	return err
+}
+
+// requireStatic refuses a dynamically linked binary: it would not run in an
+// image that holds nothing else.
+func requireStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked, so it cannot be packed into an image; rebuild it with CGO_ENABLED=0 (make build)", path)
+		}
+	}
+	return nil
+}

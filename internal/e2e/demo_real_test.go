@@ -1,0 +1,286 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// demoRun runs the kubetutor binary against a demo work dir.
+type demoRun struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	sock string
+}
+
+func (d *demoRun) args(a ...string) []string {
+	return append(a, "--workdir", d.dir, "--kubeconfig", filepath.Join(d.dir, "admin.conf"), "--containerd-address", d.sock,
+		"--state-dir", filepath.Join(d.dir, "state"), "--timeout", "5s")
+}
+
+func (d *demoRun) run(a ...string) (string, int) {
+	d.t.Helper()
+	cmd := exec.Command(d.bin, d.args(a...)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "KUBECONFIG=")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatalf("run kubetutor %v: %v", a, err)
+	}
+	return string(out), code
+}
+
+type jsonReport struct {
+	Current string `json:"current"`
+	Steps   []struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		Checks []struct {
+			Name, Status, Message, Hint string
+		} `json:"checks"`
+	} `json:"steps"`
+}
+
+func (d *demoRun) checkAll() jsonReport {
+	d.t.Helper()
+	out, _ := d.run("check", "--all", "-o", "json")
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		d.t.Fatalf("kubetutor check --all -o json: %v\n%s", err, out)
+	}
+	return rep
+}
+
+// The explanation each step's failure must give just before the demo
+// performs it: the next step failing "with its expected explanation".
+var demoExpectations = map[string]struct{ check, want string }{
+	"tools":              {"binary-kube-apiserver", "is not in"},
+	"certs":              {"cert-files", "Missing in"},
+	"etcd":               {"etcd-healthy", "connection refused"},
+	"apiserver":          {"apiserver-ready", "connection refused"},
+	"deployment":         {"deployment-exists", `no Deployment "nginx"`},
+	"controller-manager": {"replicaset-created", "has no ReplicaSet"},
+	"scheduler":          {"pods-scheduled-or-attempted", "no scheduler has looked at it"},
+	"containerd":         {"containerd-running", "no socket"},
+	"kubelet":            {"node-registered", "No node has registered"},
+	"cni":                {"cni-config", "no CNI configuration"},
+}
+
+// TestRealDemo runs `kubetutor demo --auto` one step at a time on real
+// components (containerd, runc, the kubelet and CNI included), asserting
+// before and after each step the verdict of `kubetutor check` for every
+// step; then that the pod answers HTTP, and that `demo down` leaves nothing.
+func TestRealDemo(t *testing.T) {
+	requireReal(t, "the demo needs root (containerd and the kubelet)", os.Geteuid() == 0)
+	for _, tool := range []string{"containerd", "runc", "iptables", "ip"} {
+		_, err := exec.LookPath(tool)
+		requireReal(t, tool+" not installed (hack/install-deps.sh installs it)", err == nil)
+	}
+	_, err := os.Stat("/usr/lib/cni/bridge")
+	_, err2 := os.Stat("/opt/cni/bin/bridge")
+	requireReal(t, "no CNI plugins (apt install containernetworking-plugins)", err == nil || err2 == nil)
+	_, err = os.Stat(filepath.Join(kubeBinDir(), "kubelet"))
+	requireReal(t, "kubelet not built in "+kubeBinDir(), err == nil)
+	if _, err := os.Stat("/etc/cni/net.d/10-bridge.conflist"); err == nil {
+		t.Fatal("/etc/cni/net.d/10-bridge.conflist exists: this machine has a CNI network configured; the demo test needs a clean machine")
+	}
+
+	dir := t.TempDir()
+	d := &demoRun{t: t, bin: kubetutorBinary(t), dir: dir, sock: filepath.Join(dir, "containerd.sock")}
+	t.Cleanup(func() {
+		if out, code := d.run("demo", "down"); code != 0 {
+			t.Errorf("cleanup: demo down: %d\n%s", code, out)
+		}
+	})
+	binDir := kubeBinDir()
+	ids := steps.IDs()
+	for i, id := range ids {
+		exp := demoExpectations[id]
+		before := d.checkAll()
+		assertVerdicts(t, "before "+id, before, i)
+		if c := findCheck(before, id, exp.check); c == nil || c.Status != "fail" || !strings.Contains(c.Message, exp.want) || c.Hint == "" {
+			t.Errorf("before %s: check %s = %+v, want a failure with a hint containing %q", id, exp.check, c, exp.want)
+		}
+		start := time.Now()
+		out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", binDir, "--from", id, "--to", id)
+		if code != 0 {
+			t.Fatalf("demo --from %s --to %s: exit %d\n%s", id, id, code, out)
+		}
+		t.Logf("step %s performed in %s", id, time.Since(start).Round(time.Millisecond))
+		assertVerdicts(t, "after "+id, d.checkAll(), i+1)
+	}
+	out, _ := d.run("demo", "status")
+	if strings.Contains(out, "not running") {
+		t.Errorf("demo status after the demo:\n%s", out)
+	}
+
+	// The pod answers on its IP.
+	final := d.checkAll()
+	ip := ""
+	if c := findCheck(final, "cni", "pod-running"); c != nil {
+		if i := strings.Index(c.Message, "with IP "); i >= 0 {
+			ip = strings.TrimSuffix(c.Message[i+len("with IP "):], ".")
+		}
+	}
+	if ip == "" {
+		t.Fatalf("no pod IP in the verdict: %+v", final)
+	}
+	client := http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + ip + "/")
+	if err != nil {
+		t.Fatalf("GET the pod at %s: %v", ip, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("Welcome to nginx")) {
+		t.Errorf("pod answered %d %q", resp.StatusCode, body)
+	}
+
+	down(t, d)
+
+	// A second demo after down works the same as the first, in one go.
+	start := time.Now()
+	out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", binDir)
+	if code != 0 {
+		t.Fatalf("second demo: exit %d\n%s", code, out)
+	}
+	t.Logf("second demo, whole: %s", time.Since(start).Round(time.Millisecond))
+	if rep := d.checkAll(); rep.Current != "cni" {
+		t.Errorf("after the second demo: current %q", rep.Current)
+	}
+	down(t, d)
+
+	// down works after the demo was killed with SIGKILL mid-way.
+	cmd := exec.Command(d.bin, d.args("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", binDir)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "✓ Waiting for the checks of kubelet") {
+			break
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	go io.Copy(io.Discard, pipe)
+	_ = cmd.Wait()
+	down(t, d)
+}
+
+// down runs `demo down` and asserts that nothing is left.
+func down(t *testing.T, d *demoRun) {
+	t.Helper()
+	out, code := d.run("demo", "down")
+	if code != 0 {
+		t.Fatalf("demo down: exit %d\n%s", code, out)
+	}
+	t.Logf("demo down:\n%s", out)
+	var left []string
+	for _, p := range livingProcesses() {
+		for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "containerd", "kubetutor pause", "kubetutor serve"} {
+			if strings.Contains(p, name) || strings.Contains(p, d.dir) {
+				left = append(left, "process: "+p)
+				break
+			}
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(mounts), "\n") {
+		if strings.Contains(l, d.dir) || strings.Contains(l, "/run/netns/cni-") {
+			left = append(left, "mount: "+l)
+		}
+	}
+	if m, _ := filepath.Glob("/run/netns/cni-*"); len(m) > 0 {
+		left = append(left, fmt.Sprintf("netns: %v", m))
+	}
+	if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
+		left = append(left, "the cni0 bridge")
+	}
+	for _, table := range []string{"nat", "filter"} {
+		rules, _ := exec.Command("iptables", "-w", "-t", table, "-S").Output()
+		if bytes.Contains(rules, []byte("CNI-")) {
+			left = append(left, "iptables "+table+": "+string(rules))
+		}
+	}
+	if _, err := os.Stat("/etc/cni/net.d/10-bridge.conflist"); err == nil {
+		left = append(left, "/etc/cni/net.d/10-bridge.conflist")
+	}
+	if len(left) > 0 {
+		t.Fatalf("demo down left:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// livingProcesses lists the command lines of every process that is not a zombie.
+func livingProcesses() []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) > 0 && f[0] == "Z" {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if len(cmd) > 0 {
+			out = append(out, e.Name()+" "+strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func assertVerdicts(t *testing.T, when string, rep jsonReport, passing int) {
+	t.Helper()
+	for i, s := range rep.Steps {
+		want := "fail"
+		if i < passing {
+			want = "pass"
+		}
+		if s.Status != want {
+			var msgs []string
+			for _, c := range s.Checks {
+				msgs = append(msgs, c.Status+" "+c.Name+": "+c.Message)
+			}
+			t.Errorf("%s: step %s is %s, want %s\n  %s", when, s.ID, s.Status, want, strings.Join(msgs, "\n  "))
+		}
+	}
+}
+
+func findCheck(rep jsonReport, step, name string) *struct{ Name, Status, Message, Hint string } {
+	for _, s := range rep.Steps {
+		if s.ID != step {
+			continue
+		}
+		for i := range s.Checks {
+			if s.Checks[i].Name == name {
+				return &s.Checks[i]
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+// Package host inspects the machine for what the cluster's components need:
+// the facts doctor reports and demo mode adapts to.
+package host
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Facts are what the components' configuration depends on.
+type Facts struct {
+	// CgroupV1 is true on a cgroup v1 (or hybrid) host: kubelet 1.37 then
+	// needs failCgroupV1: false.
+	CgroupV1 bool
+	// RestrictOOMScoreAdj is true when processes may not lower their
+	// oom_score_adj (no CAP_SYS_RESOURCE): containerd's CRI plugin then
+	// needs restrict_oom_score_adj = true.
+	RestrictOOMScoreAdj bool
+	// CNIBinDir is where the CNI plugins are ("" when none were found).
+	CNIBinDir string
+}
+
+// Root is the filesystem root the probes read; tests point it elsewhere.
+var Root = "/"
+
+// Detect inspects this machine.
+func Detect() Facts {
+	return Facts{
+		CgroupV1:            CgroupV1(),
+		RestrictOOMScoreAdj: !CanLowerOOMScoreAdj(),
+		CNIBinDir:           CNIBinDir([]string{"/opt/cni/bin", "/usr/lib/cni"}),
+	}
+}
+
+// CgroupV1 reports whether /sys/fs/cgroup is not a pure cgroup v2 hierarchy.
+func CgroupV1() bool {
+	_, err := os.Stat(filepath.Join(Root, "sys/fs/cgroup/cgroup.controllers"))
+	return err != nil
+}
+
+// CanLowerOOMScoreAdj tries, in a child process, to lower oom_score_adj below
+// the current value: what runc does for every container unless containerd
+// restricts it.
+func CanLowerOOMScoreAdj() bool {
+	data, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return false
+	}
+	cur, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || cur <= -1000 {
+		return false
+	}
+	cmd := exec.Command("/bin/sh", "-c", fmt.Sprintf("echo %d > /proc/self/oom_score_adj", cur-1))
+	return cmd.Run() == nil
+}
+
+// CNIBinDir returns the first directory holding the bridge plugin.
+func CNIBinDir(dirs []string) string {
+	for _, d := range dirs {
+		if fi, err := os.Stat(filepath.Join(Root, d, "bridge")); err == nil && !fi.IsDir() {
+			return d
+		}
+	}
+	return ""
+}

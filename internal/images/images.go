@@ -1,0 +1,157 @@
+// Package images makes and loads the two images an offline cluster needs: a
+// pod-sandbox ("pause") image under the name the runtime expects, and a small
+// HTTP workload that stands in for nginx. Both are packed from the kubetutor
+// binary itself (static), so no registry and no toolchain are needed.
+package images
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Default image names.
+const (
+	// SandboxImage is containerd 1.6's default sandbox_image.
+	SandboxImage = "registry.k8s.io/pause:3.6"
+	// WorkloadImage stands in for nginx; it has a tag, so the kubelet's pull
+	// policy is IfNotPresent and it never tries a registry.
+	WorkloadImage = "localhost/kubetutor/web:1.0"
+	// Namespace is the containerd namespace of the CRI plugin.
+	Namespace = "k8s.io"
+)
+
+// Spec describes an image packed from one static binary.
+type Spec struct {
+	Ref        string
+	Binary     string   // path of the static binary to pack
+	Entrypoint []string // e.g. ["/kubetutor", "pause"]
+	Ports      []string // exposed ports, e.g. "80/tcp"
+}
+
+// Sandbox is the pause image.
+func Sandbox(binary string) Spec {
+	return Spec{Ref: SandboxImage, Binary: binary, Entrypoint: []string{"/kubetutor", "pause"}}
+}
+
+// Workload is the HTTP stand-in for nginx, listening on port 80.
+func Workload(binary string) Spec {
+	return Spec{Ref: WorkloadImage, Binary: binary, Entrypoint: []string{"/kubetutor", "serve", "--addr", ":80"}, Ports: []string{"80/tcp"}}
+}
+
+// Build packs an image: one layer with the binary at /kubetutor.
+func Build(s Spec) (v1.Image, error) {
+	bin, err := os.ReadFile(s.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("read binary for image %s: %w", s.Ref, err)
+	}
+	var layerTar bytes.Buffer
+	tw := tar.NewWriter(&layerTar)
+	mtime := time.Unix(0, 0)
+	for _, d := range []string{"tmp/", "etc/"} {
+		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mtime}); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "kubetutor", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: mtime}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(bin); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := layerTar.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		return nil, fmt.Errorf("make layer for %s: %w", s.Ref, err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, fmt.Errorf("make image %s: %w", s.Ref, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
+	cf.Created = v1.Time{Time: mtime}
+	cf.Config.Entrypoint = s.Entrypoint
+	cf.Config.Env = []string{"PATH=/"}
+	if len(s.Ports) > 0 {
+		cf.Config.ExposedPorts = map[string]struct{}{}
+		for _, p := range s.Ports {
+			cf.Config.ExposedPorts[p] = struct{}{}
+		}
+	}
+	return mutate.ConfigFile(img, cf)
+}
+
+// WriteTarball writes images into one docker-archive tarball, the format
+// `ctr images import` and `docker load` read.
+func WriteTarball(path string, specs ...Spec) error {
+	refs := map[name.Reference]v1.Image{}
+	for _, s := range specs {
+		ref, err := name.ParseReference(s.Ref)
+		if err != nil {
+			return fmt.Errorf("parse image name %q: %w", s.Ref, err)
+		}
+		img, err := Build(s)
+		if err != nil {
+			return err
+		}
+		refs[ref] = img
+	}
+	tmp := path + ".tmp"
+	if err := tarball.MultiRefWriteToFile(tmp, refs); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write image tarball %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Import loads an image tarball into containerd's k8s.io namespace and
+// unpacks it for the snapshotter, as `ctr -n k8s.io images import` does. It
+// returns the names of the imported images.
+func Import(ctx context.Context, address, tarPath, snapshotter string) ([]string, error) {
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return nil, fmt.Errorf("open image tarball: %w", err)
+	}
+	defer f.Close()
+	c, err := containerd.New(address, containerd.WithDefaultNamespace(Namespace), containerd.WithTimeout(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connect to containerd at %s: %w", address, err)
+	}
+	defer c.Close()
+	imgs, err := c.Import(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("import %s into containerd: %w", tarPath, err)
+	}
+	if snapshotter == "" {
+		snapshotter = "overlayfs"
+	}
+	var names []string
+	for _, im := range imgs {
+		image := containerd.NewImage(c, im)
+		if err := image.Unpack(ctx, snapshotter); err != nil {
+			return names, fmt.Errorf("unpack %s: %w", im.Name, err)
+		}
+		names = append(names, im.Name)
+	}
+	return names, nil
+}
