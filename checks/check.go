@@ -20,6 +20,9 @@ const (
 	Fail Status = "fail"
 	// Error means the check could not run.
 	Error Status = "error"
+	// Warn means the fact holds well enough to go on, with a caveat worth
+	// reading (doctor's verdicts on the host, mostly).
+	Warn Status = "warn"
 )
 
 // Checker proves one fact about the world. Implementations are small structs
@@ -47,11 +50,15 @@ type Result struct {
 	Duration time.Duration `json:"-"`
 }
 
-// Passed reports whether the result is a pass.
-func (r Result) Passed() bool { return r.Status == Pass }
+// Passed reports whether the result lets the step pass: a pass or a warning.
+func (r Result) Passed() bool { return r.Status == Pass || r.Status == Warn }
 
 func passf(format string, a ...any) Result {
 	return Result{Status: Pass, Message: fmt.Sprintf(format, a...)}
+}
+
+func warnf(format string, a ...any) Result {
+	return Result{Status: Warn, Message: fmt.Sprintf(format, a...)}
 }
 
 func failf(format string, a ...any) Result {

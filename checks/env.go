@@ -58,6 +58,11 @@ type Env struct {
 	PathEnv string
 	// Now is the clock used for certificate validity.
 	Now func() time.Time
+	// HostRoot is where the host checks find /proc, /sys and the system's
+	// directories; "/" but for tests.
+	HostRoot string
+	// Euid is the effective user ID; os.Geteuid but for tests.
+	Euid func() int
 
 	mu           sync.Mutex
 	kube         kubernetes.Interface
@@ -110,7 +115,16 @@ func (e *Env) SetDefaults() {
 	if e.Now == nil {
 		e.Now = time.Now
 	}
+	if e.HostRoot == "" {
+		e.HostRoot = "/"
+	}
+	if e.Euid == nil {
+		e.Euid = os.Geteuid
+	}
 }
+
+// HostPath is a path of the host's filesystem, under HostRoot.
+func (e *Env) HostPath(p string) string { return filepath.Join(e.HostRoot, p) }
 
 // Path joins elements under the work directory.
 func (e *Env) Path(elem ...string) string {

@@ -41,7 +41,7 @@ func (r Result) Errored() bool {
 // FirstProblem is the first check that did not pass, if any.
 func (r Result) FirstProblem() (checks.Result, bool) {
 	for _, c := range r.Checks {
-		if c.Status != checks.Pass {
+		if !c.Passed() {
 			return c, true
 		}
 	}
@@ -82,7 +82,7 @@ func Evaluate(ctx context.Context, env *checks.Env, s Step) Result {
 	res := Result{ID: s.ID, Title: s.Title, Index: idx, Status: Pass}
 	for _, c := range s.Checks {
 		r := checks.Run(ctx, env, c)
-		if r.Status != checks.Pass {
+		if !r.Passed() {
 			res.Status = Fail
 		}
 		res.Checks = append(res.Checks, r)

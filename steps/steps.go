@@ -251,3 +251,29 @@ func Lookup(id string) (Step, int, error) {
 	}
 	return Step{}, -1, fmt.Errorf("unknown step %q (steps: %s)", id, strings.Join(IDs(), ", "))
 }
+
+// Doctor is the host preflight: not a step of the course, but run through
+// the same runner and reporter. It checks what the components need of the
+// machine, each check with a hint.
+func Doctor() Step {
+	cs := []checks.Checker{checks.RunningAsRoot{}}
+	cs = append(cs, binaryChecks()...)
+	for _, p := range []checks.PortFree{
+		{Port: 2379, Component: "etcd"}, {Port: 2380, Component: "etcd"}, {Port: 6443, Component: "kube-apiserver"},
+		{Port: 10250, Component: "kubelet"}, {Port: 10257, Component: "kube-controller-manager"}, {Port: 10259, Component: "kube-scheduler"},
+	} {
+		cs = append(cs, p)
+	}
+	cs = append(cs,
+		checks.SwapOff{},
+		checks.CgroupVersion{},
+		checks.OOMScoreAdj{},
+		checks.Overlayfs{},
+		checks.Sysctl{Key: "net.ipv4.ip_forward", Want: "1", Why: "pods can reach each other and the host, but not the outside world.", Fix: "sysctl -w net.ipv4.ip_forward=1"},
+		checks.Sysctl{Key: "net.bridge.bridge-nf-call-iptables", Want: "1", Why: "bridged pod traffic bypasses iptables; Services (kube-proxy) need it, this course's single pod does not.", Fix: "modprobe br_netfilter && sysctl -w net.bridge.bridge-nf-call-iptables=1"},
+		checks.IptablesInstalled{},
+		checks.CNIPluginsInstalled{},
+		checks.ContainerdSocket{},
+	)
+	return Step{ID: "doctor", Title: "Host preflight", Checks: cs}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/demo"
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/proc"
+	"github.com/kubetutor/kubetutor/internal/report"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -29,6 +30,8 @@ type DemoOptions struct {
 	Online      bool
 	BinDir      string
 	StepTimeout time.Duration
+
+	SkipPreflight bool
 }
 
 const defaultDemoDir = "kubetutor-demo"
@@ -72,6 +75,7 @@ image and an nginx stand-in into containerd and points the Deployment at it.`,
 	fl.BoolVar(&o.Online, "online", false, "pull images even if no registry seems reachable")
 	fl.StringVar(&o.BinDir, "bin-dir", "", "where to take the Kubernetes binaries from when bin/ lacks them (default: ~/.cache/kubetutor/bin-v1.37.2 if present)")
 	fl.DurationVar(&o.StepTimeout, "step-timeout", 2*time.Minute, "how long to wait for each step's checks to pass")
+	fl.BoolVar(&o.SkipPreflight, "skip-preflight", false, "do not run doctor's host checks first")
 	_ = cmd.RegisterFlagCompletionFunc("from", stepIDCompletion)
 	_ = cmd.RegisterFlagCompletionFunc("to", stepIDCompletion)
 	cmd.AddCommand(newDemoStatusCmd(f), newDemoLogsCmd(f), newDemoDownCmd(f))
@@ -149,6 +153,18 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	}
 	env := demoEnv(f, l)
 	defer env.Close()
+	if !o.SkipPreflight {
+		res, ok := preflight(ctx, f, env)
+		if !ok {
+			_ = report.Step(f.IO.Out, res, report.Options{Color: f.IO.Color})
+			return &ExitError{Code: 1, Err: errors.New("the preflight found problems on this machine (above); fix them, or pass --skip-preflight")}
+		}
+		for _, c := range res.Checks {
+			if c.Status == checks.Warn {
+				fmt.Fprintf(f.IO.Out, "  ! %s: %s\n", c.Name, c.Message)
+			}
+		}
+	}
 	d := &demo.Demo{
 		L: l, Env: env, Host: facts, Out: f.IO.Out, Color: f.IO.Color, Keys: f.IO.In,
 		Render: render.Render,

@@ -161,6 +161,8 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newServeCmd(),
 		newCertsCmd(f),
 		newDemoCmd(f),
+		newDoctorCmd(f),
+		newImagesCmd(f),
 	)
 	return root
 }

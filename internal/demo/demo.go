@@ -3,7 +3,6 @@ package demo
 import (
 	"bufio"
 	"context"
-	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -534,7 +533,7 @@ func (d *Demo) loadImages(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("find kubetutor's own binary: %w", err)
 	}
-	if err := requireStatic(self); err != nil {
+	if err := images.RequireStatic(self); err != nil {
 		return err
 	}
 	tarPath := d.L.ImagesTarball()
@@ -545,20 +544,4 @@ func (d *Demo) loadImages(ctx context.Context) error {
 	defer cancel()
 	_, err = images.Import(ictx, d.L.ContainerdAddress, tarPath, "overlayfs")
 	return err
-}
-
-// requireStatic refuses a dynamically linked binary: it would not run in an
-// image that holds nothing else.
-func requireStatic(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return fmt.Errorf("inspect %s: %w", path, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked, so it cannot be packed into an image; rebuild it with CGO_ENABLED=0 (make build)", path)
-		}
-	}
-	return nil
 }

@@ -3,9 +3,7 @@
 package host
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,9 +40,9 @@ func CgroupV1() bool {
 	return err != nil
 }
 
-// CanLowerOOMScoreAdj tries, in a child process, to lower oom_score_adj below
-// the current value: what runc does for every container unless containerd
-// restricts it.
+// CanLowerOOMScoreAdj tries to lower this process's oom_score_adj below its
+// current value, what runc does for every container unless containerd
+// restricts it, and puts it back (raising it is always allowed).
 func CanLowerOOMScoreAdj() bool {
 	data, err := os.ReadFile("/proc/self/oom_score_adj")
 	if err != nil {
@@ -54,8 +52,16 @@ func CanLowerOOMScoreAdj() bool {
 	if err != nil || cur <= -1000 {
 		return false
 	}
-	cmd := exec.Command("/bin/sh", "-c", fmt.Sprintf("echo %d > /proc/self/oom_score_adj", cur-1))
-	return cmd.Run() == nil
+	f, err := os.OpenFile("/proc/self/oom_score_adj", os.O_WRONLY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strconv.Itoa(cur - 1)); err != nil {
+		return false
+	}
+	_, _ = f.WriteString(strconv.Itoa(cur))
+	return true
 }
 
 // CNIBinDir returns the first directory holding the bridge plugin.

@@ -8,6 +8,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"io"
 	"os"
@@ -154,4 +155,20 @@ func Import(ctx context.Context, address, tarPath, snapshotter string) ([]string
 		names = append(names, im.Name)
 	}
 	return names, nil
+}
+
+// RequireStatic refuses a dynamically linked binary: it would not run in an
+// image that holds nothing else.
+func RequireStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked, so it cannot be packed into an image; rebuild it with CGO_ENABLED=0 (make build)", path)
+		}
+	}
+	return nil
 }

@@ -44,8 +44,10 @@ func (o Options) mark(st checks.Status) string {
 	switch st {
 	case checks.Pass:
 		return o.paint(green, "✓")
-	case checks.Error:
+	case checks.Warn:
 		return o.paint(yellow, "!")
+	case checks.Error:
+		return o.paint(red, "?")
 	}
 	return o.paint(red, "✗")
 }
@@ -55,7 +57,7 @@ func (o Options) stepMark(r steps.Result) string {
 	case r.Status == steps.Pass:
 		return o.paint(green, "✓")
 	case r.Errored():
-		return o.paint(yellow, "!")
+		return o.paint(red, "?")
 	case r.Status == steps.Skip:
 		return o.paint(dim, "·")
 	}
@@ -132,7 +134,11 @@ func writeStep(b *strings.Builder, r steps.Result, o Options) {
 	case r.Status == steps.Fail:
 		verdict = "not passing yet"
 	}
-	fmt.Fprintf(b, "%s %s %s\n", o.stepMark(r), o.paint(bold, fmt.Sprintf("Step %d/%d %s (%s):", r.Index+1, len(steps.IDs()), r.ID, r.Title)), verdict)
+	head := fmt.Sprintf("Step %d/%d %s (%s):", r.Index+1, len(steps.IDs()), r.ID, r.Title)
+	if r.Index < 0 {
+		head = fmt.Sprintf("%s (%s):", r.ID, r.Title)
+	}
+	fmt.Fprintf(b, "%s %s %s\n", o.stepMark(r), o.paint(bold, head), verdict)
 	for _, c := range r.Checks {
 		fmt.Fprintf(b, "  %s %s\n", o.mark(c.Status), c.Name)
 		writeIndented(b, "      ", c.Message)

@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/images"
+)
+
+// ImagesOptions are the options of `kubetutor images`.
+type ImagesOptions struct {
+	f             *Factory
+	Output        string
+	SandboxImage  string
+	WorkloadImage string
+	Snapshotter   string
+}
+
+func newImagesCmd(f *Factory) *cobra.Command {
+	o := &ImagesOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "Images for a cluster without a registry (offline workshops)",
+		Long: `Without a registry nothing can be pulled, and every pod needs at least the
+sandbox ("pause") image. kubetutor makes the two images an offline cluster needs,
+packed from its own (static) binary: a pod sandbox under the name containerd
+expects (` + images.SandboxImage + ` for containerd 1.6) and a small HTTP server that
+stands in for nginx (` + images.WorkloadImage + `). Load them into containerd's
+k8s.io namespace, then create the Deployment with the stand-in:
+
+  kubectl create deployment nginx --image=` + images.WorkloadImage,
+		Example: `  # build the tarball (for ctr -n k8s.io images import, or another machine)
+  kubetutor images build -o images.tar
+
+  # build and load into the local containerd (root)
+  sudo kubetutor images load
+
+  # load a tarball made elsewhere
+  sudo kubetutor images load images.tar`,
+		Args: noArgs,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&o.SandboxImage, "sandbox-image", images.SandboxImage, "name of the pod sandbox image (containerd's sandbox_image)")
+	pf.StringVar(&o.WorkloadImage, "workload-image", images.WorkloadImage, "name of the nginx stand-in")
+
+	build := &cobra.Command{
+		Use:     "build",
+		Short:   "Write the sandbox and workload images into a tarball",
+		Example: "  kubetutor images build -o images.tar",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := o.build()
+			if err != nil {
+				return err
+			}
+			fi, _ := os.Stat(path)
+			fmt.Fprintf(f.IO.Out, "Wrote %s (%s, %s; %.1f MB).\n", path, o.SandboxImage, o.WorkloadImage, float64(fi.Size())/1e6)
+			return nil
+		},
+	}
+	build.Flags().StringVarP(&o.Output, "output", "o", "images.tar", "the tarball to write")
+
+	load := &cobra.Command{
+		Use:   "load [TARBALL...]",
+		Short: "Load image tarballs (default: freshly built ones) into containerd's k8s.io namespace",
+		Example: `  sudo kubetutor images load
+  sudo kubetutor images load images.tar --containerd-address /run/containerd/containerd.sock`,
+		RunE: func(cmd *cobra.Command, args []string) error { return o.load(cmd.Context(), args) },
+	}
+	load.Flags().StringVar(&o.Snapshotter, "snapshotter", "overlayfs", "the snapshotter to unpack into")
+	cmd.AddCommand(build, load)
+	return cmd
+}
+
+func (o *ImagesOptions) specs() ([]images.Spec, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find kubetutor's own binary: %w", err)
+	}
+	if err := images.RequireStatic(self); err != nil {
+		return nil, err
+	}
+	sb, wl := images.Sandbox(self), images.Workload(self)
+	sb.Ref, wl.Ref = o.SandboxImage, o.WorkloadImage
+	return []images.Spec{sb, wl}, nil
+}
+
+func (o *ImagesOptions) build() (string, error) {
+	specs, err := o.specs()
+	if err != nil {
+		return "", err
+	}
+	path := o.Output
+	if path == "" {
+		path = "images.tar"
+	}
+	if err := images.WriteTarball(path, specs...); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+func (o *ImagesOptions) load(ctx context.Context, tarballs []string) error {
+	f := o.f
+	address := f.ContainerdAddress
+	if address == "" {
+		address = checks.DefaultContainerdAddress
+	}
+	if _, err := os.Stat(address); err != nil {
+		return fmt.Errorf("no containerd socket at %s: start containerd first (kubetutor show containerd), or pass --containerd-address", address)
+	}
+	if len(tarballs) == 0 {
+		dir, err := os.MkdirTemp("", "kubetutor-images-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		o.Output = filepath.Join(dir, "images.tar")
+		path, err := o.build()
+		if err != nil {
+			return err
+		}
+		tarballs = []string{path}
+	}
+	for _, t := range tarballs {
+		start := time.Now()
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		names, err := images.Import(ictx, address, t, o.Snapshotter)
+		cancel()
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			fmt.Fprintf(f.IO.Out, "Loaded %s into containerd (namespace %s).\n", n, images.Namespace)
+		}
+		fmt.Fprintf(f.IO.ErrOut, "(%s in %s)\n", filepath.Base(t), time.Since(start).Round(10*time.Millisecond))
+	}
+	return nil
+}

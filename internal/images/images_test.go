@@ -1,0 +1,104 @@
+package images
+
+import (
+	"archive/tar"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// staticBinary builds a tiny static program for the test.
+func staticBinary(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, []byte("package main\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "prog")
+	cmd := exec.Command("go", "build", "-o", bin, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestWriteTarballRoundTrip(t *testing.T) {
+	bin := staticBinary(t)
+	if err := RequireStatic(bin); err != nil {
+		t.Fatalf("a CGO_ENABLED=0 binary is refused: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "images.tar")
+	if err := WriteTarball(path, Sandbox(bin), Workload(bin)); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(bin)
+	for _, tc := range []struct {
+		ref        string
+		entrypoint string
+	}{
+		{SandboxImage, "/kubetutor pause"},
+		{WorkloadImage, "/kubetutor serve --addr :80"},
+	} {
+		tag, err := name.NewTag(tc.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := tarball.ImageFromPath(path, &tag)
+		if err != nil {
+			t.Fatalf("%s is not in the tarball: %v", tc.ref, err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(cf.Config.Entrypoint, " "); got != tc.entrypoint || cf.OS != "linux" {
+			t.Errorf("%s: entrypoint %q os %q", tc.ref, got, cf.OS)
+		}
+		layers, err := img.Layers()
+		if err != nil || len(layers) != 1 {
+			t.Fatalf("%s: %d layers, %v", tc.ref, len(layers), err)
+		}
+		rc, err := layers[0].Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		found := false
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Name == "kubetutor" {
+				data, _ := io.ReadAll(tr)
+				found = string(data) == string(want) && h.Mode&0o111 != 0
+			}
+		}
+		rc.Close()
+		if !found {
+			t.Errorf("%s: /kubetutor is missing, differs from the binary, or is not executable", tc.ref)
+		}
+	}
+}
+
+func TestRequireStaticRefusesDynamicBinaries(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	real, _ := filepath.EvalSymlinks(sh)
+	if err := RequireStatic(real); err == nil || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Errorf("RequireStatic(%s) = %v, want a dynamic-linking error", real, err)
+	}
+}
