@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"io"
+	"os"
 
 	"charm.land/huh/v2"
 	"github.com/charmbracelet/colorprofile"
@@ -29,7 +30,17 @@ func (p *prompter) run(fields ...huh.Field) error {
 	// A blank line sets the prompt apart from what came before.
 	_, _ = io.WriteString(p.io.Out, "\n")
 	if p.io.Interactive() {
-		form = form.WithInput(p.io.In).WithOutput(p.io.Out)
+		// Each form reads from a descriptor of its own, closed when the form
+		// ends: bubbletea can leave its input loop blocked in a read after a
+		// program exits (after escape sequences such as the arrow keys), and
+		// on a shared stdin that stale read would swallow the next form's
+		// first key. Closing the descriptor ends it instead.
+		var in io.Reader = p.io.In
+		if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+			defer tty.Close()
+			in = tty
+		}
+		form = form.WithInput(in).WithOutput(p.io.Out)
 	} else {
 		var out io.Writer = p.io.Out
 		if !p.io.Color {
