@@ -17,7 +17,7 @@ var (
 
 // kubetutorBinary builds kubetutor once per test run, static as `make
 // build` does, so that demo mode can pack it into the offline images.
-func kubetutorBinary(t *testing.T) string {
+func kubetutorBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "kubetutor-bin-")

@@ -20,7 +20,7 @@ import (
 
 // demoRun runs the kubetutor binary against a demo work dir.
 type demoRun struct {
-	t    *testing.T
+	t    testing.TB
 	bin  string
 	dir  string
 	sock string
@@ -86,27 +86,8 @@ var demoExpectations = map[string]struct{ check, want string }{
 // before and after each step the verdict of `kubetutor check` for every
 // step; then that the pod answers HTTP, and that `demo down` leaves nothing.
 func TestRealDemo(t *testing.T) {
-	requireReal(t, "the demo needs root (containerd and the kubelet)", os.Geteuid() == 0)
-	for _, tool := range []string{"containerd", "runc", "iptables", "ip"} {
-		_, err := exec.LookPath(tool)
-		requireReal(t, tool+" not installed (hack/install-deps.sh installs it)", err == nil)
-	}
-	_, err := os.Stat("/usr/lib/cni/bridge")
-	_, err2 := os.Stat("/opt/cni/bin/bridge")
-	requireReal(t, "no CNI plugins (apt install containernetworking-plugins)", err == nil || err2 == nil)
-	_, err = os.Stat(filepath.Join(kubeBinDir(), "kubelet"))
-	requireReal(t, "kubelet not built in "+kubeBinDir(), err == nil)
-	if _, err := os.Stat("/etc/cni/net.d/10-bridge.conflist"); err == nil {
-		t.Fatal("/etc/cni/net.d/10-bridge.conflist exists: this machine has a CNI network configured; the demo test needs a clean machine")
-	}
-
-	dir := t.TempDir()
-	d := &demoRun{t: t, bin: kubetutorBinary(t), dir: dir, sock: filepath.Join(dir, "containerd.sock")}
-	t.Cleanup(func() {
-		if out, code := d.run("demo", "down"); code != 0 {
-			t.Errorf("cleanup: demo down: %d\n%s", code, out)
-		}
-	})
+	requireDemo(t)
+	d := newDemoRun(t)
 	binDir := kubeBinDir()
 	ids := steps.IDs()
 	for i, id := range ids {
@@ -187,8 +168,40 @@ func TestRealDemo(t *testing.T) {
 	down(t, d)
 }
 
+// requireDemo skips (or fails under make test) without what the demo needs.
+func requireDemo(t testing.TB) {
+	t.Helper()
+	requireReal(t, "the demo needs root (containerd and the kubelet)", os.Geteuid() == 0)
+	for _, tool := range []string{"containerd", "runc", "iptables", "ip"} {
+		_, err := exec.LookPath(tool)
+		requireReal(t, tool+" not installed (hack/install-deps.sh installs it)", err == nil)
+	}
+	_, err := os.Stat("/usr/lib/cni/bridge")
+	_, err2 := os.Stat("/opt/cni/bin/bridge")
+	requireReal(t, "no CNI plugins (apt install containernetworking-plugins)", err == nil || err2 == nil)
+	_, err = os.Stat(filepath.Join(kubeBinDir(), "kubelet"))
+	requireReal(t, "kubelet not built in "+kubeBinDir(), err == nil)
+	if _, err := os.Stat("/etc/cni/net.d/10-bridge.conflist"); err == nil {
+		t.Fatal("/etc/cni/net.d/10-bridge.conflist exists: this machine has a CNI network configured; the demo test needs a clean machine")
+	}
+
+}
+
+// newDemoRun prepares a demo work dir that is cleaned up after the test.
+func newDemoRun(t testing.TB) *demoRun {
+	t.Helper()
+	dir := t.TempDir()
+	d := &demoRun{t: t, bin: kubetutorBinary(t), dir: dir, sock: filepath.Join(dir, "containerd.sock")}
+	t.Cleanup(func() {
+		if out, code := d.run("demo", "down"); code != 0 {
+			t.Errorf("cleanup: demo down: %d\n%s", code, out)
+		}
+	})
+	return d
+}
+
 // down runs `demo down` and asserts that nothing is left.
-func down(t *testing.T, d *demoRun) {
+func down(t testing.TB, d *demoRun) {
 	t.Helper()
 	out, code := d.run("demo", "down")
 	if code != 0 {
@@ -254,7 +267,7 @@ func livingProcesses() []string {
 	return out
 }
 
-func assertVerdicts(t *testing.T, when string, rep jsonReport, passing int) {
+func assertVerdicts(t testing.TB, when string, rep jsonReport, passing int) {
 	t.Helper()
 	for i, s := range rep.Steps {
 		want := "fail"

@@ -18,7 +18,7 @@ import (
 
 // requireReal skips (or, under `make test`, fails) when the real components
 // are not available.
-func requireReal(t *testing.T, what string, ok bool) {
+func requireReal(t testing.TB, what string, ok bool) {
 	t.Helper()
 	if ok {
 		return

@@ -1,0 +1,178 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+var waitLine = regexp.MustCompile(`✓ (.+?) \(([0-9.]+(?:ms|s|µs))\)$`)
+
+// BenchmarkRealDemo times `demo --auto --pause 0` from nothing to the pod
+// Running (binaries present), in total and per status line.
+func BenchmarkRealDemo(b *testing.B) {
+	requireDemo(b)
+	d := newDemoRun(b)
+	perLine := map[string]time.Duration{}
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", kubeBinDir(), "--skip-preflight")
+		took := time.Since(start)
+		if code != 0 {
+			b.Fatalf("demo: exit %d\n%s", code, out)
+		}
+		total += took
+		for _, l := range strings.Split(out, "\n") {
+			if m := waitLine.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
+				dur, _ := time.ParseDuration(m[2])
+				perLine[m[1]] += dur
+			}
+		}
+		b.StopTimer()
+		if out, code := d.run("demo", "down"); code != 0 {
+			b.Fatalf("down: %d\n%s", code, out)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s-to-running")
+	keys := make([]string, 0, len(perLine))
+	for k := range perLine {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.Logf("%-50s %6.2fs", k, perLine[k].Seconds()/float64(b.N))
+	}
+}
+
+// BenchmarkRealCheckVsKubectl compares the wall time of `kubetutor check
+// scheduler` with `kubectl get pods` on the same running cluster.
+func BenchmarkRealCheckVsKubectl(b *testing.B) {
+	requireReal(b, "needs the Kubernetes binaries", fileExists(filepath.Join(kubeBinDir(), "kubectl")))
+	d := newDemoRun(b)
+	if out, code := d.run("demo", "--auto", "--pause", "0", "--to", "scheduler", "--bin-dir", kubeBinDir(), "--skip-preflight"); code != 0 {
+		b.Fatalf("demo --to scheduler: %d\n%s", code, out)
+	}
+	kubectl := filepath.Join(kubeBinDir(), "kubectl")
+	var tCheck, tGet time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if out, code := d.run("check", "scheduler"); code != 0 {
+			b.Fatalf("check scheduler: %d\n%s", code, out)
+		}
+		tCheck += time.Since(start)
+		start = time.Now()
+		if out, err := exec.Command(kubectl, "--kubeconfig", filepath.Join(d.dir, "admin.conf"), "get", "pods").CombinedOutput(); err != nil {
+			b.Fatalf("kubectl get pods: %v\n%s", err, out)
+		}
+		tGet += time.Since(start)
+	}
+	b.ReportMetric(float64(tCheck.Milliseconds())/float64(b.N), "ms/check")
+	b.ReportMetric(float64(tGet.Milliseconds())/float64(b.N), "ms/kubectl-get")
+	b.ReportMetric(float64(tCheck)/float64(tGet), "check/kubectl")
+}
+
+// BenchmarkRealWatchReaction measures how long `kubetutor check cni --watch`
+// takes to notice the change that makes the step pass: from the moment a
+// client-go watch in this process sees the pod Running with an IP (the last
+// fact the step needs) to the moment the watching kubetutor reports the pass.
+// It also reports the whole time from the CNI configuration landing.
+func BenchmarkRealWatchReaction(b *testing.B) {
+	requireDemo(b)
+	d := newDemoRun(b)
+	var reaction, fromConf time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--to", "kubelet", "--bin-dir", kubeBinDir(), "--skip-preflight"); code != 0 {
+			b.Fatalf("demo --to kubelet: %d\n%s", code, out)
+		}
+		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(d.dir, "admin.conf"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		kube := kubernetes.NewForConfigOrDie(cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		running := make(chan time.Time, 1)
+		go func() {
+			w, err := kube.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{})
+			if err != nil {
+				return
+			}
+			defer w.Stop()
+			for ev := range w.ResultChan() {
+				if p, ok := ev.Object.(*corev1.Pod); ok && p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
+					running <- time.Now()
+					return
+				}
+			}
+		}()
+		cmd := exec.CommandContext(ctx, d.bin, d.args("check", "cni", "--watch")...)
+		cmd.Env = append(os.Environ(), "NO_COLOR=1")
+		stdout, _ := cmd.StdoutPipe()
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		waiting := bufio.NewScanner(stderr)
+		for waiting.Scan() && !strings.Contains(waiting.Text(), "Waiting for step cni") {
+		}
+		go func() {
+			for waiting.Scan() {
+			}
+		}()
+		b.StartTimer()
+		confAt := time.Now()
+		if err := os.WriteFile("/etc/cni/net.d/10-bridge.conflist", []byte(demoConflist(d.dir)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		passed := time.Time{}
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Step 10/10 cni (Configure CNI): passes") {
+				passed = time.Now()
+				break
+			}
+		}
+		b.StopTimer()
+		_ = cmd.Wait()
+		cancel()
+		if passed.IsZero() {
+			b.Fatal("check --watch never reported the cni step passing")
+		}
+		sawRunning := <-running
+		reaction += passed.Sub(sawRunning)
+		fromConf += passed.Sub(confAt)
+		_ = os.Remove("/etc/cni/net.d/10-bridge.conflist")
+		if out, code := d.run("demo", "down"); code != 0 {
+			b.Fatalf("down: %d\n%s", code, out)
+		}
+	}
+	b.ReportMetric(float64(reaction.Milliseconds())/float64(b.N), "ms-reaction")
+	b.ReportMetric(fromConf.Seconds()/float64(b.N), "s-conf-to-verdict")
+}
+
+// demoConflist is the demo's bridge network (what `demo` writes at the cni step).
+func demoConflist(dir string) string {
+	return `{"cniVersion":"1.0.0","name":"bridge","plugins":[{"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":true,` +
+		`"ipam":{"type":"host-local","ranges":[[{"subnet":"10.244.0.0/24"}]],"routes":[{"dst":"0.0.0.0/0"}],"dataDir":"` + filepath.Join(dir, "cni", "networks") + `"}},` +
+		`{"type":"portmap","capabilities":{"portMappings":true}},{"type":"loopback"}]}`
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
