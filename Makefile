@@ -4,7 +4,6 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 KUBE_VERSION ?= v1.37.2
 KUBE_BIN ?= $(HOME)/.cache/kubetutor/bin-$(KUBE_VERSION)
-KUBE_BINARIES := kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl
 GO_TEST_FLAGS ?=
 
 .PHONY: all build run test unit bench deps kube-binaries lint clean
@@ -24,12 +23,12 @@ run: build
 deps:
 	hack/install-deps.sh
 
-# The Kubernetes binaries, built from the k8s.io/kubernetes Go module through
-# the Go module proxy (about 6 minutes on a fresh cache; cached afterwards).
-kube-binaries: $(addprefix $(KUBE_BIN)/,$(KUBE_BINARIES))
-
-$(addprefix $(KUBE_BIN)/,$(KUBE_BINARIES)) &:
-	hack/build-kubernetes.sh $(KUBE_BIN) $(KUBE_VERSION)
+# The Kubernetes binaries, built by `kubetutor fetch --from-source` from the
+# k8s.io/kubernetes Go module through the Go module proxy (about 6 minutes on
+# a fresh Go cache; seconds afterwards: fetch skips binaries that report the
+# wanted version).
+kube-binaries: build
+	./bin/kubetutor fetch --from-source --bin-dir $(KUBE_BIN) --kubernetes-version $(KUBE_VERSION) kubernetes
 
 # Every test, the real-cluster ones included.
 test: deps kube-binaries

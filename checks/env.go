@@ -101,7 +101,9 @@ func (e *Env) SetDefaults() {
 		e.CNIConfDir = DefaultCNIConfDir
 	}
 	if len(e.CNIBinDirs) == 0 {
-		e.CNIBinDirs = DefaultCNIBinDirs
+		// Where containerd looks by default, Debian's package, and where
+		// `kubetutor fetch` puts them.
+		e.CNIBinDirs = append(append([]string{}, DefaultCNIBinDirs...), e.Path("bin", "cni"))
 	}
 	if e.Namespace == "" {
 		e.Namespace = DefaultNamespace

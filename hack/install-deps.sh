@@ -2,7 +2,7 @@
 # Installs the Debian packages kubetutor's tests and the course use: etcd,
 # containerd, runc, the CNI plugins, iptables, openssl and tmux. Idempotent.
 set -euo pipefail
-pkgs=(etcd-server etcd-client containerd runc containernetworking-plugins iptables openssl tmux)
+pkgs=(etcd-server etcd-client containerd runc containernetworking-plugins iptables openssl tmux less)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

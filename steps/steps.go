@@ -69,7 +69,7 @@ var all = []Step{
 		Next: "put the Kubernetes binaries, etcd and kubectl in bin/",
 		Hints: []string{
 			"You need six programs: kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, etcd and kubectl, in bin/ of your work directory or on PATH.",
-			"The Kubernetes binaries are single files on dl.k8s.io; etcd comes as a release tarball. Make them executable.",
+			"The Kubernetes binaries are single files on dl.k8s.io; etcd comes as a release tarball. Make them executable. `kubetutor fetch` downloads and verifies them all (`--from-source` builds them with Go when only the Go module proxy is reachable).",
 			"for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do curl -fLo bin/$b https://dl.k8s.io/v1.37.2/bin/linux/amd64/$b; done && chmod +x bin/*",
 		},
 		Commands: []string{

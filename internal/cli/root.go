@@ -161,6 +161,7 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newServeCmd(),
 		newCertsCmd(f),
 		newDemoCmd(f),
+		newFetchCmd(f),
 		newDoctorCmd(f),
 		newImagesCmd(f),
 	)

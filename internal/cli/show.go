@@ -76,6 +76,5 @@ func runShow(o *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprint(f.IO.Out, s)
-	return err
+	return f.IO.Page(s)
 }

@@ -94,8 +94,7 @@ func runStart(ctx context.Context, o *StartOptions) error {
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprint(out, s)
-		return err
+		return f.IO.Page(s)
 	}
 	save := func() error {
 		if err := store.Save(progress); err != nil {

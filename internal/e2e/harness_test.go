@@ -29,7 +29,7 @@ func requireReal(t testing.TB, what string, ok bool) {
 	t.Skipf("skipping the real cluster test: %s; run it with `make test`, which installs and builds what it needs", what)
 }
 
-// kubeBinDir is where the Kubernetes binaries built by hack/build-kubernetes.sh live.
+// kubeBinDir is where `make kube-binaries` (kubetutor fetch --from-source) puts the Kubernetes binaries.
 func kubeBinDir() string {
 	if d := os.Getenv("KUBETUTOR_KUBE_BIN"); d != "" {
 		return d
@@ -52,7 +52,7 @@ func newCluster(t *testing.T) *cluster {
 	kb := kubeBinDir()
 	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"} {
 		_, err := os.Stat(filepath.Join(kb, b))
-		requireReal(t, fmt.Sprintf("%s not built in %s (hack/build-kubernetes.sh builds it)", b, kb), err == nil)
+		requireReal(t, fmt.Sprintf("%s not built in %s (make kube-binaries builds it)", b, kb), err == nil)
 	}
 	etcd, err := exec.LookPath("etcd")
 	requireReal(t, "etcd not installed (apt install etcd-server)", err == nil)

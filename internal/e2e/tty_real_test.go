@@ -52,6 +52,13 @@ func (m *tmux) waitFor(what ...string) {
 	}
 }
 
+// pager waits for less to show its prompt, then sends a key.
+func (m *tmux) pager(key string) {
+	m.t.Helper()
+	time.Sleep(500 * time.Millisecond)
+	m.run("send-keys", "-t", m.session, key)
+}
+
 // waitForMenu waits until a menu is on screen after the last occurrence of
 // marker, and ready for keys.
 func (m *tmux) waitForMenu(marker string) {
@@ -88,18 +95,25 @@ func TestRealTerminalWalkthrough(t *testing.T) {
 		}
 	}
 	m := &tmux{t: t, session: fmt.Sprintf("kubetutor-test-%d", os.Getpid())}
-	shell := fmt.Sprintf("env TERM=xterm-256color KUBETUTOR_STATE_DIR=%s %s start --workdir %s --kubeconfig %s/none; echo EXITED $?; sleep 600",
+	shell := fmt.Sprintf("env TERM=xterm-256color PAGER=less LESS=FRX KUBETUTOR_STATE_DIR=%s %s start --workdir %s --kubeconfig %s/none; echo EXITED $?; sleep 600",
 		state, bin, wd, wd)
 	m.run("new-session", "-d", "-s", m.session, "-x", "120", "-y", "40", shell)
 	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", m.session).Run() })
 
-	m.waitFor("Welcome: a cluster from its parts", "Step 1/10 · Get the tools and binaries — what next?", "> Check now", "enter submit")
-	m.waitForMenu("Welcome: a cluster from its parts")
+	// Long lessons open in a pager (less); q goes on to the next one.
+	m.waitFor("Welcome: a cluster from its parts")
+	m.pager("q")
+	m.waitFor("Tools and binaries")
+	m.pager("q")
+	m.waitFor("Step 1/10 · Get the tools and binaries — what next?", "> Check now", "enter submit")
+	m.waitForMenu("Tools and binaries")
 	m.run("send-keys", "-t", m.session, "Down", "Down", "Enter")
 	m.waitFor("Hint 1 of 3: You need six programs")
 	m.waitForMenu("Hint 1 of 3")
 	m.run("send-keys", "-t", m.session, "Enter")
-	m.waitFor("✓ Step 1/10 tools (Get the tools and binaries): passes", "Unlocked: Make the TLS certificates and a kubeconfig.", "Step 2/10 · Make the TLS certificates")
+	m.waitFor("✓ Step 1/10 tools (Get the tools and binaries): passes", "Unlocked: Make the TLS certificates and a kubeconfig.", "Certificates and a kubeconfig")
+	m.pager("q")
+	m.waitFor("Step 2/10 · Make the TLS certificates")
 	m.waitForMenu("Unlocked: Make the TLS")
 	for i := 0; i < 6; i++ {
 		m.run("send-keys", "-t", m.session, "Down")

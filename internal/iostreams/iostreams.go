@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 
 	"golang.org/x/term"
 )
@@ -62,4 +64,55 @@ func System() *IOStreams {
 func Test(in string) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
 	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
 	return &IOStreams{In: bytes.NewBufferString(in), Out: out, ErrOut: errOut, Width: 80}, out, errOut
+}
+
+// Page shows text through a pager when both ends are a terminal and the
+// text is longer than the screen: $KUBETUTOR_PAGER, else $PAGER, else
+// `less` (with LESS=FRX, so short text is printed as is and long text stays
+// on screen after quitting). Otherwise, or if the pager cannot start, the
+// text is written as is.
+func (s *IOStreams) Page(text string) error {
+	if !s.Interactive() || strings.Count(text, "\n") < s.height()-2 {
+		_, err := io.WriteString(s.Out, text)
+		return err
+	}
+	pager := os.Getenv("KUBETUTOR_PAGER")
+	if pager == "" {
+		pager = os.Getenv("PAGER")
+	}
+	if pager == "" {
+		if _, err := exec.LookPath("less"); err != nil {
+			_, err := io.WriteString(s.Out, text)
+			return err
+		}
+		pager = "less"
+	}
+	if pager == "cat" {
+		_, err := io.WriteString(s.Out, text)
+		return err
+	}
+	cmd := exec.Command("sh", "-c", pager)
+	cmd.Stdin = strings.NewReader(text)
+	cmd.Stdout, cmd.Stderr = s.Out, s.ErrOut
+	cmd.Env = os.Environ()
+	if os.Getenv("LESS") == "" {
+		cmd.Env = append(cmd.Env, "LESS=FRX")
+	}
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); ok {
+			return nil // the learner quit the pager; nothing to report
+		}
+		_, err := io.WriteString(s.Out, text)
+		return err
+	}
+	return nil
+}
+
+func (s *IOStreams) height() int {
+	if f, ok := s.Out.(*os.File); ok {
+		if _, h, err := term.GetSize(int(f.Fd())); err == nil && h > 0 {
+			return h
+		}
+	}
+	return 24
 }

@@ -1,0 +1,286 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/fetch"
+)
+
+// FetchOptions are the options of `kubetutor fetch`.
+type FetchOptions struct {
+	f *Factory
+
+	Components        []string
+	BinDir            string
+	CNIDir            string
+	KubernetesVersion string
+	EtcdVersion       string
+	CNIVersion        string
+	Arch              string
+	Mirror            string
+	MirrorDir         string
+	Serve             string
+	Addr              string
+	UseOS             bool
+	FromSource        bool
+	StallTimeout      time.Duration
+	Verbose           bool
+}
+
+// fetchHook lets tests adjust the options fetch.Run gets (OS directories,
+// retry delays).
+var fetchHook func(*fetch.Options)
+
+func newFetchCmd(f *Factory) *cobra.Command {
+	o := &FetchOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "fetch [COMPONENT...]",
+		Short: "Get the cluster's parts: the Kubernetes binaries, etcd and the CNI plugins",
+		Long: `Get the cluster's parts into the work dir's bin/, where the tools step looks:
+
+  kubernetes   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl
+               from https://dl.k8s.io/<ver>/bin/linux/<arch>/<name>
+  etcd         etcd and etcdctl, from the etcd release tarball on GitHub
+  cni          the CNI plugins, from the containernetworking/plugins release tarball,
+               into --cni-dir (default bin/cni in the work dir)
+
+Give COMPONENTs to fetch only those; the default is all three. Every file is
+checked against the SHA-256 its release publishes before it is made executable
+and given its name: a mismatch, a truncated or interrupted download leaves
+nothing half-written, and files already there whose checksum verifies are
+skipped ("up to date"; what came out of a tarball is recorded, with the
+tarball's checksum, in .kubetutor-fetch.json next to it). A server that stops
+sending for --stall-timeout fails the download; transient failures are retried
+twice.
+
+containerd and runc are never downloaded (install them with your OS); fetch
+says whether it found them.
+
+The CNI plugins: containerd looks in /opt/cni/bin unless its CRI config sets
+bin_dir. Either set bin_dir to the --cni-dir (kubetutor show containerd), or,
+as root, pass --cni-dir /opt/cni/bin.
+
+From the OS (--use-os): etcd and the CNI plugins that the OS installed (Debian:
+etcd-server and etcd-client in /usr/bin, containernetworking-plugins in
+/usr/lib/cni) are used instead of downloads; bin/etcd and bin/etcdctl become
+links to them. Only what the OS lacks is downloaded.
+
+From source (--from-source), for machines that reach only the Go module proxy:
+kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl are
+built with the local Go toolchain from the k8s.io/kubernetes module, in a
+wrapper module in ${XDG_CACHE_HOME:-~/.cache}/kubetutor/build-<ver>
+($KUBETUTOR_BUILD_DIR overrides) that pins each staging module to its published
+v0.<minor>.<patch>; the binaries are static (CGO_ENABLED=0), stripped, and report
+their version. This takes about 6 minutes on a fresh Go cache and seconds when
+cached; with -v you see go's output. It is skipped when all five binaries are in
+the bin dir and report the wanted version. Nothing is downloaded: etcd and the
+CNI plugins must come from the OS (fetch fails when the OS has no etcd).
+
+A mirror for a room with poor Wi-Fi: one machine fills a directory with the
+release files and their checksum files (--mirror-dir DIR) and serves it
+(--serve DIR, on --addr); learners pass --mirror URL. The layout under a mirror
+is the upstream one under three prefixes:
+
+  <mirror>/kubernetes/<ver>/bin/linux/<arch>/<name>          and <name>.sha256
+  <mirror>/etcd/<ver>/etcd-<ver>-linux-<arch>.tar.gz          and SHA256SUMS
+  <mirror>/cni/<ver>/cni-plugins-linux-<arch>-<ver>.tgz       and <tgz>.sha256
+
+Any web server can serve such a directory, and such a directory can be filled by
+hand with curl from the upstream locations.
+
+Exit status: 0 when everything is in place, 1 when a download, a check or the
+build failed, 2 on bad flags.`,
+		Example: `  # everything, into ./bin (and ./bin/cni), then check
+  kubetutor fetch
+  export PATH=$PWD/bin:$PATH
+  kubetutor check tools
+
+  # Debian's etcd and CNI plugins, downloading only the Kubernetes binaries
+  kubetutor fetch --use-os
+
+  # no internet but the Go module proxy: build Kubernetes, etcd from the OS
+  kubetutor fetch --from-source
+
+  # the CNI plugins where containerd looks by default (as root)
+  sudo kubetutor fetch cni --cni-dir /opt/cni/bin
+
+  # instructor: fill a mirror (amd64 and arm64), then serve it to the room
+  kubetutor fetch --mirror-dir /srv/kubetutor
+  kubetutor fetch --mirror-dir /srv/kubetutor --arch arm64
+  kubetutor fetch --serve /srv/kubetutor --addr :8080
+
+  # learners
+  kubetutor fetch --mirror http://192.168.1.10:8080`,
+		ValidArgs: []string{"kubernetes", "etcd", "cni"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Components = args
+			return runFetch(cmd, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.BinDir, "bin-dir", "", "where the programs go (default: bin/ in the work dir)")
+	fl.StringVar(&o.CNIDir, "cni-dir", "", "where the CNI plugins go (default: cni/ in the bin dir; containerd's default is /opt/cni/bin)")
+	fl.StringVar(&o.KubernetesVersion, "kubernetes-version", fetch.DefaultKubernetesVersion, "the Kubernetes release")
+	fl.StringVar(&o.EtcdVersion, "etcd-version", fetch.DefaultEtcdVersion, "the etcd release")
+	fl.StringVar(&o.CNIVersion, "cni-version", fetch.DefaultCNIVersion, "the CNI plugins release")
+	fl.StringVar(&o.Arch, "arch", runtime.GOARCH, "the architecture of the downloads: amd64 or arm64")
+	fl.StringVar(&o.Mirror, "mirror", "", "download from this mirror (http://HOST:PORT) instead of the upstream locations")
+	fl.StringVar(&o.MirrorDir, "mirror-dir", "", "fill this directory with the release files and checksums in the mirror layout, instead of bin/")
+	fl.StringVar(&o.Serve, "serve", "", "serve this mirror directory over HTTP until interrupted")
+	fl.StringVar(&o.Addr, "addr", ":8080", "with --serve, the address to listen on")
+	fl.BoolVar(&o.UseOS, "use-os", false, "use the etcd and CNI plugins the OS installed; download only what it lacks")
+	fl.BoolVar(&o.FromSource, "from-source", false, "build the Kubernetes binaries with the local Go toolchain through the Go module proxy; download nothing")
+	fl.DurationVar(&o.StallTimeout, "stall-timeout", 30*time.Second, "fail a download when the server sends nothing for this long")
+	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "name every URL; with --from-source, show go's output")
+	_ = cmd.MarkFlagDirname("bin-dir")
+	_ = cmd.MarkFlagDirname("cni-dir")
+	_ = cmd.MarkFlagDirname("mirror-dir")
+	_ = cmd.MarkFlagDirname("serve")
+	_ = cmd.RegisterFlagCompletionFunc("arch", cobra.FixedCompletions([]string{"amd64", "arm64"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func runFetch(cmd *cobra.Command, o *FetchOptions) error {
+	f := o.f
+	changed := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			if cmd.Flags().Changed(n) {
+				out = append(out, "--"+n)
+			}
+		}
+		return out
+	}
+	if o.Serve != "" {
+		if c := changed("bin-dir", "cni-dir", "kubernetes-version", "etcd-version", "cni-version", "arch", "mirror", "mirror-dir", "use-os", "from-source", "stall-timeout"); len(c) > 0 || len(o.Components) > 0 {
+			return usageErrorf("--serve only serves a directory: it takes --addr, not %s", strings.Join(append(c, o.Components...), " "))
+		}
+		return runFetchServe(cmd.Context(), o)
+	}
+	if changed("addr") != nil {
+		return usageErrorf("--addr is where --serve listens: give --serve DIR too")
+	}
+	for _, c := range o.Components {
+		if !slices.Contains(fetch.Components, fetch.Component(c)) {
+			return usageErrorf("unknown component %q: use kubernetes, etcd or cni (see kubetutor fetch --help)", c)
+		}
+	}
+	if o.MirrorDir != "" {
+		if c := changed("bin-dir", "cni-dir", "use-os", "from-source"); len(c) > 0 {
+			return usageErrorf("--mirror-dir fills a mirror with release downloads: %s do not apply", strings.Join(c, ", "))
+		}
+	}
+	if o.FromSource {
+		if c := changed("mirror", "etcd-version", "cni-version", "arch", "stall-timeout"); len(c) > 0 {
+			return usageErrorf("--from-source builds with the local Go toolchain and downloads nothing (etcd and the CNI plugins come from the OS): %s do not apply", strings.Join(c, ", "))
+		}
+	}
+	if o.StallTimeout <= 0 {
+		return usageErrorf("--stall-timeout must be positive")
+	}
+
+	opts := fetch.Options{
+		MirrorDir:         o.MirrorDir,
+		Arch:              o.Arch,
+		KubernetesVersion: o.KubernetesVersion,
+		EtcdVersion:       o.EtcdVersion,
+		CNIVersion:        o.CNIVersion,
+		UseOS:             o.UseOS,
+		FromSource:        o.FromSource,
+		HTTP:              fetch.HTTPOptions{StallTimeout: o.StallTimeout},
+		Reporter:          fetch.NewReporter(f.IO.Out, f.IO.OutTTY, f.IO.Width),
+		TTY:               f.IO.OutTTY,
+		Verbose:           o.Verbose,
+	}
+	for _, c := range o.Components {
+		opts.Components = append(opts.Components, fetch.Component(c))
+	}
+	if o.Mirror != "" {
+		if err := fetch.CheckBaseURL(o.Mirror); err != nil {
+			return usageErrorf("--mirror: %v", err)
+		}
+		opts.Sources = fetch.Mirror(o.Mirror)
+	}
+	if o.Verbose {
+		opts.Build.GoOutput = f.IO.ErrOut
+	}
+	if o.MirrorDir == "" {
+		wd, err := workDir(f)
+		if err != nil {
+			return err
+		}
+		opts.BinDir = o.BinDir
+		if opts.BinDir == "" {
+			opts.BinDir = filepath.Join(wd, "bin")
+		}
+		opts.CNIDir = o.CNIDir
+	}
+	if fetchHook != nil {
+		fetchHook(&opts)
+	}
+
+	res, err := fetch.Run(cmd.Context(), opts)
+	if fetch.IsUsage(err) {
+		return usageErrorf("%v", err)
+	}
+	var netErr net.Error
+	if err != nil && errors.As(err, &netErr) && o.Mirror == "" {
+		return fmt.Errorf("%w\nhint: without a way to the release servers, build from the Go module proxy (kubetutor fetch --from-source) or use a mirror (--mirror URL)", err)
+	}
+	if err != nil {
+		return err
+	}
+	fetchSummary(o, opts, res)
+	return nil
+}
+
+// fetchSummary says what to do with what was fetched.
+func fetchSummary(o *FetchOptions, opts fetch.Options, res *fetch.Result) {
+	out := o.f.IO.Out
+	if o.MirrorDir != "" {
+		abs, _ := filepath.Abs(o.MirrorDir)
+		fmt.Fprintf(out, "\nThe mirror in %s is ready. Serve it to the room with\n  kubetutor fetch --serve %s\n", abs, abs)
+		return
+	}
+	bin, _ := filepath.Abs(opts.BinDir)
+	fmt.Fprintf(out, "\nThe programs are in %s. Put it first on your PATH and check:\n  export PATH=%s:$PATH\n  kubetutor check tools\n", bin, bin)
+	if it, ok := res.Item("CNI plugins"); ok && (it.Status == fetch.Downloaded || it.Status == fetch.UpToDate) && !slices.Contains(checks.DefaultCNIBinDirs, it.Path) {
+		fmt.Fprintf(out, "containerd looks for the CNI plugins in /opt/cni/bin unless its CRI config says\n  bin_dir = %q\n(kubetutor show containerd), or fetch them there as root: kubetutor fetch cni --cni-dir /opt/cni/bin\n", it.Path)
+	}
+}
+
+func runFetchServe(ctx context.Context, o *FetchOptions) error {
+	f := o.f
+	dir, err := filepath.Abs(o.Serve)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", o.Serve, err)
+	}
+	held, err := fetch.CheckMirrorDir(dir)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if len(held) == 0 {
+		fmt.Fprintf(f.IO.ErrOut, "warning: %s holds no kubernetes/, etcd/ or cni/ release directory; fill it with kubetutor fetch --mirror-dir %s\n", dir, dir)
+	}
+	return fetch.Serve(ctx, dir, o.Addr, f.IO.ErrOut, func(a net.Addr) {
+		what := ""
+		if len(held) > 0 {
+			what = " (" + strings.Join(held, ", ") + ")"
+		}
+		fmt.Fprintf(f.IO.Out, "Serving %s%s on %s; Ctrl-C to stop. Learners run:\n", dir, what, a)
+		for _, u := range fetch.MirrorURLs(a) {
+			fmt.Fprintf(f.IO.Out, "  kubetutor fetch --mirror %s\n", u)
+		}
+	})
+}

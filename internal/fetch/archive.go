@@ -1,0 +1,189 @@
+package fetch
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// maxMember bounds one extracted file.
+const maxMember = 1 << 30
+
+// extracted is one file taken out of an archive.
+type extracted struct {
+	Name   string
+	SHA256 string
+	Size   int64
+}
+
+// pickFunc selects an archive member and names the file it becomes.
+type pickFunc func(h *tar.Header) (string, bool)
+
+// extract writes the regular files of the gzip'd tar archive at archive that
+// pick accepts (pick returns the file name to use) into dir, each through a
+// synced temporary file renamed into place with mode 0755.
+func extract(archive, dir string, pick pickFunc) ([]extracted, error) {
+	f, err := os.Open(archive)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("not a gzip archive: %w", err)
+	}
+	tr := tar.NewReader(zr)
+	var out []extracted
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return out, fmt.Errorf("read the archive: %w", err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		name, ok := pick(h)
+		if !ok {
+			continue
+		}
+		if h.Size > maxMember {
+			return out, fmt.Errorf("%s is %s, more than a program should be", h.Name, FormatSize(h.Size))
+		}
+		e, err := writeMember(tr, dir, name)
+		if err != nil {
+			return out, fmt.Errorf("extract %s: %w", h.Name, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func writeMember(r io.Reader, dir, name string) (extracted, error) {
+	f, err := os.CreateTemp(dir, tempPrefix+name+"-*.tmp")
+	if err != nil {
+		return extracted{}, fmt.Errorf("create a temporary file: %w", err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, maxMember))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return extracted{}, err
+	}
+	if err := commit(f.Name(), filepath.Join(dir, name), 0o755); err != nil {
+		return extracted{}, err
+	}
+	return extracted{Name: name, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
+}
+
+// pickNames accepts the files whose base name is one of names, at most one
+// directory deep (etcd-v3.6.4-linux-amd64/etcd).
+func pickNames(names ...string) pickFunc {
+	return func(h *tar.Header) (string, bool) {
+		p := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		if strings.Count(p, "/") > 1 {
+			return "", false
+		}
+		base := path.Base(p)
+		for _, n := range names {
+			if base == n {
+				return n, true
+			}
+		}
+		return "", false
+	}
+}
+
+// pickExecutables accepts the executable files at the top of the archive
+// (the CNI plugins tarball's ./bridge, ./host-local, ...), not LICENSE or README.md.
+func pickExecutables(h *tar.Header) (string, bool) {
+	p := path.Clean(strings.TrimPrefix(h.Name, "./"))
+	if strings.Contains(p, "/") || p == "." || p == ".." || strings.HasPrefix(p, ".") || h.Mode&0o111 == 0 {
+		return "", false
+	}
+	return p, true
+}
+
+// manifestName is the file, in each directory fetch extracts archives into,
+// that records what came from which verified archive: the archives' members
+// have no published checksums of their own, so this is how a re-run knows
+// they are up to date.
+const manifestName = ".kubetutor-fetch.json"
+
+type manifest struct {
+	Files map[string]manifestEntry `json:"files"`
+}
+
+type manifestEntry struct {
+	SHA256        string `json:"sha256"`
+	Archive       string `json:"archive"`
+	ArchiveSHA256 string `json:"archiveSHA256"`
+	URL           string `json:"url"`
+}
+
+func loadManifest(dir string) manifest {
+	m := manifest{Files: map[string]manifestEntry{}}
+	data, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err == nil {
+		_ = json.Unmarshal(data, &m)
+	}
+	if m.Files == nil {
+		m.Files = map[string]manifestEntry{}
+	}
+	return m
+}
+
+func (m manifest) save(dir string) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, manifestName), append(data, '\n'), 0o644)
+}
+
+// fromArchive lists the files of dir the manifest says came from the archive
+// with digest sum, sorted, if every one of them is still intact and
+// executable (and, when names is given, they are all there); otherwise nil.
+func (m manifest) fromArchive(dir, archive, sum string, names []string) []string {
+	var got []string
+	for name, e := range m.Files {
+		if e.Archive == archive && e.ArchiveSHA256 == sum {
+			got = append(got, name)
+		}
+	}
+	sort.Strings(got)
+	if len(got) == 0 {
+		return nil
+	}
+	for _, n := range names {
+		if e, ok := m.Files[n]; !ok || e.Archive != archive || e.ArchiveSHA256 != sum {
+			return nil
+		}
+	}
+	for _, name := range got {
+		p := filepath.Join(dir, name)
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 || fileDigest(p) != m.Files[name].SHA256 {
+			return nil
+		}
+	}
+	return got
+}

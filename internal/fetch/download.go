@@ -1,0 +1,396 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	neturl "net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// HTTPOptions bound every request fetch makes.
+type HTTPOptions struct {
+	// ConnectTimeout bounds connecting (DNS, TCP, TLS). Default 15s.
+	ConnectTimeout time.Duration
+	// HeaderTimeout bounds the wait for the response headers. Default 30s.
+	HeaderTimeout time.Duration
+	// StallTimeout is the longest wait for the next bytes of a response
+	// body: a server that stops sending fails the attempt. Default 30s.
+	StallTimeout time.Duration
+	// Retries is how many more attempts a transient failure (a network
+	// error, a stall, a cut connection, a 5xx) gets. Default 2; negative: none.
+	Retries int
+	// RetryDelay is the pause before the first retry, doubled after each.
+	// Default 1s.
+	RetryDelay time.Duration
+	// Client replaces the HTTP client built from the timeouts above (the
+	// stall timeout still applies).
+	Client *http.Client
+}
+
+func (o *HTTPOptions) setDefaults() {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 15 * time.Second
+	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = 30 * time.Second
+	}
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = 30 * time.Second
+	}
+	switch {
+	case o.Retries == 0:
+		o.Retries = 2
+	case o.Retries < 0:
+		o.Retries = 0
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = time.Second
+	}
+}
+
+func newHTTPClient(o HTTPOptions) *http.Client {
+	if o.Client != nil {
+		return o.Client
+	}
+	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   o.ConnectTimeout,
+		ResponseHeaderTimeout: o.HeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          10,
+		ForceAttemptHTTP2:     true,
+	}}
+}
+
+// ChecksumError is a download whose SHA-256 is not the published one.
+type ChecksumError struct {
+	URL, Got, Want string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("sha256 mismatch: got %s, want %s (from %s)", e.Got, e.Want, e.URL)
+}
+
+// StatusError is an HTTP response other than 200 OK.
+type StatusError struct {
+	URL    string
+	Status string
+	Code   int
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("GET %s: %s", e.URL, e.Status) }
+
+// transientError is a failure worth another attempt.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }
+
+var errStalled = errors.New("stalled")
+
+// tempPrefix starts the name of every temporary file fetch makes, so that
+// leftovers of a killed run can be recognized and swept.
+const tempPrefix = ".kubetutor-fetch-"
+
+type downloader struct {
+	client  *http.Client
+	o       HTTPOptions
+	rep     Reporter
+	verbose bool
+}
+
+// get downloads url into the writer newSink returns, a fresh one for every
+// attempt, retrying transient failures. With bar, progress is reported under
+// label.
+func (d *downloader) get(ctx context.Context, label, url string, newSink func() (io.Writer, error), bar bool) (int64, error) {
+	delay := d.o.RetryDelay
+	for attempt := 0; ; attempt++ {
+		n, err := d.once(ctx, label, url, newSink, bar)
+		if err == nil {
+			return n, nil
+		}
+		var te *transientError
+		if !errors.As(err, &te) || attempt >= d.o.Retries || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			if attempt > 0 {
+				err = fmt.Errorf("%w (after %d attempts)", err, attempt+1)
+			}
+			return 0, err
+		}
+		d.rep.Line("%s: %v; retrying in %s", label, err, delay)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		delay *= 2
+	}
+}
+
+func (d *downloader) once(ctx context.Context, label, url string, newSink func() (io.Writer, error), bar bool) (int64, error) {
+	w, err := newSink()
+	if err != nil {
+		return 0, err
+	}
+	reqCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", url, err)
+	}
+	req.Header.Set("User-Agent", "kubetutor-fetch")
+	if d.verbose {
+		d.rep.Line("GET %s", url)
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, &transientError{fmt.Errorf("GET %s: %w", url, unwrapURLError(err))}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		err := &StatusError{URL: url, Status: resp.Status, Code: resp.StatusCode}
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
+			return 0, &transientError{err}
+		}
+		return 0, err
+	}
+	size := resp.ContentLength
+	if bar {
+		d.rep.Start(label, size)
+		defer d.rep.Status("")
+	}
+	stall := time.AfterFunc(d.o.StallTimeout, func() { cancel(errStalled) })
+	defer stall.Stop()
+	var n int64
+	buf := make([]byte, 64<<10)
+	for {
+		m, rerr := resp.Body.Read(buf)
+		if m > 0 {
+			stall.Reset(d.o.StallTimeout)
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				return n, werr
+			}
+			n += int64(m)
+			if bar {
+				d.rep.Progress(n)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			switch {
+			case errors.Is(context.Cause(reqCtx), errStalled):
+				return n, &transientError{fmt.Errorf("GET %s: no data for %s after %s: the server stopped sending", url, d.o.StallTimeout, FormatSize(n))}
+			case ctx.Err() != nil:
+				return n, ctx.Err()
+			case size >= 0:
+				return n, &transientError{fmt.Errorf("GET %s: the transfer broke off after %s of %s: %w", url, FormatSize(n), FormatSize(size), rerr)}
+			default:
+				return n, &transientError{fmt.Errorf("GET %s: the transfer broke off after %s: %w", url, FormatSize(n), rerr)}
+			}
+		}
+	}
+	if size >= 0 && n != size {
+		return n, &transientError{fmt.Errorf("GET %s: got %d of %d bytes", url, n, size)}
+	}
+	return n, nil
+}
+
+// unwrapURLError drops *url.Error's `Get "URL":` prefix, which the callers say themselves.
+func unwrapURLError(err error) error {
+	var ue *neturl.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+// small downloads a checksum file (at most 1 MiB) into memory.
+func (d *downloader) small(ctx context.Context, label, url string) ([]byte, error) {
+	var buf limitedBuffer
+	buf.limit = 1 << 20
+	_, err := d.get(ctx, label, url, func() (io.Writer, error) { buf.Reset(); return &buf, nil }, false)
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+type limitedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.limit {
+		return 0, fmt.Errorf("more than %s: not a checksum file", FormatSize(int64(b.limit)))
+	}
+	return b.Buffer.Write(p)
+}
+
+// checksum fetches a checksum file and finds name's digest in it. It
+// returns the digest and the file as published.
+func (d *downloader) checksum(ctx context.Context, url, name string) (string, []byte, error) {
+	data, err := d.small(ctx, name, url)
+	if err != nil {
+		return "", nil, fmt.Errorf("get the checksum: %w", err)
+	}
+	sum, err := ParseChecksum(data, name)
+	if err != nil {
+		return "", nil, fmt.Errorf("read the checksum %s: %w", url, err)
+	}
+	return sum, data, nil
+}
+
+// verified downloads url into a temporary file in dir and checks its SHA-256
+// against want. It returns the temporary file's path, which the caller
+// renames into place or removes; on error nothing is left in dir.
+func (d *downloader) verified(ctx context.Context, label, url, want, dir string) (string, int64, error) {
+	var (
+		f *os.File
+		h hash.Hash
+	)
+	drop := func() {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+			f = nil
+		}
+	}
+	newSink := func() (io.Writer, error) {
+		drop()
+		var err error
+		f, err = os.CreateTemp(dir, tempPrefix+filepath.Base(label)+"-*.tmp")
+		if err != nil {
+			return nil, fmt.Errorf("create a temporary file: %w", err)
+		}
+		h = sha256.New()
+		return io.MultiWriter(f, h), nil
+	}
+	n, err := d.get(ctx, label, url, newSink, true)
+	if err != nil {
+		drop()
+		return "", 0, err
+	}
+	if err := f.Sync(); err != nil {
+		drop()
+		return "", 0, fmt.Errorf("sync %s: %w", f.Name(), err)
+	}
+	name := f.Name()
+	if err := f.Close(); err != nil {
+		f = nil
+		os.Remove(name)
+		return "", 0, fmt.Errorf("close %s: %w", name, err)
+	}
+	f = nil
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		os.Remove(name)
+		return "", 0, &ChecksumError{URL: url, Got: got, Want: want}
+	}
+	return name, n, nil
+}
+
+// install downloads url to dir/name, verified against want before it is
+// given mode and its name.
+func (d *downloader) install(ctx context.Context, label, url, want, dir, name string, mode os.FileMode) (int64, error) {
+	tmp, n, err := d.verified(ctx, label, url, want, dir)
+	if err != nil {
+		return 0, err
+	}
+	if err := commit(tmp, filepath.Join(dir, name), mode); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// commit gives a verified temporary file its mode and then its name, and
+// makes the rename durable. On error the temporary file is removed.
+func commit(tmp, dest string, mode os.FileMode) error {
+	if err := os.Chmod(tmp, mode); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("put %s in place: %w", dest, err)
+	}
+	syncDir(filepath.Dir(dest))
+	return nil
+}
+
+// writeFileAtomic writes data to path through a synced temporary file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), tempPrefix+filepath.Base(path)+"-*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return commit(f.Name(), path, mode)
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// fileDigest is the SHA-256 of a file, or "" when it cannot be read.
+func fileDigest(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sweepTemps removes temporary files a killed run left in dir, an hour old or more.
+func sweepTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tempPrefix) && !strings.HasPrefix(e.Name(), buildStagePrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
