@@ -58,6 +58,25 @@ func loadWorkload(ctx context.Context, env *Env, kube kubernetes.Interface) (*wo
 	return w, nil
 }
 
+// deploymentWorkload loads the learner's workload for a check, turning the
+// usual reasons it cannot (no API server, no Deployment) into a failing result.
+func deploymentWorkload(ctx context.Context, env *Env) (*workload, kubernetes.Interface, *Result) {
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return nil, nil, fail
+	}
+	w, err := loadWorkload(ctx, env, kube)
+	if err != nil {
+		r := apiFailure(env, err)
+		return nil, nil, &r
+	}
+	if w.deployment == nil {
+		r := deploymentMissing(env)
+		return nil, nil, &r
+	}
+	return w, kube, nil
+}
+
 func (w *workload) rsNames() string {
 	names := make([]string, len(w.replicaSets))
 	for i, rs := range w.replicaSets {
@@ -81,16 +100,9 @@ func (DeploymentExists) Name() string { return "deployment-exists" }
 
 // Check implements Checker.
 func (DeploymentExists) Check(ctx context.Context, env *Env) (Result, error) {
-	kube, fail := kubeClient(env)
+	w, _, fail := deploymentWorkload(ctx, env)
 	if fail != nil {
 		return *fail, nil
-	}
-	w, err := loadWorkload(ctx, env, kube)
-	if err != nil {
-		return apiFailure(env, err), nil
-	}
-	if w.deployment == nil {
-		return deploymentMissing(env), nil
 	}
 	d := w.deployment
 	ready := fmt.Sprintf("%d/%d ready", d.Status.ReadyReplicas, replicas(d))
@@ -112,16 +124,9 @@ func (ReplicaSetCreated) Name() string { return "replicaset-created" }
 
 // Check implements Checker.
 func (ReplicaSetCreated) Check(ctx context.Context, env *Env) (Result, error) {
-	kube, fail := kubeClient(env)
+	w, kube, fail := deploymentWorkload(ctx, env)
 	if fail != nil {
 		return *fail, nil
-	}
-	w, err := loadWorkload(ctx, env, kube)
-	if err != nil {
-		return apiFailure(env, err), nil
-	}
-	if w.deployment == nil {
-		return deploymentMissing(env), nil
 	}
 	if len(w.replicaSets) == 0 {
 		r := failf("Deployment %s has no ReplicaSet: no deployment controller has acted on it, so kube-controller-manager is not running (or cannot reach the API server).", w.deployment.Name).
@@ -145,16 +150,9 @@ func (PodsCreated) Name() string { return "pods-created" }
 
 // Check implements Checker.
 func (PodsCreated) Check(ctx context.Context, env *Env) (Result, error) {
-	kube, fail := kubeClient(env)
+	w, _, fail := deploymentWorkload(ctx, env)
 	if fail != nil {
 		return *fail, nil
-	}
-	w, err := loadWorkload(ctx, env, kube)
-	if err != nil {
-		return apiFailure(env, err), nil
-	}
-	if w.deployment == nil {
-		return deploymentMissing(env), nil
 	}
 	if len(w.replicaSets) == 0 {
 		return failf("No ReplicaSet, so no pods: kube-controller-manager has not acted on Deployment %s.", w.deployment.Name).
@@ -194,16 +192,9 @@ func (PodsSchedulingAttempted) Name() string { return "pods-scheduled-or-attempt
 
 // Check implements Checker.
 func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, error) {
-	kube, fail := kubeClient(env)
+	w, kube, fail := deploymentWorkload(ctx, env)
 	if fail != nil {
 		return *fail, nil
-	}
-	w, err := loadWorkload(ctx, env, kube)
-	if err != nil {
-		return apiFailure(env, err), nil
-	}
-	if w.deployment == nil {
-		return deploymentMissing(env), nil
 	}
 	if len(w.pods) == 0 {
 		return failf("There are no pods of Deployment %s to schedule yet.", w.deployment.Name).
@@ -323,16 +314,9 @@ func (PodRunning) Name() string { return "pod-running" }
 
 // Check implements Checker.
 func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
-	kube, fail := kubeClient(env)
+	w, kube, fail := deploymentWorkload(ctx, env)
 	if fail != nil {
 		return *fail, nil
-	}
-	w, err := loadWorkload(ctx, env, kube)
-	if err != nil {
-		return apiFailure(env, err), nil
-	}
-	if w.deployment == nil {
-		return deploymentMissing(env), nil
 	}
 	if len(w.pods) == 0 {
 		return failf("Deployment %s has no pods.", w.deployment.Name).saw("no pods", "a Running pod").hint("kubetutor check controller-manager"), nil
