@@ -451,7 +451,7 @@ func (d *Demo) shellEnv() []string {
 }
 
 func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
-	if pid, ok := d.runningPid(name); ok {
+	if pid, ok := RunningPid(d.L, name); ok {
 		return nil, fmt.Errorf("%s already runs (pid %d); run `kubetutor demo down` first, or --from a later step", name, pid)
 	}
 	_ = os.Remove(d.L.LogPath(name))
@@ -463,12 +463,6 @@ func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
 		return p, fmt.Errorf("write pidfile: %w", err)
 	}
 	return p, nil
-}
-
-// runningPid reads a component's pidfile and tells whether that process
-// still runs and is the component (not a reused pid).
-func (d *Demo) runningPid(name string) (int, bool) {
-	return RunningPid(d.L, name)
 }
 
 // RunningPid reads a component's pidfile and tells whether that process

@@ -78,22 +78,15 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 	} else if n > 0 {
 		line("Unmounted %d mounts under %s", n, l.WorkDir)
 	}
-	if n, err := removeNetns(); err != nil {
-		warn(err)
-	} else if n > 0 {
-		line("Removed %d CNI network namespaces", n)
+	// The pod network is the host's, not the work dir's: clean it only when
+	// this demo ran the node side (containerd), so a demo stopped early
+	// never touches another cluster's network.
+	ranNode := false
+	if _, err := os.Stat(l.ContainerdDir()); err == nil {
+		ranNode = true
 	}
-	if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
-		if out, err := exec.Command("ip", "link", "delete", "cni0").CombinedOutput(); err != nil {
-			warn(fmt.Errorf("delete the cni0 bridge: %v: %s", err, strings.TrimSpace(string(out))))
-		} else {
-			line("Deleted the cni0 bridge")
-		}
-	}
-	if n, err := removeCNIChains(); err != nil {
-		warn(err)
-	} else if n > 0 {
-		line("Removed %d CNI iptables chains", n)
+	if ranNode {
+		cleanNetwork(line, warn)
 	}
 	if st.CNIConfCreated && st.CNIConfFile != "" {
 		if err := os.Remove(st.CNIConfFile); err == nil {
@@ -117,6 +110,28 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 		line("Removed %s from %s", strings.Join(removed, ", "), l.WorkDir)
 	}
 	return errors.Join(errs...)
+}
+
+// cleanNetwork removes what CNI leaves on the host: the cni-* network
+// namespaces, the cni0 bridge and the CNI iptables chains.
+func cleanNetwork(line func(string, ...any), warn func(error)) {
+	if n, err := removeNetns(); err != nil {
+		warn(err)
+	} else if n > 0 {
+		line("Removed %d CNI network namespaces", n)
+	}
+	if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
+		if out, err := exec.Command("ip", "link", "delete", "cni0").CombinedOutput(); err != nil {
+			warn(fmt.Errorf("delete the cni0 bridge: %v: %s", err, strings.TrimSpace(string(out))))
+		} else {
+			line("Deleted the cni0 bridge")
+		}
+	}
+	if n, err := removeCNIChains(); err != nil {
+		warn(err)
+	} else if n > 0 {
+		line("Removed %d CNI iptables chains", n)
+	}
 }
 
 // stopPid sends SIGTERM to a component's process group, then SIGKILL.

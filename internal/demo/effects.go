@@ -18,13 +18,14 @@ func (d *Demo) showEffects(ctx context.Context, s steps.Step) {
 	if _, api, _ := steps.Lookup("apiserver"); idx < api {
 		return
 	}
-	for _, line := range Effects(ctx, d.Env.Namespace, d) {
+	for _, line := range d.effects(ctx) {
 		fmt.Fprintf(d.Out, "   %s\n", d.paint("\x1b[36m", line))
 	}
 }
 
-// Effects lists the workload's objects and the nodes, one line each.
-func Effects(ctx context.Context, ns string, d *Demo) []string {
+// effects lists the workload's objects and the nodes, one line each.
+func (d *Demo) effects(ctx context.Context) []string {
+	ns := d.Env.Namespace
 	kube, err := d.Env.Kube()
 	if err != nil {
 		return []string{"(cannot reach the API server: " + err.Error() + ")"}

@@ -297,3 +297,30 @@ func findCheck(rep jsonReport, step, name string) *struct{ Name, Status, Message
 	}
 	return nil
 }
+
+// TestRealDemoPresenterKeys runs the demo in presenter mode: Enter performs
+// a step, q stops before the next; no root needed for the first steps.
+func TestRealDemoPresenterKeys(t *testing.T) {
+	_, err := os.Stat(filepath.Join(kubeBinDir(), "kube-apiserver"))
+	requireReal(t, "the Kubernetes binaries are not built in "+kubeBinDir(), err == nil)
+	d := newDemoRun(t)
+	cmd := exec.Command(d.bin, d.args("demo", "--to", "certs", "--skip-preflight", "--bin-dir", kubeBinDir())...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	cmd.Stdin = strings.NewReader("\nq\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	s := string(out)
+	for _, want := range []string{"━━ Step 1/10 · Get the tools and binaries", "Press Enter to run it", "✓ Step 1/10 tools", "━━ Step 2/10 · Make the TLS certificates", "Stopped."} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Issuing certificates") {
+		t.Errorf("q did not stop the demo before the certs step:\n%s", s)
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, "certs", "ca.crt")); err == nil {
+		t.Errorf("certificates were issued after q")
+	}
+}
