@@ -50,6 +50,12 @@ type certSpec struct {
 	IsCA      bool
 	// Key is the subject's key; nil means a fresh P-256 key.
 	Key crypto.Signer
+	// EKU replaces the default serverAuth+clientAuth; NoEKU leaves none
+	// (what the lesson's openssl commands make).
+	EKU   []x509.ExtKeyUsage
+	NoEKU bool
+	// Orgs are the subject's organizations (Kubernetes groups).
+	Orgs []string
 }
 
 // goodServerSANs is the talk's list of SANs, split into names and addresses.
@@ -125,7 +131,14 @@ func issue(t testing.TB, spec certSpec, parent *keyPair) *keyPair {
 	} else {
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+		if spec.EKU != nil {
+			tmpl.ExtKeyUsage = spec.EKU
+		}
+		if spec.NoEKU {
+			tmpl.ExtKeyUsage = nil
+		}
 	}
+	tmpl.Subject.Organization = spec.Orgs
 	signerCert, signerKey := tmpl, key
 	if parent != nil {
 		signerCert, signerKey = parent.Cert, parent.Key
