@@ -156,6 +156,14 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	if !o.SkipPreflight {
 		res, ok := preflight(ctx, f, env)
 		if !ok {
+			// Only what stands in the way.
+			var bad []checks.Result
+			for _, c := range res.Checks {
+				if !c.Passed() {
+					bad = append(bad, c)
+				}
+			}
+			res.Checks = bad
 			_ = report.Step(f.IO.Out, res, report.Options{Color: f.IO.Color})
 			return &ExitError{Code: 1, Err: errors.New("the preflight found problems on this machine (above); fix them, or pass --skip-preflight")}
 		}

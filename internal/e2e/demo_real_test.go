@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -322,5 +323,38 @@ func TestRealDemoPresenterKeys(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(d.dir, "certs", "ca.crt")); err == nil {
 		t.Errorf("certificates were issued after q")
+	}
+}
+
+// TestRealDemoFailures: with etcd's port taken, the preflight names the
+// holder; without the preflight, the etcd step stops the demo with the
+// diagnosis and etcd's last log lines.
+func TestRealDemoFailures(t *testing.T) {
+	_, err := os.Stat(filepath.Join(kubeBinDir(), "kube-apiserver"))
+	requireReal(t, "the Kubernetes binaries are not built in "+kubeBinDir(), err == nil)
+	_, err = exec.LookPath("etcd")
+	requireReal(t, "etcd not installed", err == nil)
+	l, err := net.Listen("tcp", "127.0.0.1:2379")
+	if err != nil {
+		t.Fatalf("take port 2379: %v", err)
+	}
+	defer l.Close()
+	d := newDemoRun(t)
+
+	if os.Geteuid() == 0 {
+		out, code := d.run("demo", "--auto", "--pause", "0", "--to", "etcd", "--bin-dir", kubeBinDir())
+		if code != 1 || !strings.Contains(out, "port-2379") || !strings.Contains(out, fmt.Sprintf("(pid %d)", os.Getpid())) || !strings.Contains(out, "the preflight found problems") {
+			t.Errorf("preflight with port 2379 taken: exit %d\n%s", code, out)
+		}
+	}
+
+	out, code := d.run("demo", "--auto", "--pause", "0", "--to", "etcd", "--skip-preflight", "--bin-dir", kubeBinDir())
+	if code == 0 {
+		t.Fatalf("the demo passed the etcd step with its port taken:\n%s", out)
+	}
+	for _, want := range []string{"step etcd did not pass", "etcd exited", "last lines of " + filepath.Join(d.dir, "logs", "etcd.log"), "address already in use"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
