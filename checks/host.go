@@ -35,6 +35,8 @@ func (RunningAsRoot) Check(_ context.Context, env *Env) (Result, error) {
 type PortFree struct {
 	Port      int
 	Component string
+	// RequireFree fails even when the expected component holds the port.
+	RequireFree bool
 }
 
 // Name implements Checker.
@@ -50,6 +52,10 @@ func (p PortFree) Check(_ context.Context, env *Env) (Result, error) {
 	switch {
 	case !busy:
 		return passf("Port %d is free for %s.", p.Port, p.Component), nil
+	case h.pid != 0 && strings.HasPrefix(p.Component, h.comm) && p.RequireFree:
+		return failf("Port %d is held by a %s already running (pid %d): it belongs to another cluster, which the demo must not join.", p.Port, p.Component, h.pid).
+			saw(fmt.Sprintf("%s (pid %d) listening", h.comm, h.pid), "port free").
+			hint("stop that cluster first (kubetutor demo down --workdir DIR if it is a demo), or continue it with --from"), nil
 	case h.pid != 0 && strings.HasPrefix(p.Component, h.comm):
 		// comm is truncated to 15 characters (kube-controller).
 		return passf("Port %d is held by %s (pid %d), as expected.", p.Port, p.Component, h.pid), nil

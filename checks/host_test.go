@@ -59,6 +59,9 @@ func TestHostChecks(t *testing.T) {
 		{"port held by its component", map[string]string{
 			"proc/net/tcp6": tcpHeader + listening("192B", "777"), "proc/9/fd/7": "->socket:[777]", "proc/9/comm": "kube-apiserver\n",
 		}, 0, checks.PortFree{Port: 6443, Component: "kube-apiserver"}, checks.Pass, "as expected"},
+		{"port held by its component, but the demo needs it free", map[string]string{
+			"proc/net/tcp": tcpHeader + listening("094F", "11"), "proc/7/fd/3": "->socket:[11]", "proc/7/comm": "etcd\n",
+		}, 0, checks.PortFree{Port: 2383, Component: "etcd", RequireFree: true}, checks.Fail, "another cluster"},
 		{"controller-manager's truncated comm", map[string]string{
 			"proc/net/tcp": tcpHeader + listening("2811", "5"), "proc/9/fd/7": "->socket:[5]", "proc/9/comm": "kube-controller\n",
 		}, 0, checks.PortFree{Port: 10257, Component: "kube-controller-manager"}, checks.Pass, "as expected"},

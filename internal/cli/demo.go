@@ -92,7 +92,13 @@ func demoLayout(f *Factory) (demo.Layout, error) {
 	if err != nil {
 		return demo.Layout{}, fmt.Errorf("resolve the demo directory: %w", err)
 	}
-	l := demo.Layout{WorkDir: abs, ContainerdAddress: checks.DefaultContainerdAddress, CNIConfDir: checks.DefaultCNIConfDir}
+	// Mount points are listed by their real path: resolve symlinks.
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	// The demo's containerd gets a socket of its own, so that it never
+	// takes over (nor tears down) a containerd that serves another cluster.
+	l := demo.Layout{WorkDir: abs, ContainerdAddress: demo.DefaultSocket(abs), CNIConfDir: checks.DefaultCNIConfDir}
 	if f.ContainerdAddress != "" {
 		l.ContainerdAddress = f.ContainerdAddress
 	}
@@ -133,6 +139,9 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	if os.Geteuid() != 0 && lastNeedsRoot {
 		return usageErrorf("the demo runs containerd and the kubelet, which need root: run it with sudo, or stop before them with --to scheduler")
 	}
+	if home, _ := os.UserHomeDir(); l.WorkDir == "/" || l.WorkDir == home {
+		return usageErrorf("the demo needs a directory of its own (it creates and later removes etcd-data, containerd/, kubelet/ ...), not %s: pass --workdir", l.WorkDir)
+	}
 	if err := os.MkdirAll(l.WorkDir, 0o755); err != nil {
 		return fmt.Errorf("create the demo directory: %w", err)
 	}
@@ -154,7 +163,7 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	env := demoEnv(f, l)
 	defer env.Close()
 	if !o.SkipPreflight {
-		res, ok := preflight(ctx, f, env)
+		res, ok := preflight(ctx, env, o.From == "")
 		if !ok {
 			// Only what stands in the way.
 			var bad []checks.Result
@@ -298,6 +307,10 @@ so the next demo starts like the first. Works after the demo was killed.`,
 				return nil
 			}
 			if err := demo.Down(cmd.Context(), l, f.IO.Out); err != nil {
+				if errors.Is(err, demo.ErrNotDemo) {
+					fmt.Fprintf(f.IO.Out, "No demo in %s (no run/demo.json): nothing to stop.\n", l.WorkDir)
+					return nil
+				}
 				return fmt.Errorf("clean up the demo: %w", err)
 			}
 			fmt.Fprintln(f.IO.Out, "Everything the demo started is stopped and cleaned up.")

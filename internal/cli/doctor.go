@@ -66,12 +66,20 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 }
 
 // preflight runs doctor's host checks (not the binaries: the tools step
-// provides them) and reports failures; demo mode calls it before starting.
-func preflight(ctx context.Context, f *Factory, env *checks.Env) (steps.Result, bool) {
+// provides them) before demo mode. A fresh demo needs the components' ports
+// free: a port already held, even by the right program, belongs to another
+// cluster the demo must not join.
+func preflight(ctx context.Context, env *checks.Env, fresh bool) (steps.Result, bool) {
 	d := steps.Doctor()
 	var cs []checks.Checker
 	for _, c := range d.Checks {
-		if _, isBinary := c.(checks.Binary); !isBinary {
+		switch c := c.(type) {
+		case checks.Binary, checks.ContainerdSocket:
+			continue
+		case checks.PortFree:
+			c.RequireFree = fresh
+			cs = append(cs, c)
+		default:
 			cs = append(cs, c)
 		}
 	}

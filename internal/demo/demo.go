@@ -94,6 +94,9 @@ type State struct {
 	ContainerdAddress string `json:"containerdAddress"`
 	CNIConfFile       string `json:"cniConfFile,omitempty"`
 	CNIConfCreated    bool   `json:"cniConfCreated,omitempty"`
+	// Cni0Created is true when the cni0 bridge did not exist before the
+	// demo's CNI step: down deletes it only then.
+	Cni0Created bool `json:"cni0Created,omitempty"`
 	Offline           bool   `json:"offline"`
 	Image             string `json:"image"`
 }
@@ -175,7 +178,8 @@ func (d *Demo) Run(ctx context.Context) error {
 	if to == len(all)-1 {
 		fmt.Fprintf(d.Out, "\nThe cluster is complete. The components keep running: try kubectl --kubeconfig %s get pods -o wide.\n", d.L.Kubeconfig())
 	}
-	fmt.Fprintf(d.Out, "See them with `kubetutor demo status`; stop everything with `kubetutor demo down`.\n")
+	fmt.Fprintf(d.Out, "In another pane: cd %s && export KUBECONFIG=$PWD/admin.conf && kubetutor check --containerd-address %s\n", d.L.WorkDir, d.L.ContainerdAddress)
+	fmt.Fprintf(d.Out, "See the components with `kubetutor demo status`; stop everything with `kubetutor demo down`.\n")
 	return nil
 }
 
@@ -394,6 +398,12 @@ func (d *Demo) waitStep(ctx context.Context, s steps.Step, p *proc.Process) (ste
 		}
 		return err
 	})
+	if err == nil && p != nil {
+		if exited, _ := p.Exited(); exited {
+			// Something else answered for it (another cluster's component?).
+			err = fmt.Errorf("the checks pass, but the %s the demo started has exited: something else answers in its place", p.Name)
+		}
+	}
 	if err != nil {
 		_ = report.Step(d.Out, res, report.Options{Color: d.Color})
 		msg := fmt.Sprintf("step %s did not pass: %v", s.ID, err)
@@ -505,6 +515,9 @@ func (d *Demo) createDeployment(ctx context.Context) error {
 }
 
 func (d *Demo) writeCNIConfig() error {
+	if _, err := os.Stat("/sys/class/net/cni0"); err != nil {
+		d.state.Cni0Created = true
+	}
 	if err := os.MkdirAll(d.L.CNIConfDir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", d.L.CNIConfDir, err)
 	}

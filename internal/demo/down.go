@@ -22,11 +22,18 @@ import (
 	"github.com/kubetutor/kubetutor/internal/images"
 )
 
+// ErrNotDemo means the directory holds no demo (no run/demo.json): Down
+// touches nothing there.
+var ErrNotDemo = errors.New("no demo state (run/demo.json) in this directory")
+
 // Down stops everything a demo started in l and removes what it left: the
-// processes, containers and shims, mounts under the work dir and of the CNI
-// network namespaces, the cni0 bridge, the CNI iptables chains, the CNI
-// configuration it wrote, and its state. It works after the demo was killed
-// (pidfiles and /proc tell what runs) and is safe to run twice.
+// processes, containers and shims, mounts under the work dir, the pod
+// network namespaces, iptables rules and chains of its own sandboxes, the
+// cni0 bridge if the demo created it, the CNI configuration it wrote, and its
+// state. It acts only on what it can tie to this demo (its pidfiles, shims
+// serving its own containerd socket, their sandboxes), so another cluster on
+// the machine is left alone. It works after the demo was killed (pidfiles and
+// /proc tell what runs) and is safe to run twice.
 func Down(ctx context.Context, l Layout, out io.Writer) error {
 	var errs []error
 	line := func(format string, a ...any) { fmt.Fprintf(out, " ✓ "+format+"\n", a...) }
@@ -34,13 +41,22 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 		fmt.Fprintf(out, " ✗ %v\n", err)
 		errs = append(errs, err)
 	}
+	data, err := os.ReadFile(l.StatePath())
+	if err != nil {
+		return ErrNotDemo
+	}
 	var st State
-	if data, err := os.ReadFile(l.StatePath()); err == nil {
-		_ = json.Unmarshal(data, &st)
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("read %s: %w", l.StatePath(), err)
 	}
 	if st.ContainerdAddress != "" {
 		l.ContainerdAddress = st.ContainerdAddress
 	}
+
+	// What this demo's node side left running: the shims of its own
+	// containerd, their sandboxes, and the network namespaces those use.
+	shims := demoShims(l.ContainerdAddress)
+	sandboxes, netns := shimSandboxes(shims)
 
 	stop := func(name string) {
 		pid, ok := RunningPid(l, name)
@@ -64,7 +80,7 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 		}
 	}
 	stop("containerd")
-	if n := killShims(l); n > 0 {
+	if n := killShims(shims); n > 0 {
 		line("Killed %d leftover shims and their containers", n)
 	}
 	for i := len(Components) - 1; i >= 0; i-- {
@@ -78,22 +94,17 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 	} else if n > 0 {
 		line("Unmounted %d mounts under %s", n, l.WorkDir)
 	}
-	// The pod network is the host's, not the work dir's: clean it only when
-	// this demo ran the node side (containerd), so a demo stopped early
-	// never touches another cluster's network.
-	ranNode := false
-	if _, err := os.Stat(l.ContainerdDir()); err == nil {
-		ranNode = true
-	}
-	if ranNode {
-		cleanNetwork(line, warn)
-	}
+	cleanNetwork(ctx, st, sandboxes, netns, line, warn)
 	if st.CNIConfCreated && st.CNIConfFile != "" {
 		if err := os.Remove(st.CNIConfFile); err == nil {
 			line("Removed %s", st.CNIConfFile)
 		} else if !errors.Is(err, os.ErrNotExist) {
 			warn(err)
 		}
+	}
+	if len(errs) > 0 {
+		// Keep the pidfiles and the state: the next down needs them.
+		return errors.Join(errs...)
 	}
 	var removed []string
 	for _, p := range []string{l.EtcdDataDir(), l.ContainerdDir(), l.KubeletRoot(), l.CNIDataDir(), l.KubeletConfig(), l.ImagesTarball(), l.Path("run")} {
@@ -112,25 +123,45 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 	return errors.Join(errs...)
 }
 
-// cleanNetwork removes what CNI leaves on the host: the cni-* network
-// namespaces, the cni0 bridge and the CNI iptables chains.
-func cleanNetwork(line func(string, ...any), warn func(error)) {
-	if n, err := removeNetns(); err != nil {
-		warn(err)
-	} else if n > 0 {
-		line("Removed %d CNI network namespaces", n)
-	}
-	if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
-		if out, err := exec.Command("ip", "link", "delete", "cni0").CombinedOutput(); err != nil {
-			warn(fmt.Errorf("delete the cni0 bridge: %v: %s", err, strings.TrimSpace(string(out))))
-		} else {
-			line("Deleted the cni0 bridge")
+// cleanNetwork removes what CNI left for this demo's sandboxes: their
+// network namespaces, the iptables rules that name them and the chains those
+// rules jump to, libcni's cached results, and the cni0 bridge if the demo
+// created it.
+func cleanNetwork(ctx context.Context, st State, sandboxes []string, netns []string, line func(string, ...any), warn func(error)) {
+	n := 0
+	for _, ns := range netns {
+		_ = unix.Unmount(ns, unix.MNT_DETACH)
+		if err := os.Remove(ns); err != nil && !errors.Is(err, os.ErrNotExist) {
+			warn(fmt.Errorf("remove %s: %w", ns, err))
+			continue
 		}
+		n++
 	}
-	if n, err := removeCNIChains(); err != nil {
+	if n > 0 {
+		line("Removed %d pod network namespaces", n)
+	}
+	if n, err := removeCNIChains(ctx, sandboxes); err != nil {
 		warn(err)
 	} else if n > 0 {
 		line("Removed %d CNI iptables chains", n)
+	}
+	for _, id := range sandboxes {
+		m, _ := filepath.Glob("/var/lib/cni/results/*-" + id + "-*")
+		for _, f := range m {
+			_ = os.Remove(f)
+		}
+	}
+	if st.Cni0Created {
+		if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			out, err := exec.CommandContext(cctx, "ip", "link", "delete", "cni0").CombinedOutput()
+			cancel()
+			if err != nil {
+				warn(fmt.Errorf("delete the cni0 bridge: %v: %s", err, strings.TrimSpace(string(out))))
+			} else {
+				line("Deleted the cni0 bridge")
+			}
+		}
 	}
 }
 
@@ -211,27 +242,95 @@ func removeContainers(ctx context.Context, address string) (int, error) {
 	return n, nil
 }
 
-// killShims kills containerd shims that belong to this demo's containerd
-// (their command line names its socket), and every process under them.
-func killShims(l Layout) int {
+// shim is a containerd shim serving this demo's containerd.
+type shim struct {
+	pid int
+	id  string // the sandbox it groups (-id)
+}
+
+// demoShims finds the shims whose -address argument is exactly the demo's
+// containerd socket.
+func demoShims(address string) []shim {
+	var out []shim
+	for pid, p := range processTable() {
+		if !strings.Contains(p.args0(), "containerd-shim") {
+			continue
+		}
+		if argAfter(p.args, "-address") != address {
+			continue
+		}
+		out = append(out, shim{pid: pid, id: argAfter(p.args, "-id")})
+	}
+	return out
+}
+
+func argAfter(args []string, flag string) string {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// shimSandboxes lists the sandbox IDs of the shims and the /run/netns
+// entries that their processes' network namespaces are mounted at.
+func shimSandboxes(shims []shim) (ids, netns []string) {
+	procs := processTable()
+	inodes := map[uint64]bool{}
+	for _, s := range shims {
+		if s.id != "" {
+			ids = append(ids, s.id)
+		}
+		for _, pid := range descendants(procs, s.pid) {
+			var st unix.Stat_t
+			if unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) == nil {
+				inodes[st.Ino] = true
+			}
+		}
+	}
+	var hostNet unix.Stat_t
+	if unix.Stat("/proc/1/ns/net", &hostNet) == nil {
+		delete(inodes, hostNet.Ino)
+	}
+	entries, _ := filepath.Glob("/run/netns/*")
+	for _, e := range entries {
+		var st unix.Stat_t
+		if unix.Stat(e, &st) == nil && inodes[st.Ino] {
+			netns = append(netns, e)
+		}
+	}
+	return ids, netns
+}
+
+// killShims kills the demo's shims and every process under them.
+func killShims(shims []shim) int {
 	procs := processTable()
 	n := 0
-	for pid, p := range procs {
-		if strings.Contains(p.cmdline, "containerd-shim") && (strings.Contains(p.cmdline, l.ContainerdAddress) || strings.Contains(p.cmdline, l.WorkDir)) {
-			for _, d := range descendants(procs, pid) {
-				_ = syscall.Kill(d, syscall.SIGKILL)
-			}
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			waitGone(pid, 5*time.Second)
-			n++
+	for _, s := range shims {
+		for _, d := range descendants(procs, s.pid) {
+			_ = syscall.Kill(d, syscall.SIGKILL)
 		}
+		_ = syscall.Kill(s.pid, syscall.SIGKILL)
+		waitGone(s.pid, 5*time.Second)
+		n++
 	}
 	return n
 }
 
 type procInfo struct {
-	ppid    int
-	cmdline string
+	ppid int
+	args []string
+}
+
+func (p procInfo) args0() string {
+	if len(p.args) == 0 {
+		return ""
+	}
+	return p.args[0]
 }
 
 func processTable() map[int]procInfo {
@@ -253,7 +352,7 @@ func processTable() map[int]procInfo {
 		}
 		ppid, _ := strconv.Atoi(f[1])
 		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		out[pid] = procInfo{ppid: ppid, cmdline: strings.ReplaceAll(string(cmd), "\x00", " ")}
+		out[pid] = procInfo{ppid: ppid, args: strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00")}
 	}
 	return out
 }
@@ -321,25 +420,13 @@ func unmountUnder(dir string) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// removeNetns unmounts and removes the CNI network namespaces (cni-*).
-func removeNetns() (int, error) {
-	matches, _ := filepath.Glob("/run/netns/cni-*")
-	n := 0
-	var errs []error
-	for _, m := range matches {
-		_ = unix.Unmount(m, unix.MNT_DETACH)
-		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove %s: %w", m, err))
-			continue
-		}
-		n++
+// removeCNIChains deletes the iptables rules whose comment names one of
+// the sandboxes (the bridge plugin's ipMasq rules say `id: "<sandbox>"`),
+// then the CNI chains those rules jumped to, in the nat and filter tables.
+func removeCNIChains(ctx context.Context, sandboxes []string) (int, error) {
+	if len(sandboxes) == 0 {
+		return 0, nil
 	}
-	return n, errors.Join(errs...)
-}
-
-// removeCNIChains deletes the iptables rules that jump to CNI chains and
-// then the chains themselves, in the nat and filter tables.
-func removeCNIChains() (int, error) {
 	ipt, err := exec.LookPath("iptables")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/iptables", "/sbin/iptables"} {
@@ -351,31 +438,43 @@ func removeCNIChains() (int, error) {
 	if ipt == "" {
 		return 0, nil
 	}
+	run := func(args ...string) ([]byte, error) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return exec.CommandContext(cctx, ipt, append([]string{"-w", "5"}, args...)...).CombinedOutput()
+	}
+	ours := func(rule string) bool {
+		for _, id := range sandboxes {
+			if strings.Contains(rule, id) {
+				return true
+			}
+		}
+		return false
+	}
 	n := 0
 	var errs []error
 	for _, table := range []string{"nat", "filter"} {
-		out, err := exec.Command(ipt, "-w", "-t", table, "-S").Output()
+		out, err := run("-t", table, "-S")
 		if err != nil {
 			continue
 		}
 		var chains []string
 		for _, rule := range strings.Split(string(out), "\n") {
-			f := strings.Fields(rule)
-			if len(f) >= 2 && f[0] == "-N" && strings.HasPrefix(f[1], "CNI-") {
-				chains = append(chains, f[1])
+			f := splitRule(rule)
+			if len(f) < 2 || f[0] != "-A" || strings.HasPrefix(f[1], "CNI-") || !ours(rule) {
+				continue
 			}
-			if len(f) >= 2 && f[0] == "-A" && !strings.HasPrefix(f[1], "CNI-") && strings.Contains(rule, "-j CNI-") {
-				args := append([]string{"-w", "-t", table, "-D"}, splitRule(rule)[1:]...)
-				if o, err := exec.Command(ipt, args...).CombinedOutput(); err != nil {
-					errs = append(errs, fmt.Errorf("iptables -t %s %s: %v: %s", table, strings.Join(args[3:], " "), err, strings.TrimSpace(string(o))))
-				}
+			if target := argAfter(f, "-j"); strings.HasPrefix(target, "CNI-") {
+				chains = append(chains, target)
+			}
+			args := append([]string{"-t", table, "-D"}, f[1:]...)
+			if o, err := run(args...); err != nil {
+				errs = append(errs, fmt.Errorf("iptables -t %s -D %s: %v: %s", table, strings.Join(f[1:], " "), err, strings.TrimSpace(string(o))))
 			}
 		}
 		for _, c := range chains {
-			_ = exec.Command(ipt, "-w", "-t", table, "-F", c).Run()
-		}
-		for _, c := range chains {
-			if o, err := exec.Command(ipt, "-w", "-t", table, "-X", c).CombinedOutput(); err != nil {
+			_, _ = run("-t", table, "-F", c)
+			if o, err := run("-t", table, "-X", c); err != nil {
 				errs = append(errs, fmt.Errorf("iptables -t %s -X %s: %v: %s", table, c, err, strings.TrimSpace(string(o))))
 				continue
 			}

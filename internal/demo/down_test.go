@@ -1,7 +1,13 @@
 package demo
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -19,5 +25,59 @@ func TestSplitRule(t *testing.T) {
 		if got := splitRule(tc.in); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("splitRule(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestDownTouchesNothingWithoutDemoState: pointed at a directory that holds
+// no demo (a learner's work dir, say), down removes nothing.
+func TestDownTouchesNothingWithoutDemoState(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"etcd-data/member/snap", "kubelet", "containerd/root"} {
+		if err := os.MkdirAll(filepath.Join(dir, p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kubelet.yaml"), []byte("kind: KubeletConfiguration\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := Down(context.Background(), Layout{WorkDir: dir, ContainerdAddress: DefaultSocket(dir)}, &out)
+	if !errors.Is(err, ErrNotDemo) {
+		t.Fatalf("Down = %v, want ErrNotDemo", err)
+	}
+	for _, p := range []string{"etcd-data/member/snap", "kubelet", "containerd/root", "kubelet.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("%s was touched: %v", p, err)
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("down said: %s", out.String())
+	}
+}
+
+func TestArgAfter(t *testing.T) {
+	args := []string{"/usr/bin/containerd-shim-runc-v2", "-namespace", "k8s.io", "-id", "abc123", "-address", "/tmp/d/containerd/containerd.sock"}
+	if got := argAfter(args, "-address"); got != "/tmp/d/containerd/containerd.sock" {
+		t.Errorf("-address = %q", got)
+	}
+	if got := argAfter(args, "-id"); got != "abc123" {
+		t.Errorf("-id = %q", got)
+	}
+	if got := argAfter([]string{"x", "--address=/run/s.sock"}, "--address"); got != "/run/s.sock" {
+		t.Errorf("--address= form: %q", got)
+	}
+	if got := argAfter(args, "-missing"); got != "" {
+		t.Errorf("missing flag: %q", got)
+	}
+}
+
+func TestDefaultSocketFitsAUnixSocket(t *testing.T) {
+	if got := DefaultSocket("/tmp/demo"); got != "/tmp/demo/containerd/containerd.sock" {
+		t.Errorf("short work dir: %s", got)
+	}
+	long := "/" + strings.Repeat("very-long-directory-name/", 6)
+	got := DefaultSocket(long)
+	if len(got) >= 100 || !strings.HasPrefix(got, "/run/kubetutor/") || got != DefaultSocket(long) {
+		t.Errorf("long work dir: %s", got)
 	}
 }

@@ -4,6 +4,8 @@
 package demo
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -45,6 +47,17 @@ func (l Layout) ImagesTarball() string    { return l.Path("images.tar") }
 func (l Layout) EtcdDataDir() string      { return l.Path("etcd-data") }
 func (l Layout) containerdState() string  { return l.Path("containerd", "state") }
 func (l Layout) containerdRoot() string   { return l.Path("containerd", "root") }
+
+// DefaultSocket is the demo's own containerd socket: in its work dir, or,
+// when that path is too long for a Unix socket, under /run/kubetutor.
+func DefaultSocket(workDir string) string {
+	p := filepath.Join(workDir, "containerd", "containerd.sock")
+	if len(p) < 100 {
+		return p
+	}
+	sum := sha256.Sum256([]byte(workDir))
+	return filepath.Join("/run/kubetutor", hex.EncodeToString(sum[:6])+".sock")
+}
 
 // ContainerdConfig is containerd's configuration (version 2, containerd
 // 1.6/1.7): its own root and state under the work dir, the CRI plugin

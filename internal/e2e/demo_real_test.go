@@ -211,11 +211,18 @@ func down(t testing.TB, d *demoRun) {
 	t.Logf("demo down:\n%s", out)
 	var left []string
 	for _, p := range livingProcesses() {
-		for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "containerd", "kubetutor pause", "kubetutor serve"} {
-			if strings.Contains(p, name) || strings.Contains(p, d.dir) {
-				left = append(left, "process: "+p)
-				break
-			}
+		// "PID argv0 args...": the program, by its name, or anything run
+		// from the demo's directory.
+		f := strings.Fields(p)
+		if len(f) < 2 {
+			continue
+		}
+		prog := filepath.Base(f[1])
+		switch {
+		case prog == "etcd", strings.HasPrefix(prog, "kube-"), prog == "kubelet", strings.HasPrefix(prog, "containerd"),
+			prog == "kubetutor" && len(f) > 2 && (f[2] == "pause" || f[2] == "serve"),
+			strings.Contains(p, d.dir) && prog != "go" && !strings.HasSuffix(prog, ".test"):
+			left = append(left, "process: "+p)
 		}
 	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
