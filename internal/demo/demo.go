@@ -96,9 +96,9 @@ type State struct {
 	CNIConfCreated    bool   `json:"cniConfCreated,omitempty"`
 	// Cni0Created is true when the cni0 bridge did not exist before the
 	// demo's CNI step: down deletes it only then.
-	Cni0Created bool `json:"cni0Created,omitempty"`
-	Offline           bool   `json:"offline"`
-	Image             string `json:"image"`
+	Cni0Created bool   `json:"cni0Created,omitempty"`
+	Offline     bool   `json:"offline"`
+	Image       string `json:"image"`
 }
 
 // ErrStopped means the presenter stopped the demo.
