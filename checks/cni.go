@@ -84,6 +84,9 @@ func loadCNIConfig(dir string) (*cniConfig, error) {
 		return &cniConfig{File: path}, fmt.Errorf("%s is not valid JSON: %w", path, err)
 	}
 	cfg := &cniConfig{File: path, Name: raw.Name, Plugins: raw.Plugins}
+	if filepath.Ext(path) == ".conflist" && raw.Name == "" {
+		return cfg, fmt.Errorf("%s has no \"name\", which libcni requires of a network configuration list", path)
+	}
 	if filepath.Ext(path) != ".conflist" {
 		var single cniPlugin
 		_ = json.Unmarshal(data, &single)
@@ -139,34 +142,34 @@ func (CNIPluginsPresent) Check(_ context.Context, env *Env) (Result, error) {
 			saw("no configuration", "a configuration and its plugins").
 			hint("kubetutor show cni"), nil
 	}
-	var missing []string
-	where := map[string]bool{}
-	for _, t := range cfg.pluginTypes() {
-		found := false
-		for _, dir := range env.CNIBinDirs {
-			if fi, err := os.Stat(filepath.Join(dir, t)); err == nil && fi.Mode()&0o111 != 0 {
-				found, where[dir] = true, true
-				break
+	// containerd searches one bin_dir: every plugin must be in the same one.
+	types := cfg.pluginTypes()
+	best, bestMissing := "", types
+	for _, dir := range env.CNIBinDirs {
+		var missing []string
+		for _, t := range types {
+			if fi, err := os.Stat(filepath.Join(dir, t)); err != nil || fi.Mode()&0o111 == 0 {
+				missing = append(missing, t)
 			}
 		}
-		if !found {
-			missing = append(missing, t)
+		if len(missing) < len(bestMissing) {
+			best, bestMissing = dir, missing
 		}
 	}
 	dirs := strings.Join(env.CNIBinDirs, " or ")
-	if len(missing) > 0 {
-		return failf("CNI plugin(s) %s, named by %s, are not in %s: pods will stay in ContainerCreating with \"failed to find plugin\".", strings.Join(missing, ", "), filepath.Base(cfg.File), dirs).
-			saw("missing: "+strings.Join(missing, ", "), "every plugin of the configuration").
+	switch {
+	case best == "":
+		return failf("CNI plugin(s) %s, named by %s, are not in %s: pods will stay in ContainerCreating with \"failed to find plugin\".", strings.Join(types, ", "), filepath.Base(cfg.File), dirs).
+			saw("missing: "+strings.Join(types, ", "), "every plugin of the configuration").
 			hint("install the CNI plugins into /opt/cni/bin (or apt install containernetworking-plugins and set containerd's bin_dir to /usr/lib/cni)"), nil
+	case len(bestMissing) > 0:
+		return failf("CNI plugin(s) %s, named by %s, are not in %s with the others: containerd searches a single bin_dir, so pods will fail with \"failed to find plugin\".", strings.Join(bestMissing, ", "), filepath.Base(cfg.File), best).
+			saw("missing in "+best+": "+strings.Join(bestMissing, ", "), "every plugin in one directory").
+			hint("install the complete plugin set into one directory (the CNI release tarball or containernetworking-plugins) and point containerd's bin_dir at it"), nil
 	}
-	var found []string
-	for d := range where {
-		found = append(found, d)
-	}
-	sort.Strings(found)
-	res := passf("All plugins of %s are installed (%s).", filepath.Base(cfg.File), strings.Join(found, ", "))
-	if !where["/opt/cni/bin"] && slices.Contains(env.CNIBinDirs, "/opt/cni/bin") {
-		res = res.detail("containerd looks in /opt/cni/bin unless its CRI config sets bin_dir; make sure it names %s", strings.Join(found, ", "))
+	res := passf("All plugins of %s are installed in %s.", filepath.Base(cfg.File), best)
+	if best != "/opt/cni/bin" {
+		res.Message += fmt.Sprintf(" containerd looks in /opt/cni/bin unless its CRI config says bin_dir = %q.", best)
 	}
 	if cfg.needsIptables() {
 		if _, err := exec.LookPath("iptables"); err != nil && !fileExists("/usr/sbin/iptables") && !fileExists("/sbin/iptables") {

@@ -112,7 +112,7 @@ func TestCNIChecks(t *testing.T) {
 			plugins:  []string{"bridge", "portmap"},
 			plugins2: []string{"host-local", "loopback"},
 			config:   want{checks.Pass, nil},
-			bins:     want{checks.Pass, []string{"All plugins of 10-bridge.conflist are installed"}},
+			bins:     want{checks.Fail, []string{"are not in", "with the others", "single bin_dir"}},
 		},
 		{
 			name:    "host-local missing",
@@ -283,7 +283,7 @@ func TestCNIPluginsPresentNamesDirs(t *testing.T) {
 	if res.Status != checks.Pass {
 		t.Fatalf("status %s: %s", res.Status, res.Message)
 	}
-	if !strings.Contains(res.Message, "("+bin2+")") || strings.Contains(res.Message, bin1+",") {
+	if !strings.Contains(res.Message, "installed in "+bin2+".") || strings.Contains(res.Message, bin1+"/") || strings.Contains(res.Message, bin1+".") {
 		t.Errorf("message %q should name only %s", res.Message, bin2)
 	}
 	if !strings.Contains(strings.Join(res.Details, "\n"), "iptables is installed") {
@@ -329,5 +329,18 @@ func TestCNIPluginsPresentWithoutIptables(t *testing.T) {
 	res := runCheck(t, env, checks.CNIPluginsPresent{})
 	if res.Status != checks.Fail || !strings.Contains(res.Message, "iptables is not installed") || !strings.Contains(res.Hint, "apt install iptables") {
 		t.Fatalf("got %s %q (hint %q)", res.Status, res.Message, res.Hint)
+	}
+}
+
+// A conflist without a name is refused by libcni, so by the check too.
+func TestCNIConflistNeedsAName(t *testing.T) {
+	root := t.TempDir()
+	confDir := filepath.Join(root, "net.d")
+	writeFile(t, filepath.Join(confDir, "10-bridge.conflist"), []byte(`{"cniVersion":"1.0.0","plugins":[{"type":"bridge"}]}`), 0o644)
+	env := checks.NewEnv(root)
+	env.CNIConfDir = confDir
+	res := runCheck(t, env, checks.CNIConfigPresent{})
+	if res.Status != checks.Fail || !strings.Contains(res.Message, `no "name"`) || res.Hint == "" {
+		t.Errorf("%s %q (hint %q)", res.Status, res.Message, res.Hint)
 	}
 }

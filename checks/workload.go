@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +78,22 @@ func deploymentWorkload(ctx context.Context, env *Env) (*workload, kubernetes.In
 	return w, kube, nil
 }
 
+// newestReplicaSet is the Deployment's current ReplicaSet: the one with the
+// highest deployment.kubernetes.io/revision.
+func (w *workload) newestReplicaSet() appsv1.ReplicaSet {
+	best, bestRev := w.replicaSets[0], -1
+	for _, rs := range w.replicaSets {
+		rev, err := strconv.Atoi(rs.Annotations["deployment.kubernetes.io/revision"])
+		if err != nil {
+			rev = 0
+		}
+		if rev > bestRev {
+			best, bestRev = rs, rev
+		}
+	}
+	return best
+}
+
 func (w *workload) rsNames() string {
 	names := make([]string, len(w.replicaSets))
 	for i, rs := range w.replicaSets {
@@ -137,8 +154,8 @@ func (ReplicaSetCreated) Check(ctx context.Context, env *Env) (Result, error) {
 		}
 		return r, nil
 	}
-	rs := w.replicaSets[len(w.replicaSets)-1]
-	return passf("The deployment controller created ReplicaSet %s (desired %d, current %d).", w.rsNames(), ptrInt(rs.Spec.Replicas), rs.Status.Replicas), nil
+	rs := w.newestReplicaSet()
+	return passf("The deployment controller created ReplicaSet %s (desired %d, current %d).", rs.Name, ptrInt(rs.Spec.Replicas), rs.Status.Replicas), nil
 }
 
 // PodsCreated checks that the ReplicaSet controller made pods, and explains
@@ -208,9 +225,17 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 	}
 	p := w.pods[0]
 	cond := podCondition(&p, corev1.PodScheduled)
-	if cond != nil && cond.Status == corev1.ConditionFalse {
+	if cond != nil && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonSchedulingGated {
+		return failf("Pod %s carries scheduling gates (PodScheduled=False, SchedulingGated): no scheduler considers it until they are removed.", p.Name).
+			saw("SchedulingGated", "a node assigned, or FailedScheduling").
+			hint("remove spec.schedulingGates from the pod template, or recreate the Deployment: kubectl create deployment nginx --image=nginx"), nil
+	}
+	ev := latestEvent(ctx, kube, env.Namespace, "Pod", p.Name, "FailedScheduling")
+	// Only the scheduler says Unschedulable (or SchedulerError) and records
+	// FailedScheduling; other writers of PodScheduled=False do not count.
+	if cond != nil && cond.Status == corev1.ConditionFalse && (cond.Reason == corev1.PodReasonUnschedulable || cond.Reason == corev1.PodReasonSchedulerError || ev != nil) {
 		msg := cond.Message
-		if ev := latestEvent(ctx, kube, env.Namespace, "Pod", p.Name, "FailedScheduling"); ev != nil {
+		if ev != nil {
 			msg = ev.Message
 		}
 		res := passf("The scheduler looked at pod %s and could not place it: FailedScheduling %q, PodScheduled=False (%s).", p.Name, msg, cond.Reason).
@@ -428,7 +453,14 @@ func latestEvent(ctx context.Context, kube kubernetes.Interface, ns, kind, name,
 	return out
 }
 
+// EventTime is when an event last happened, whichever API wrote it (the
+// scheduler's events.k8s.io events set eventTime and series, not lastTimestamp).
+func EventTime(ev *corev1.Event) time.Time { return eventTime(ev) }
+
 func eventTime(ev *corev1.Event) time.Time {
+	if ev.Series != nil && !ev.Series.LastObservedTime.IsZero() {
+		return ev.Series.LastObservedTime.Time
+	}
 	for _, t := range []time.Time{ev.LastTimestamp.Time, ev.EventTime.Time, ev.FirstTimestamp.Time, ev.CreationTimestamp.Time} {
 		if !t.IsZero() {
 			return t

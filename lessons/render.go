@@ -21,7 +21,7 @@ func NewRenderer(style string, width int) (*Renderer, error) {
 			width = 80
 		}
 	}
-	tr, err := glamour.NewTermRenderer(glamour.WithStandardStyle(style), glamour.WithWordWrap(width-2))
+	tr, err := glamour.NewTermRenderer(glamour.WithStylePath(style), glamour.WithWordWrap(width-2))
 	if err != nil {
 		return nil, fmt.Errorf("create the lesson renderer (style %q): %w", style, err)
 	}

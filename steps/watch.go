@@ -48,11 +48,14 @@ func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Res
 	if opts.Resync <= 0 {
 		opts.Resync = time.Second
 	}
+	var cancel context.CancelFunc
 	if opts.Timeout > 0 {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
 	}
+	// Ends the watches when Watch returns, whatever the caller's context.
+	defer cancel()
 	changes := make(chan struct{}, 1)
 	if len(s.WatchKinds) > 0 {
 		if kube, err := env.WatchKube(); err == nil {
@@ -79,8 +82,10 @@ func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Res
 			return last, nil
 		}
 		if last.Errored() && ctx.Err() == nil {
-			if c, ok := last.FirstProblem(); ok {
-				return last, errors.New(c.Message)
+			for _, c := range last.Checks {
+				if c.Status == checks.Error {
+					return last, errors.New(c.Message)
+				}
 			}
 		}
 		select {
@@ -99,25 +104,28 @@ func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Res
 // re-establishing the watch when the server closes it.
 func watchKind(ctx context.Context, kube kubernetes.Interface, ns string, k Kind, changes chan<- struct{}) {
 	for ctx.Err() == nil {
-		w, err := startWatch(ctx, kube, ns, k)
-		if err != nil {
+		started := time.Now()
+		if w, err := startWatch(ctx, kube, ns, k); err == nil {
+			for ev := range w.ResultChan() {
+				if ev.Type == watch.Error {
+					break
+				}
+				select {
+				case changes <- struct{}{}:
+				default: // a change is already pending
+				}
+			}
+			w.Stop()
+		}
+		// A server that refuses or keeps closing the watch is retried at
+		// most once a second.
+		if wait := time.Second - time.Since(started); wait > 0 {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Second):
-				continue
+			case <-time.After(wait):
 			}
 		}
-		for ev := range w.ResultChan() {
-			if ev.Type == watch.Error {
-				break
-			}
-			select {
-			case changes <- struct{}{}:
-			default: // a change is already pending
-			}
-		}
-		w.Stop()
 	}
 }
 

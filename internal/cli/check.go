@@ -137,6 +137,10 @@ func runCheckWatch(ctx context.Context, o *CheckOptions, env *checks.Env, opts s
 		}
 		next, ok := rep.NextStep()
 		if !ok {
+			// Nothing to wait for: every step passes.
+			if o.Output == "json" {
+				return report.JSON(f.IO.Out, rep)
+			}
 			return report.Text(f.IO.Out, rep, textOpts)
 		}
 		id = next.ID
@@ -168,11 +172,11 @@ func runCheckWatch(ctx context.Context, o *CheckOptions, env *checks.Env, opts s
 		}
 	}
 	if err != nil {
+		if o.Output == "json" && res.ID != "" {
+			_ = report.JSON(f.IO.Out, rep)
+		}
 		var te *steps.TimeoutError
 		if errors.As(err, &te) {
-			if o.Output == "json" {
-				_ = report.JSON(f.IO.Out, rep)
-			}
 			return &ExitError{Code: 1, Err: err}
 		}
 		return asExit2(err)

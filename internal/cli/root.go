@@ -83,7 +83,13 @@ func (f *Factory) LoadProgress() (*lessons.Progress, error) {
 
 // Renderer renders lessons in the style chosen for these streams.
 func (f *Factory) Renderer() (*lessons.Renderer, error) {
-	return lessons.NewRenderer(f.IO.GlamourStyle(), f.IO.Width)
+	style := f.IO.GlamourStyle()
+	r, err := lessons.NewRenderer(style, f.IO.Width)
+	if err != nil && style != "dark" && style != "notty" {
+		fmt.Fprintf(f.IO.ErrOut, "warning: %v; using the dark style\n", err)
+		return lessons.NewRenderer("dark", f.IO.Width)
+	}
+	return r, err
 }
 
 // ExitError carries an exit status.
@@ -188,16 +194,16 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	if err == nil {
 		return 0
 	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(f.IO.ErrOut, "interrupted")
+		return 130
+	}
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
 			fmt.Fprintf(f.IO.ErrOut, "error: %v\n", ee.Err)
 		}
 		return ee.Code
-	}
-	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(f.IO.ErrOut, "interrupted")
-		return 130
 	}
 	fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
 	return 1

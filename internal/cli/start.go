@@ -94,7 +94,12 @@ func runStart(ctx context.Context, o *StartOptions) error {
 		if err != nil {
 			return err
 		}
-		return f.IO.Page(s)
+		if err := f.IO.Page(s); err != nil {
+			return err
+		}
+		// Ctrl-C in the pager reaches kubetutor too: end the walkthrough
+		// (progress is saved) rather than go on with a cancelled context.
+		return ctx.Err()
 	}
 	save := func() error {
 		if err := store.Save(progress); err != nil {

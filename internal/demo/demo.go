@@ -168,8 +168,11 @@ func (d *Demo) Run(ctx context.Context) error {
 					return ctx.Err()
 				}
 			}
-		} else if err := d.waitForPresenter(); err != nil {
+		} else if err := d.waitForPresenter(ctx); err != nil {
 			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		if err := d.step(ctx, s); err != nil {
 			return err
@@ -210,13 +213,17 @@ func (d *Demo) saveState() error {
 	return os.WriteFile(d.L.StatePath(), data, 0o644)
 }
 
+// registryReachable reports whether both registries an online demo pulls
+// from answer: Docker Hub (nginx) and registry.k8s.io (the pause image).
 func registryReachable(ctx context.Context) bool {
 	dialer := net.Dialer{Timeout: 2 * time.Second}
-	c, err := dialer.DialContext(ctx, "tcp", "registry-1.docker.io:443")
-	if err != nil {
-		return false
+	for _, addr := range []string{"registry-1.docker.io:443", "registry.k8s.io:443"} {
+		c, err := dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
 	}
-	c.Close()
 	return true
 }
 
@@ -277,17 +284,32 @@ func (d *Demo) rel(p string) string {
 	return p
 }
 
-func (d *Demo) waitForPresenter() error {
+func (d *Demo) waitForPresenter(ctx context.Context) error {
 	fmt.Fprint(d.Out, d.paint("\x1b[2m", "Press Enter to run it (q then Enter to stop) "))
-	line, err := d.keys.ReadString('\n')
-	if err != nil && line == "" {
+	type answer struct {
+		line string
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		line, err := d.keys.ReadString('\n')
+		ch <- answer{line, err}
+	}()
+	select {
+	case <-ctx.Done():
+		// Ctrl-C: stop at once; the reader is abandoned with the process.
 		fmt.Fprintln(d.Out)
-		return ErrStopped
+		return ctx.Err()
+	case a := <-ch:
+		if a.err != nil && a.line == "" {
+			fmt.Fprintln(d.Out)
+			return ErrStopped
+		}
+		if strings.TrimSpace(a.line) == "q" {
+			return ErrStopped
+		}
+		return nil
 	}
-	if strings.TrimSpace(line) == "q" {
-		return ErrStopped
-	}
-	return nil
 }
 
 // status prints a kind-style status line around an action.
@@ -469,34 +491,54 @@ func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(d.L.PidPath(name), []byte(strconv.Itoa(p.Pid())+"\n"), 0o644); err != nil {
+	start, _ := procStartTime(p.Pid())
+	if err := os.WriteFile(d.L.PidPath(name), []byte(fmt.Sprintf("%d %s\n", p.Pid(), start)), 0o644); err != nil {
 		return p, fmt.Errorf("write pidfile: %w", err)
 	}
 	return p, nil
 }
 
-// RunningPid reads a component's pidfile and tells whether that process
-// still runs and is the component (not a reused pid).
+// RunningPid reads a component's pidfile ("PID STARTTIME") and tells
+// whether that process still runs and is the one the demo started: same
+// start time (a reused pid has another), not a zombie.
 func RunningPid(l Layout, name string) (int, bool) {
 	data, err := os.ReadFile(l.PidPath(name))
 	if err != nil {
 		return 0, false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(f[0])
 	if err != nil || pid <= 0 {
 		return 0, false
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), name) {
+	start, err := procStartTime(pid)
+	if err != nil || (len(f) > 1 && f[1] != start) {
 		return pid, false
 	}
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		// A zombie has exited; only its parent has not reaped it yet.
-		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] == "Z" {
-			return pid, false
-		}
+	if !alive(pid) {
+		return pid, false
 	}
 	return pid, true
+}
+
+// procStartTime is field 22 of /proc/PID/stat: when the process started,
+// in clock ticks since boot.
+func procStartTime(pid int) (string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", err
+	}
+	s := string(stat)
+	// Fields after the command name, which may contain spaces: state is
+	// field 3, so starttime (22) is the 20th after the ')'.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 20 {
+		return "", fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	return f[19], nil
 }
 
 func (d *Demo) createDeployment(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -79,5 +80,37 @@ func TestDefaultSocketFitsAUnixSocket(t *testing.T) {
 	got := DefaultSocket(long)
 	if len(got) >= 100 || !strings.HasPrefix(got, "/run/kubetutor/") || got != DefaultSocket(long) {
 		t.Errorf("long work dir: %s", got)
+	}
+}
+
+// TestRunningPidRejectsAnotherProcess: a pidfile whose start time does not
+// match the process with that pid (a reused pid) is not the component.
+func TestRunningPidRejectsAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	l := Layout{WorkDir: dir}
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self := os.Getpid()
+	start, err := procStartTime(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(content string) {
+		if err := os.WriteFile(l.PidPath("etcd"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fmt.Sprintf("%d %s\n", self, start))
+	if _, ok := RunningPid(l, "etcd"); !ok {
+		t.Errorf("this very process, with its start time, is not recognised")
+	}
+	write(fmt.Sprintf("%d 1\n", self))
+	if _, ok := RunningPid(l, "etcd"); ok {
+		t.Errorf("a pidfile with another start time is taken for the component")
+	}
+	write("999999999 1\n")
+	if _, ok := RunningPid(l, "etcd"); ok {
+		t.Errorf("a dead pid is taken for running")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -39,7 +40,11 @@ func (d *Demo) effects(ctx context.Context) []string {
 			if o.Spec.Replicas != nil {
 				want = *o.Spec.Replicas
 			}
-			out = append(out, fmt.Sprintf("deployment.apps/%s   %d/%d ready   image %s", o.Name, o.Status.ReadyReplicas, want, o.Spec.Template.Spec.Containers[0].Image))
+			var imgs []string
+			for _, c := range o.Spec.Template.Spec.Containers {
+				imgs = append(imgs, c.Image)
+			}
+			out = append(out, fmt.Sprintf("deployment.apps/%s   %d/%d ready   image %s", o.Name, o.Status.ReadyReplicas, want, strings.Join(imgs, ", ")))
 		}
 		if len(list.Items) == 0 {
 			out = append(out, "no deployments")
@@ -47,14 +52,20 @@ func (d *Demo) effects(ctx context.Context) []string {
 	}
 	if list, err := kube.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{}); err == nil {
 		for _, o := range list.Items {
-			out = append(out, fmt.Sprintf("replicaset.apps/%s   desired %d, current %d", o.Name, *o.Spec.Replicas, o.Status.Replicas))
+			want := int32(1)
+			if o.Spec.Replicas != nil {
+				want = *o.Spec.Replicas
+			}
+			out = append(out, fmt.Sprintf("replicaset.apps/%s   desired %d, current %d", o.Name, want, o.Status.Replicas))
 		}
 		if len(list.Items) == 0 {
 			out = append(out, "no replicasets")
 		}
 	}
+	pods := map[string]bool{}
 	if list, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err == nil {
 		for _, p := range list.Items {
+			pods[p.Name] = true
 			line := fmt.Sprintf("pod/%s   %s   node %s", p.Name, p.Status.Phase, orNone(p.Spec.NodeName))
 			if p.Status.PodIP != "" {
 				line += "   ip " + p.Status.PodIP
@@ -84,7 +95,7 @@ func (d *Demo) effects(ctx context.Context) []string {
 		var last *corev1.Event
 		for i := range list.Items {
 			e := &list.Items[i]
-			if e.Reason == "FailedScheduling" && (last == nil || e.LastTimestamp.After(last.LastTimestamp.Time)) {
+			if e.Reason == "FailedScheduling" && pods[e.InvolvedObject.Name] && (last == nil || checks.EventTime(e).After(checks.EventTime(last))) {
 				last = e
 			}
 		}

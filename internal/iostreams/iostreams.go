@@ -4,6 +4,7 @@ package iostreams
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -31,14 +32,15 @@ type IOStreams struct {
 // and output are terminals.
 func (s *IOStreams) Interactive() bool { return s.InTTY && s.OutTTY }
 
-// GlamourStyle is the lesson rendering style: GLAMOUR_STYLE if set, "notty"
-// when not on a terminal or when NO_COLOR is set, "dark" otherwise.
+// GlamourStyle is the lesson rendering style: "notty" when not on a terminal
+// or when NO_COLOR is set, else GLAMOUR_STYLE (a style name or a JSON style
+// file, as glamour accepts) if set, else "dark".
 func (s *IOStreams) GlamourStyle() string {
-	if v := os.Getenv("GLAMOUR_STYLE"); v != "" && s.OutTTY {
-		return v
-	}
 	if !s.Color {
 		return "notty"
+	}
+	if v := os.Getenv("GLAMOUR_STYLE"); v != "" {
+		return v
 	}
 	return "dark"
 }
@@ -87,7 +89,10 @@ func (s *IOStreams) Page(text string) error {
 		}
 		pager = "less"
 	}
-	if pager == "cat" {
+	if f := strings.Fields(pager); len(f) == 0 || f[0] == "cat" {
+		_, err := io.WriteString(s.Out, text)
+		return err
+	} else if _, err := exec.LookPath(f[0]); err != nil {
 		_, err := io.WriteString(s.Out, text)
 		return err
 	}
@@ -99,8 +104,9 @@ func (s *IOStreams) Page(text string) error {
 		cmd.Env = append(cmd.Env, "LESS=FRX")
 	}
 	if err := cmd.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); ok {
-			return nil // the learner quit the pager; nothing to report
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() != 126 && ee.ExitCode() != 127 {
+			return nil // the pager was quit or interrupted; the text was shown
 		}
 		_, err := io.WriteString(s.Out, text)
 		return err

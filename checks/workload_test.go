@@ -1,0 +1,87 @@
+package checks_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kubetutor/kubetutor/checks"
+)
+
+func TestSchedulerVerdicts(t *testing.T) {
+	rs := appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "nginx-a", UID: "rs-a"}}
+	cases := []struct {
+		name   string
+		cond   *corev1.PodCondition
+		status checks.Status
+		want   string
+	}{
+		{"untouched", nil, checks.Fail, "no scheduler has looked at it"},
+		{"gated by the API server", &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonSchedulingGated}, checks.Fail, "scheduling gates"},
+		{"unschedulable", &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: "no nodes available to schedule pods"}, checks.Pass, "That is expected now"},
+		{"another writer's False", &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "SomethingElse"}, checks.Fail, "no scheduler has looked at it"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			kube := fake.NewClientset()
+			ctx := context.Background()
+			yes := true
+			if _, err := kube.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "default", UID: "d"}}, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			r := rs
+			r.Namespace = "default"
+			r.OwnerReferences = []metav1.OwnerReference{{Kind: "Deployment", Name: "nginx", UID: "d", Controller: &yes}}
+			if _, err := kube.AppsV1().ReplicaSets("default").Create(ctx, &r, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nginx-a-1", Namespace: "default",
+				OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: r.Name, UID: r.UID, Controller: &yes}}},
+				Status: corev1.PodStatus{Phase: corev1.PodPending}}
+			if tc.cond != nil {
+				pod.Status.Conditions = []corev1.PodCondition{*tc.cond}
+			}
+			if _, err := kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			env := checks.NewEnv(t.TempDir())
+			env.SetKube(kube)
+			res := checks.Run(ctx, env, checks.PodsSchedulingAttempted{})
+			if res.Status != tc.status || !strings.Contains(res.Message, tc.want) {
+				t.Errorf("%s %q, want %s containing %q", res.Status, res.Message, tc.status, tc.want)
+			}
+		})
+	}
+}
+
+// TestReplicaSetCreatedNamesTheCurrentRevision: after a rollout the old
+// ReplicaSet (desired 0) must not be the one reported.
+func TestReplicaSetCreatedNamesTheCurrentRevision(t *testing.T) {
+	kube := fake.NewClientset()
+	ctx := context.Background()
+	yes, zero, one := true, int32(0), int32(1)
+	if _, err := kube.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "default", UID: "d"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range []appsv1.ReplicaSet{
+		{ObjectMeta: metav1.ObjectMeta{Name: "nginx-zzz-new", Annotations: map[string]string{"deployment.kubernetes.io/revision": "2"}}, Spec: appsv1.ReplicaSetSpec{Replicas: &one}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "nginx-aaa-old", Annotations: map[string]string{"deployment.kubernetes.io/revision": "1"}}, Spec: appsv1.ReplicaSetSpec{Replicas: &zero}},
+	} {
+		rs.Namespace = "default"
+		rs.OwnerReferences = []metav1.OwnerReference{{Kind: "Deployment", Name: "nginx", UID: "d", Controller: &yes}}
+		if _, err := kube.AppsV1().ReplicaSets("default").Create(ctx, &rs, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := checks.NewEnv(t.TempDir())
+	env.SetKube(kube)
+	res := checks.Run(ctx, env, checks.ReplicaSetCreated{})
+	if res.Status != checks.Pass || !strings.Contains(res.Message, "nginx-zzz-new (desired 1") {
+		t.Errorf("%s %q", res.Status, res.Message)
+	}
+}
