@@ -1,17 +1,14 @@
 package lessons
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/kubetutor/kubetutor/internal/golden"
 	"github.com/kubetutor/kubetutor/steps"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestContentValidates(t *testing.T) {
 	c, err := Load()
@@ -128,7 +125,7 @@ func TestLessonsRenderGolden(t *testing.T) {
 			if !strings.Contains(out, l.Title) {
 				t.Errorf("rendering lacks the title %q", l.Title)
 			}
-			golden(t, filepath.Join("testdata", "golden", l.ID+".txt"), out)
+			golden.Assert(t, filepath.Join("testdata", "golden", l.ID+".txt"), out)
 		})
 	}
 }
@@ -147,25 +144,5 @@ func TestDarkStyleColors(t *testing.T) {
 	}
 	if _, err := NewRenderer("no-such-style", 80); err == nil {
 		t.Errorf("an unknown style was accepted")
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./lessons -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the rendering (go test ./lessons -update rewrites it)\n--- got ---\n%s", path, got)
 	}
 }

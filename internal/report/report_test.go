@@ -3,17 +3,14 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/golden"
 	"github.com/kubetutor/kubetutor/steps"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // located builds the report of a cluster that passes the first n steps and
 // fails step n+1 with the given check result.
@@ -68,7 +65,7 @@ func TestTextGolden(t *testing.T) {
 			if strings.Contains(b.String(), "\x1b[") {
 				t.Errorf("uncolored output has escapes")
 			}
-			golden(t, filepath.Join("testdata", tc.name+".txt"), b.String())
+			golden.Assert(t, filepath.Join("testdata", tc.name+".txt"), b.String())
 		})
 	}
 }
@@ -128,25 +125,5 @@ func TestJSONShape(t *testing.T) {
 	if got.Steps[7].Status != "skip" || got.Steps[7].Checks == nil {
 		t.Errorf("unevaluated step: %+v (want status skip and an empty checks list)", got.Steps[7])
 	}
-	golden(t, filepath.Join("testdata", "located-at-controller-manager.json"), b.String())
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", "located-at-controller-manager.json"), b.String())
 }
