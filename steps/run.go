@@ -124,6 +124,21 @@ func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) 
 	return rep, ctx.Err()
 }
 
+// ReportOf is the report of a run that evaluated one step: that step's
+// result, every other step skipped (as `check STEP` prints it).
+func ReportOf(res Result) Report {
+	var rep Report
+	for i, s := range all {
+		if s.ID == res.ID {
+			rep.Steps = append(rep.Steps, res)
+			continue
+		}
+		rep.Steps = append(rep.Steps, Result{ID: s.ID, Title: s.Title, Index: i, Status: Skip, Checks: []checks.Result{}})
+	}
+	rep.Current = current(rep.Steps)
+	return rep
+}
+
 func current(results []Result) string {
 	cur := ""
 	for _, r := range results {

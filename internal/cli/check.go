@@ -165,12 +165,7 @@ func runCheckWatch(ctx context.Context, o *CheckOptions, env *checks.Env, opts s
 			}
 		},
 	})
-	rep := steps.Report{}
-	for _, st := range steps.All() {
-		if st.ID == res.ID {
-			rep.Steps = append(rep.Steps, res)
-		}
-	}
+	rep := steps.ReportOf(res)
 	if err != nil {
 		if o.Output == "json" && res.ID != "" {
 			_ = report.JSON(f.IO.Out, rep)

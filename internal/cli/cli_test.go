@@ -221,3 +221,22 @@ func TestBadWorkdir(t *testing.T) {
 		t.Errorf("exit %d %q", r.code, r.errOut)
 	}
 }
+
+// TestCheckWatchJSON: a step that already passes returns at once, in the
+// same JSON shape as check STEP -o json.
+func TestCheckWatchJSON(t *testing.T) {
+	wd := t.TempDir()
+	fakeTools(t, wd)
+	r := execute(t, wd, t.TempDir(), "", "check", "tools", "--watch", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	for _, want := range []string{`"current": "tools"`, `"id": "tools"`, `"status": "pass"`, `"id": "cni"`, `"status": "skip"`} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %s:\n%s", want, r.out)
+		}
+	}
+	if strings.Contains(r.errOut, "Waiting") {
+		t.Errorf("JSON mode printed progress: %q", r.errOut)
+	}
+}
