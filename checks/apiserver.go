@@ -52,7 +52,11 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 			saw("/readyz failing", "/readyz ok").
 			hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), nil
 	case code != http.StatusOK:
-		return failf("The API server answered /readyz with HTTP %d: %s.", code, firstLine(string(body))).
+		answer := fmt.Sprintf("HTTP %d", code)
+		if line := firstLine(string(body)); line != "" {
+			answer += ": " + line
+		}
+		return failf("%s answered /readyz with %s: not what kube-apiserver says.", cfg.Host, answer).
 			saw(fmt.Sprintf("HTTP %d", code), "HTTP 200 ok").
 			hint("is it really kube-apiserver that listens at %s?", cfg.Host), nil
 	}
