@@ -13,6 +13,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kubetutor/kubetutor/internal/host"
 )
 
 // Defaults shared by the checks, the lessons and the demo. They follow the talk.
@@ -28,7 +30,7 @@ const (
 
 // DefaultCNIBinDirs are where CNI plugins are looked for: upstream's default
 // first, then Debian's package location.
-var DefaultCNIBinDirs = []string{"/opt/cni/bin", "/usr/lib/cni"}
+var DefaultCNIBinDirs = host.CNIBinDirs
 
 // Env is everything a check may look at. Clients are built lazily, on first
 // use, so a check that needs no cluster dials none. An Env is safe for
@@ -262,11 +264,19 @@ func (e *Env) Kube() (kubernetes.Interface, error) {
 	if e.kube != nil {
 		return e.kube, nil
 	}
-	k, err := kubernetes.NewForConfig(e.restConfig)
+	k, err := e.newClientLocked(e.restConfig)
+	if err != nil {
+		return nil, err
+	}
+	e.kube = k
+	return k, nil
+}
+
+func (e *Env) newClientLocked(cfg *rest.Config) (kubernetes.Interface, error) {
+	k, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build a Kubernetes client from %s: %w", e.KubeconfigPath(), err)
 	}
-	e.kube = k
 	return k, nil
 }
 
@@ -285,11 +295,7 @@ func (e *Env) WatchKube() (kubernetes.Interface, error) {
 	}
 	cfg := rest.CopyConfig(e.restConfig)
 	cfg.Timeout = 0
-	k, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("build a Kubernetes client from %s: %w", e.KubeconfigPath(), err)
-	}
-	return k, nil
+	return e.newClientLocked(cfg)
 }
 
 // SetRuntime installs a container runtime client, for tests.

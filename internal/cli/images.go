@@ -79,16 +79,12 @@ k8s.io namespace, then create the Deployment with the stand-in:
 }
 
 func (o *ImagesOptions) specs() ([]images.Spec, error) {
-	self, err := os.Executable()
+	specs, err := images.FromSelf()
 	if err != nil {
-		return nil, fmt.Errorf("find kubetutor's own binary: %w", err)
-	}
-	if err := images.RequireStatic(self); err != nil {
 		return nil, err
 	}
-	sb, wl := images.Sandbox(self), images.Workload(self)
-	sb.Ref, wl.Ref = o.SandboxImage, o.WorkloadImage
-	return []images.Spec{sb, wl}, nil
+	specs[0].Ref, specs[1].Ref = o.SandboxImage, o.WorkloadImage
+	return specs, nil
 }
 
 func (o *ImagesOptions) build() (string, error) {

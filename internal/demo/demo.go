@@ -527,14 +527,10 @@ func RunningPid(l Layout, name string) (int, bool) {
 // procStartTime is field 22 of /proc/PID/stat: when the process started,
 // in clock ticks since boot.
 func procStartTime(pid int) (string, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procStat(pid)
 	if err != nil {
 		return "", err
 	}
-	s := string(stat)
-	// Fields after the command name, which may contain spaces: state is
-	// field 3, so starttime (22) is the 20th after the ')'.
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) < 20 {
 		return "", fmt.Errorf("short /proc/%d/stat", pid)
 	}
@@ -578,15 +574,12 @@ func (d *Demo) writeCNIConfig() error {
 // loadImages packs the sandbox and workload images from this very binary
 // and imports them into containerd.
 func (d *Demo) loadImages(ctx context.Context) error {
-	self, err := os.Executable()
+	specs, err := images.FromSelf()
 	if err != nil {
-		return fmt.Errorf("find kubetutor's own binary: %w", err)
-	}
-	if err := images.RequireStatic(self); err != nil {
 		return err
 	}
 	tarPath := d.L.ImagesTarball()
-	if err := images.WriteTarball(tarPath, images.Sandbox(self), images.Workload(self)); err != nil {
+	if err := images.WriteTarball(tarPath, specs...); err != nil {
 		return err
 	}
 	ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)

@@ -193,14 +193,24 @@ func waitGone(pid int, d time.Duration) bool {
 	}
 }
 
+// procStat returns the fields of /proc/PID/stat after the command name
+// (which may contain spaces): [0] is the state (field 3), [1] the parent
+// pid, [19] the start time (field 22).
+func procStat(pid int) ([]string, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	s := string(stat)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:]), nil
+}
+
 // alive is true while pid exists and is not a zombie.
 func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := procStat(pid)
 	if err != nil {
 		return false
 	}
-	s := string(stat)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	if len(f) > 0 && f[0] == "Z" {
 		// Reap it if it is our child; either way it has exited.
 		var ws syscall.WaitStatus
@@ -341,13 +351,8 @@ func processTable() map[int]procInfo {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 2 {
+		f, err := procStat(pid)
+		if err != nil || len(f) < 2 {
 			continue
 		}
 		ppid, _ := strconv.Atoi(f[1])

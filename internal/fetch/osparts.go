@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/host"
 )
 
 // DefaultOSBinDirs are where the OS's packages put programs (Debian:
@@ -21,7 +23,7 @@ var DefaultOSBinDirs = []string{"/usr/local/bin", "/usr/bin", "/usr/sbin", "/bin
 
 // DefaultOSCNIDirs are where the OS's CNI plugins may be: upstream's
 // /opt/cni/bin and Debian's containernetworking-plugins in /usr/lib/cni.
-var DefaultOSCNIDirs = []string{"/opt/cni/bin", "/usr/lib/cni"}
+var DefaultOSCNIDirs = host.CNIBinDirs
 
 // CNIPlugins are the plugins the course's bridge configuration needs.
 var CNIPlugins = []string{"bridge", "host-local", "loopback", "portmap"}

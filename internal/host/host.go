@@ -22,6 +22,10 @@ type Facts struct {
 	CNIBinDir string
 }
 
+// CNIBinDirs are where CNI plugins are installed: upstream's default (where
+// containerd looks unless told otherwise), then Debian's package location.
+var CNIBinDirs = []string{"/opt/cni/bin", "/usr/lib/cni"}
+
 // Root is the filesystem root the probes read; tests point it elsewhere.
 var Root = "/"
 
@@ -30,7 +34,7 @@ func Detect() Facts {
 	return Facts{
 		CgroupV1:            CgroupV1(),
 		RestrictOOMScoreAdj: !CanLowerOOMScoreAdj(),
-		CNIBinDir:           CNIBinDir([]string{"/opt/cni/bin", "/usr/lib/cni"}),
+		CNIBinDir:           CNIBinDir(CNIBinDirs),
 	}
 }
 

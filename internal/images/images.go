@@ -52,6 +52,19 @@ func Workload(binary string) Spec {
 	return Spec{Ref: WorkloadImage, Binary: binary, Entrypoint: []string{"/kubetutor", "serve", "--addr", ":80"}, Ports: []string{"80/tcp"}}
 }
 
+// FromSelf is the sandbox and workload images packed from the running
+// kubetutor binary, which must be static.
+func FromSelf() ([]Spec, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find kubetutor's own binary: %w", err)
+	}
+	if err := RequireStatic(self); err != nil {
+		return nil, err
+	}
+	return []Spec{Sandbox(self), Workload(self)}, nil
+}
+
 // Build packs an image: one layer with the binary at /kubetutor.
 func Build(s Spec) (v1.Image, error) {
 	bin, err := os.ReadFile(s.Binary)
