@@ -82,7 +82,7 @@ func TestEtcdHealthy(t *testing.T) {
 			url:    func(string) string { return "http://" + closedPort(t) },
 			status: checks.Fail,
 			msg:    []string{"etcd does not answer at http://127.0.0.1:", "connection refused"},
-			hint:   "--listen-client-urls=http://127.0.0.1:2379",
+			hint:   "kubetutor show etcd --commands",
 		},
 		{
 			name:    "not etcd: HTML on the port",

@@ -105,7 +105,7 @@ func (w *workload) rsNames() string {
 func deploymentMissing(env *Env) Result {
 	return failf("There is no Deployment %q in namespace %q.", env.Deployment, env.Namespace).
 		saw("no Deployment "+env.Deployment, "Deployment "+env.Deployment).
-		hint("kubectl create deployment %s --image=nginx", env.Deployment)
+		hint("create it: run the step's commands, kubetutor show deployment --commands")
 }
 
 // DeploymentExists checks that the learner's Deployment exists, and explains
@@ -247,7 +247,7 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 	}
 	r := failf("Pod %s is %s and no scheduler has looked at it: no node, no PodScheduled condition, no FailedScheduling event.", p.Name, p.Status.Phase).
 		saw("pod unscheduled, untouched", "a node assigned, or FailedScheduling").
-		hint("start kube-scheduler: kube-scheduler --kubeconfig=admin.conf")
+		hint("start kube-scheduler: run the step's commands, kubetutor show scheduler --commands")
 	if age, ok := leaseAge(ctx, kube, "kube-scheduler", env.Now()); ok && age < time.Minute {
 		r.Message += fmt.Sprintf(" kube-scheduler's leader lease was renewed %s ago, so it runs: read its log.", age.Round(time.Second))
 	}
