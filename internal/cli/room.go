@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubetutor/kubetutor/internal/fetch"
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/pki"
 	"github.com/kubetutor/kubetutor/internal/room"
 	"github.com/kubetutor/kubetutor/lessons"
@@ -274,10 +275,10 @@ func roomCertificate(dataDir string, addr net.Addr) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	if dataDir != "" {
-		if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+		if err := fsutil.WriteFile(keyPath, keyPEM, 0o600); err != nil {
 			return tls.Certificate{}, fmt.Errorf("keep the room's TLS key: %w", err)
 		}
-		if err := os.WriteFile(certPath, certPEM, 0o644); err != nil {
+		if err := fsutil.WriteFile(certPath, certPEM, 0o644); err != nil {
 			return tls.Certificate{}, fmt.Errorf("keep the room's TLS certificate: %w", err)
 		}
 	}

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // StateFile is the room file in the learner's state directory, next to the
@@ -43,12 +45,12 @@ type State struct {
 // LoadState reads the joined room from stateDir; nil when none was joined.
 func LoadState(stateDir string) (*State, error) {
 	path := filepath.Join(stateDir, StateFile)
-	data, err := readSmall(path, 16<<10)
+	data, err := fsutil.ReadFile(path, fsutil.LimitSmall)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the room file %s: %w", path, err)
+		return nil, fmt.Errorf("read the room file: %w (kubetutor room leave removes it)", err)
 	}
 	var st State
 	if err := json.Unmarshal(data, &st); err != nil {
@@ -60,23 +62,8 @@ func LoadState(stateDir string) (*State, error) {
 	return &st, nil
 }
 
-func readSmall(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return data, nil
-}
-
-// SaveState writes the joined room to stateDir, atomically and 0600.
+// SaveState writes the joined room to stateDir, atomically and 0600 (it
+// holds the learner's secret).
 func SaveState(stateDir string, st *State) error {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("create the state directory %s: %w", stateDir, err)
@@ -85,24 +72,8 @@ func SaveState(stateDir string, st *State) error {
 	if err != nil {
 		return fmt.Errorf("encode the room file: %w", err)
 	}
-	path := filepath.Join(stateDir, StateFile)
-	tmp, err := os.CreateTemp(stateDir, ".room-*.json")
-	if err != nil {
-		return fmt.Errorf("write the room file %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(append(data, '\n'))
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		return fmt.Errorf("write the room file %s: %w", path, werr)
+	if err := fsutil.WriteFile(filepath.Join(stateDir, StateFile), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save the room: %w", err)
 	}
 	return nil
 }
