@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/host"
 )
 
@@ -165,7 +166,7 @@ func (e *Env) KubeconfigPath() string {
 
 // MaxKubeconfigSize bounds what is read as a kubeconfig: real ones are a few
 // kilobytes; this keeps a wrong path (a disk image, a log) from eating memory.
-const MaxKubeconfigSize = 4 << 20
+const MaxKubeconfigSize = fsutil.LimitKubeconfig
 
 // KubeconfigResolution says where the kubeconfig comes from, as kubectl
 // would find it, and with the work directory's files as a fallback.
@@ -283,7 +284,7 @@ func checkKubeconfigFile(path string) error {
 		return &KubeconfigError{Path: path, Err: err}
 	}
 	if !fi.Mode().IsRegular() {
-		return &KubeconfigError{Path: path, Err: fmt.Errorf("it is not a regular file (%s)", fileKind(fi.Mode()))}
+		return &KubeconfigError{Path: path, Err: fmt.Errorf("it is %s, not a regular file", fileKind(fi.Mode()))}
 	}
 	if fi.Size() > MaxKubeconfigSize {
 		return &KubeconfigError{Path: path, Err: fmt.Errorf("it is %d bytes, more than any kubeconfig (limit %d)", fi.Size(), MaxKubeconfigSize)}
@@ -291,21 +292,7 @@ func checkKubeconfigFile(path string) error {
 	return nil
 }
 
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return m.Type().String()
-}
+func fileKind(m os.FileMode) string { return "a " + fsutil.Kind(m) }
 
 // KubeconfigError says why the kubeconfig cannot be used. It is a learner's
 // problem, not an internal error, so checks turn it into a failing result.
@@ -470,7 +457,7 @@ func checkCredentialFile(path string) error {
 	case err != nil:
 		return err
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("is not a regular file (%s)", fileKind(fi.Mode()))
+		return fmt.Errorf("is %s, not a regular file", fileKind(fi.Mode()))
 	case fi.Size() > MaxKubeconfigSize:
 		return fmt.Errorf("is %d bytes, too large for a credential", fi.Size())
 	}

@@ -208,17 +208,17 @@ func TestKubeconfigProblems(t *testing.T) {
 			if err := syscall.Mkfifo(p, 0o600); err != nil {
 				t.Skipf("mkfifo: %v", err)
 			}
-		}, "not a regular file (a named pipe)", ""},
+		}, "is a named pipe (FIFO), not a regular file", ""},
 		{"a symlink to /dev/zero", func(t *testing.T, p string) {
 			if err := os.Symlink("/dev/zero", p); err != nil {
 				t.Fatal(err)
 			}
-		}, "not a regular file (a character device)", ""},
+		}, "is a character device, not a regular file", ""},
 		{"a directory", func(t *testing.T, p string) {
 			if err := os.Mkdir(p, 0o700); err != nil {
 				t.Fatal(err)
 			}
-		}, "not a regular file (a directory)", ""},
+		}, "is a directory, not a regular file", ""},
 		{"a huge file", func(t *testing.T, p string) {
 			f, err := os.Create(p)
 			if err != nil {
