@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -33,7 +34,12 @@ func loadWorkload(ctx context.Context, env *Env, kube kubernetes.Interface) (*wo
 		return nil, err
 	}
 	w := &workload{deployment: d}
-	rsList, err := kube.AppsV1().ReplicaSets(env.Namespace).List(ctx, metav1.ListOptions{})
+	// Only the objects the Deployment's selector matches; ownership decides.
+	opts := metav1.ListOptions{}
+	if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err == nil && !sel.Empty() {
+		opts.LabelSelector = sel.String()
+	}
+	rsList, err := kube.AppsV1().ReplicaSets(env.Namespace).List(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +49,7 @@ func loadWorkload(ctx context.Context, env *Env, kube kubernetes.Interface) (*wo
 		}
 	}
 	sort.Slice(w.replicaSets, func(i, j int) bool { return w.replicaSets[i].Name < w.replicaSets[j].Name })
-	podList, err := kube.CoreV1().Pods(env.Namespace).List(ctx, metav1.ListOptions{})
+	podList, err := kube.CoreV1().Pods(env.Namespace).List(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +440,11 @@ func orNone(s string) string {
 
 // latestEvent returns the newest event about an object, optionally of one reason.
 func latestEvent(ctx context.Context, kube kubernetes.Interface, ns, kind, name, reason string) *corev1.Event {
-	list, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	sel := fields.Set{"involvedObject.kind": kind, "involvedObject.name": name}
+	if reason != "" {
+		sel["reason"] = reason
+	}
+	list, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: sel.AsSelector().String()})
 	if err != nil {
 		return nil
 	}

@@ -161,13 +161,13 @@ var stages = []struct {
 	}, "replicaset-created", "has no ReplicaSet", []string{"has no ReplicaSet yet. That is expected now"}},
 	{"controller-manager", func(w *world) {
 		yes := true
-		rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "nginx-7c5ddbdf54", Namespace: "default", UID: "rs-uid",
+		rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "nginx-7c5ddbdf54", Namespace: "default", UID: "rs-uid", Labels: map[string]string{"app": "nginx"},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "nginx", UID: "d-uid", Controller: &yes}}},
 			Status: appsv1.ReplicaSetStatus{Replicas: 1}}
 		if _, err := w.kube.AppsV1().ReplicaSets("default").Create(ctx, rs, metav1.CreateOptions{}); err != nil {
 			w.t.Fatal(err)
 		}
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nginx-7c5ddbdf54-x2x4q", Namespace: "default",
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nginx-7c5ddbdf54-x2x4q", Namespace: "default", Labels: map[string]string{"app": "nginx"},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: "rs-uid", Controller: &yes}}},
 			Status: corev1.PodStatus{Phase: corev1.PodPending}}
 		if _, err := w.kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {

@@ -163,6 +163,7 @@ func runStart(ctx context.Context, o *StartOptions) error {
 						fmt.Fprintf(out, "%v\n", err)
 					}
 				}
+				f.reportToRoom(steps.ReportOf(res), steps.Only)
 				fmt.Fprintln(out)
 				if err := report.Step(out, res, textOpts); err != nil {
 					return err
