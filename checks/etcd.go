@@ -28,11 +28,11 @@ func (EtcdHealthy) Check(ctx context.Context, env *Env) (Result, error) {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return failf("etcd is not running: nothing answers at %s (connection refused)%s.", base, env.lastAliveNote("etcd")).
 				saw("connection refused", "etcd answering on "+base).
-				hint("start etcd (kubetutor show etcd)"), nil
+				hint("start etcd: run the step's commands, kubetutor show etcd --commands"), nil
 		}
 		return failf("etcd does not answer at %s: %s.", base, describeNetError(err)).
 			saw(describeNetError(err), "etcd answering on "+base).
-			hint("start etcd (kubetutor show etcd): etcd --data-dir=etcd-data --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379"), nil
+			hint("start etcd: run the step's commands, kubetutor show etcd --commands"), nil
 	}
 	if health.Health != "true" {
 		reason := health.Reason

@@ -82,7 +82,7 @@ func TestEtcdHealthy(t *testing.T) {
 			url:    func(string) string { return "http://" + closedPort(t) },
 			status: checks.Fail,
 			msg:    []string{"etcd is not running: nothing answers at http://127.0.0.1:", "connection refused"},
-			hint:   "kubetutor show etcd",
+			hint:   "kubetutor show etcd --commands",
 		},
 		{
 			name:    "not etcd: HTML on the port",

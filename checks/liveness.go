@@ -229,7 +229,7 @@ func (c ComponentAlive) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	return failf("%s", msg).
 		saw("not running", "a running "+comp.Name).
-		hint("start %s again with the step's commands (kubetutor show %s) and read its last log lines", comp.Name, comp.Step), nil
+		hint("start %s again: run the step's commands, kubetutor show %s --commands; if it exits, read its last log lines", comp.Name, comp.Step), nil
 }
 
 // KubeletAlive checks that a kubelet runs now: its /healthz on this machine,
@@ -247,7 +247,7 @@ func (KubeletAlive) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	return failf("%s.", lv.Message).
 		saw("not running", "a running kubelet").
-		hint("start the kubelet again as root with the step's commands (kubetutor show kubelet); containerd must run first"), nil
+		hint("start the kubelet again as root: run the step's commands, kubetutor show kubelet --commands (containerd must run first)"), nil
 }
 
 // kubeletLiveness finds this machine's node (or the only one) and decides

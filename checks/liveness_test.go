@@ -95,7 +95,7 @@ func TestLiveness(t *testing.T) {
 					t.Errorf("message %q lacks %q", r.Message, w)
 				}
 			}
-			if r.Status == checks.Fail && !strings.Contains(r.Hint, "kubetutor show controller-manager") {
+			if r.Status == checks.Fail && !strings.Contains(r.Hint, "kubetutor show controller-manager --commands") {
 				t.Errorf("hint %q", r.Hint)
 			}
 		})

@@ -33,6 +33,8 @@ type Factory struct {
 	Now func() time.Time
 	// NewEnv builds the checks' environment; tests replace it.
 	NewEnv func() (*checks.Env, error)
+	// room is the joined room checks report to (room.go).
+	room *roomHook
 }
 
 // Env builds the environment the checks see from the global flags.
@@ -170,6 +172,7 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newFetchCmd(f),
 		newDoctorCmd(f),
 		newImagesCmd(f),
+		newRoomCmd(f),
 	)
 	return root
 }
@@ -188,6 +191,7 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	if f.Now == nil {
 		f.Now = time.Now
 	}
+	defer f.waitRoom()
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

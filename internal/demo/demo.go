@@ -21,6 +21,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/pki"
 	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/report"
+	"github.com/kubetutor/kubetutor/internal/script"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
 )
@@ -270,7 +271,28 @@ func (d *Demo) commandText(s steps.Step) string {
 	case "cni":
 		return "cat > " + d.L.CNIConfFile() + " <<EOF\n" + BridgeConflist(d.L) + "EOF"
 	}
-	return strings.Join(s.Commands, "\n")
+	return strings.TrimSuffix(script.Text(s.CommandsFor(d.hostTags())), "\n")
+}
+
+// hostTags are the lesson variants' tags for this host as the demo runs it.
+func (d *Demo) hostTags() script.Set {
+	st := host.Stack{Facts: d.Host, Systemd: host.Systemd(), Online: !d.state.Offline}
+	tags := script.Set{}
+	for _, t := range st.Tags() {
+		tags[t] = true
+	}
+	return tags
+}
+
+// daemonText is the lesson's block that starts the step's component, for
+// this host, verbatim.
+func (d *Demo) daemonText(s steps.Step) (string, error) {
+	for _, b := range s.CommandsFor(d.hostTags()) {
+		if b.Kind == script.Daemon {
+			return b.Text, nil
+		}
+	}
+	return "", fmt.Errorf("the %s lesson has no long-running block for this host", s.ID)
 }
 
 func (d *Demo) kubeletCommand() string {
@@ -338,7 +360,11 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 	case "etcd", "apiserver", "controller-manager", "scheduler":
 		name := componentOfStep(s.ID)
 		err = d.status("Starting "+name, func() error {
-			p, err = d.startComponent(name, strings.Join(s.Commands, "\n"))
+			text, err := d.daemonText(s)
+			if err != nil {
+				return err
+			}
+			p, err = d.startComponent(name, text)
 			return err
 		})
 	case "deployment":
