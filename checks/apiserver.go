@@ -115,6 +115,7 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 	case json.Unmarshal(vbody, &v) != nil || !kubeVersionRE.MatchString(v.GitVersion) || v.Major == "":
 		return notAPIServer(fmt.Sprintf("/version answers %q, not a Kubernetes version", truncate(firstLine(string(vbody)), 80))), nil
 	}
+	env.markAlive("kube-apiserver")
 	return passf("kube-apiserver %s at %s is ready.", v.GitVersion, cfg.Host).
 		saw("TLS verified with the kubeconfig's CA, /readyz ok, /version "+v.GitVersion, "kube-apiserver").
 		detail("server version %s (%s)", v.GitVersion, v.Platform).
@@ -185,7 +186,7 @@ func apiFailure(env *Env, err error) Result {
 	var invalid x509.CertificateInvalidError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return failf("Nothing listens at %s (connection refused): kube-apiserver is not running.", host).
+		return failf("kube-apiserver is not running: nothing listens at %s (connection refused)%s.", host, env.lastAliveNote("kube-apiserver")).
 			saw("connection refused", "kube-apiserver answering at "+host).
 			hint("start kube-apiserver (kubetutor show apiserver); if it exits at once, read its last lines")
 	case errors.As(err, &hostErr):

@@ -3,9 +3,11 @@ package checks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 )
 
 // EtcdHealthy checks etcd's /health and reports its version.
@@ -23,6 +25,11 @@ func (EtcdHealthy) Check(ctx context.Context, env *Env) (Result, error) {
 		Reason string `json:"reason"`
 	}
 	if err := getJSON(ctx, client, base+"/health", &health); err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return failf("etcd is not running: nothing answers at %s (connection refused)%s.", base, env.lastAliveNote("etcd")).
+				saw("connection refused", "etcd answering on "+base).
+				hint("start etcd: run the step's commands, kubetutor show etcd --commands"), nil
+		}
 		return failf("etcd does not answer at %s: %s.", base, describeNetError(err)).
 			saw(describeNetError(err), "etcd answering on "+base).
 			hint("start etcd: run the step's commands, kubetutor show etcd --commands"), nil
@@ -36,6 +43,7 @@ func (EtcdHealthy) Check(ctx context.Context, env *Env) (Result, error) {
 			saw("health "+health.Health, "health true").
 			hint("look at etcd's output; a single member with a stale data dir from another cluster is the usual cause: stop it, remove etcd-data, start it again"), nil
 	}
+	env.markAlive("etcd")
 	var version struct {
 		Server  string `json:"etcdserver"`
 		Cluster string `json:"etcdcluster"`
