@@ -75,6 +75,7 @@ type Env struct {
 	configStamp  string
 	runtime      Runtime
 	closers      []func() error
+	apiDown      apiDownMemo
 }
 
 // NewEnv returns an Env with the talk's defaults filled in.

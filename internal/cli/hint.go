@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubetutor/kubetutor/lessons"
 )
 
 // HintOptions are the options of `kubetutor hint`.
@@ -26,15 +29,18 @@ cluster.`,
 		ValidArgsFunction: stepIDCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
+				if args[0] == "" {
+					return usageErrorf("STEP is empty: name a step (%s) or leave it out", stepList())
+				}
 				o.Step = args[0]
 			}
-			return runHint(o)
+			return runHint(cmd.Context(), o)
 		},
 	}
 	return cmd
 }
 
-func runHint(o *HintOptions) error {
+func runHint(ctx context.Context, o *HintOptions) error {
 	f := o.f
 	p, err := f.LoadProgress()
 	if err != nil {
@@ -52,8 +58,9 @@ func runHint(o *HintOptions) error {
 	if err != nil {
 		return err
 	}
-	h, n, total := p.NextHint(s)
-	if err := f.Store().Save(p); err != nil {
+	var h string
+	var n, total int
+	if _, err := f.UpdateProgress(ctx, func(p *lessons.Progress) { h, n, total = p.NextHint(s) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(f.IO.Out, "Hint %d of %d for %s: %s\n", n, total, s.ID, h)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/images"
 	"github.com/kubetutor/kubetutor/internal/pki"
@@ -187,7 +188,7 @@ func (d *Demo) Run(ctx context.Context) error {
 }
 
 func (d *Demo) loadOrInitState(ctx context.Context) error {
-	data, err := os.ReadFile(d.L.StatePath())
+	data, err := fsutil.ReadFile(d.L.StatePath(), fsutil.LimitConfig)
 	if err == nil && json.Unmarshal(data, &d.state) == nil && d.state.Image != "" {
 		return nil
 	}
@@ -210,7 +211,7 @@ func (d *Demo) saveState() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(d.L.StatePath(), data, 0o644)
+	return fsutil.WriteFile(d.L.StatePath(), data, 0o644)
 }
 
 // registryReachable reports whether both registries an online demo pulls
@@ -348,7 +349,7 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 			if err := os.MkdirAll(d.L.ContainerdDir(), 0o755); err != nil {
 				return err
 			}
-			if err := os.WriteFile(d.L.ContainerdConfig(), []byte(ContainerdConfig(d.L, d.Host, images.SandboxImage)), 0o644); err != nil {
+			if err := fsutil.WriteFile(d.L.ContainerdConfig(), []byte(ContainerdConfig(d.L, d.Host, images.SandboxImage)), 0o644); err != nil {
 				return fmt.Errorf("write containerd config: %w", err)
 			}
 			p, err = d.startComponent("containerd", "containerd --config "+d.L.ContainerdConfig())
@@ -356,7 +357,7 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 		})
 	case "kubelet":
 		err = d.status("Starting the kubelet", func() error {
-			if err := os.WriteFile(d.L.KubeletConfig(), []byte(KubeletConfig(d.L, d.Host)), 0o644); err != nil {
+			if err := fsutil.WriteFile(d.L.KubeletConfig(), []byte(KubeletConfig(d.L, d.Host)), 0o644); err != nil {
 				return fmt.Errorf("write kubelet.yaml: %w", err)
 			}
 			p, err = d.startComponent("kubelet", d.kubeletCommand())
@@ -492,7 +493,7 @@ func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
 		return nil, err
 	}
 	start, _ := procStartTime(p.Pid())
-	if err := os.WriteFile(d.L.PidPath(name), []byte(fmt.Sprintf("%d %s\n", p.Pid(), start)), 0o644); err != nil {
+	if err := fsutil.WriteFile(d.L.PidPath(name), []byte(fmt.Sprintf("%d %s\n", p.Pid(), start)), 0o644); err != nil {
 		return p, fmt.Errorf("write pidfile: %w", err)
 	}
 	return p, nil
@@ -502,7 +503,7 @@ func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
 // whether that process still runs and is the one the demo started: same
 // start time (a reused pid has another), not a zombie.
 func RunningPid(l Layout, name string) (int, bool) {
-	data, err := os.ReadFile(l.PidPath(name))
+	data, err := fsutil.ReadFile(l.PidPath(name), fsutil.LimitSmall)
 	if err != nil {
 		return 0, false
 	}
@@ -564,7 +565,7 @@ func (d *Demo) writeCNIConfig() error {
 		d.state.CNIConfFile = file
 		return d.saveState()
 	}
-	if err := os.WriteFile(file, []byte(BridgeConflist(d.L)), 0o644); err != nil {
+	if err := fsutil.WriteFile(file, []byte(BridgeConflist(d.L)), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", file, err)
 	}
 	d.state.CNIConfFile, d.state.CNIConfCreated = file, true

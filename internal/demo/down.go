@@ -19,6 +19,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"golang.org/x/sys/unix"
 
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/images"
 )
 
@@ -41,7 +42,7 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 		fmt.Fprintf(out, " ✗ %v\n", err)
 		errs = append(errs, err)
 	}
-	data, err := os.ReadFile(l.StatePath())
+	data, err := fsutil.ReadFile(l.StatePath(), fsutil.LimitConfig)
 	if err != nil {
 		return ErrNotDemo
 	}
