@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -19,12 +22,17 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// APIServerReady checks /readyz through the kubeconfig and tells apart the
-// ways a learner's first connection fails.
+// APIServerReady checks that kube-apiserver answers, through the
+// kubeconfig, and is ready: it must speak TLS with a certificate the
+// kubeconfig's CA vouches for, answer /readyz, and say on /version that it is
+// Kubernetes. Anything else that answers is named as not kube-apiserver.
 type APIServerReady struct{}
 
 // Name implements Checker.
 func (APIServerReady) Name() string { return "apiserver-ready" }
+
+// kubeVersionRE is a Kubernetes gitVersion, as /version reports it.
+var kubeVersionRE = regexp.MustCompile(`^v1\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$`)
 
 // Check implements Checker. It speaks HTTP to /readyz and /version with the
 // kubeconfig's transport (TLS and credentials), as kubectl get --raw would.
@@ -33,13 +41,40 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return kubeconfigFailure(err), nil
 	}
+	u, err := url.Parse(cfg.Host)
+	if err != nil || u.Host == "" {
+		return failf("The kubeconfig's server %q is not a URL.", cfg.Host).
+			saw("server "+cfg.Host, "server "+env.APIServerURL).
+			hint("kubectl config set-cluster local-apiserver --server=%s", env.APIServerURL), nil
+	}
+	if u.Scheme != "https" {
+		return failf("The kubeconfig points at %s, plain HTTP: kube-apiserver serves its API over TLS only.", cfg.Host).
+			saw("server "+cfg.Host, "server "+env.APIServerURL).
+			hint("kubectl config set-cluster local-apiserver --server=%s", env.APIServerURL), nil
+	}
+	if cfg.Insecure || (len(cfg.CAData) == 0 && cfg.CAFile == "") {
+		return failf("The kubeconfig does not verify the API server's certificate (no CA, or insecure-skip-tls-verify): whatever answers at %s would be trusted.", cfg.Host).
+			saw("no certificate authority", "the cluster's CA embedded").
+			hint("kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=%s", env.APIServerURL), nil
+	}
 	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return kubeconfigFailure(&KubeconfigError{Path: env.KubeconfigPath(), Err: err}), nil
 	}
 	base := strings.TrimSuffix(cfg.Host, "/")
+	notAPIServer := func(what string) Result {
+		return failf("Something answers on %s but it is not kube-apiserver: %s.", u.Host, what).
+			saw(what, "kube-apiserver (TLS, /readyz, /version)").
+			hint("find what listens there (ss -ltnp | grep %s), stop it, and start kube-apiserver (kubetutor show apiserver)", u.Port())
+	}
 	code, body, err := httpGet(ctx, client, base+"/readyz")
-	if err != nil {
+	var rhe tls.RecordHeaderError
+	switch {
+	case errors.Is(err, http.ErrSchemeMismatch):
+		return notAPIServer("plain HTTP"), nil
+	case errors.As(err, &rhe):
+		return notAPIServer("it does not speak TLS"), nil
+	case err != nil:
 		return apiFailure(env, err), nil
 	}
 	switch {
@@ -47,28 +82,51 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 		return apiFailure(env, apierrors.NewUnauthorized(statusMessage(body))), nil
 	case code == http.StatusForbidden:
 		return apiFailure(env, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: statusMessage(body)}}), nil
-	case code >= 500:
+	case code >= 500 && strings.Contains(string(body), "readyz check failed"):
+		return failf("The API server answers but is not ready yet: %s.", summarizeReadyz(body)).
+			saw("/readyz failing", "/readyz ok").
+			hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), nil
+	case code == http.StatusServiceUnavailable:
 		return failf("The API server answers but is not ready yet: %s.", summarizeReadyz(body)).
 			saw("/readyz failing", "/readyz ok").
 			hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), nil
 	case code != http.StatusOK:
-		answer := fmt.Sprintf("HTTP %d", code)
+		answer := fmt.Sprintf("/readyz answers HTTP %d", code)
 		if line := firstLine(string(body)); line != "" {
-			answer += ": " + line
+			answer += " (" + truncate(line, 80) + ")"
 		}
-		return failf("%s answered /readyz with %s: not what kube-apiserver says.", cfg.Host, answer).
-			saw(fmt.Sprintf("HTTP %d", code), "HTTP 200 ok").
-			hint("is it really kube-apiserver that listens at %s?", cfg.Host), nil
+		return notAPIServer(answer), nil
 	}
-	res := passf("The API server at %s is ready (/readyz: %s).", cfg.Host, strings.TrimSpace(string(body)))
+	vcode, vbody, err := httpGet(ctx, client, base+"/version")
+	if err != nil {
+		return apiFailure(env, err), nil
+	}
 	var v struct {
+		Major      string `json:"major"`
+		Minor      string `json:"minor"`
 		GitVersion string `json:"gitVersion"`
+		Platform   string `json:"platform"`
 	}
-	if code, body, err := httpGet(ctx, client, base+"/version"); err == nil && code == http.StatusOK && json.Unmarshal(body, &v) == nil && v.GitVersion != "" {
-		res = res.detail("server version %s", v.GitVersion)
-		res.Message = fmt.Sprintf("kube-apiserver %s at %s is ready.", v.GitVersion, cfg.Host)
+	switch {
+	case vcode == http.StatusUnauthorized || vcode == http.StatusForbidden:
+		return apiFailure(env, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: int32(vcode), Reason: metav1.StatusReason(http.StatusText(vcode)), Message: statusMessage(vbody)}}), nil
+	case vcode != http.StatusOK:
+		return notAPIServer(fmt.Sprintf("/version answers HTTP %d", vcode)), nil
+	case json.Unmarshal(vbody, &v) != nil || !kubeVersionRE.MatchString(v.GitVersion) || v.Major == "":
+		return notAPIServer(fmt.Sprintf("/version answers %q, not a Kubernetes version", truncate(firstLine(string(vbody)), 80))), nil
 	}
-	return res, nil
+	env.markAlive("kube-apiserver")
+	return passf("kube-apiserver %s at %s is ready.", v.GitVersion, cfg.Host).
+		saw("TLS verified with the kubeconfig's CA, /readyz ok, /version "+v.GitVersion, "kube-apiserver").
+		detail("server version %s (%s)", v.GitVersion, v.Platform).
+		detail("kubeconfig: %s", env.ResolveKubeconfig().Describe()), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func httpGet(ctx context.Context, client *http.Client, url string) (int, []byte, error) {
@@ -131,7 +189,7 @@ func apiFailure(env *Env, err error) Result {
 	var invalid x509.CertificateInvalidError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return failf("Nothing listens at %s (connection refused): kube-apiserver is not running.", host).
+		return failf("kube-apiserver is not running: nothing listens at %s (connection refused)%s.", host, env.lastAliveNote("kube-apiserver")).
 			saw("connection refused", "kube-apiserver answering at "+host).
 			hint("start kube-apiserver (kubetutor show apiserver); if it exits at once, read its last lines")
 	case errors.As(err, &hostErr):

@@ -28,6 +28,8 @@ type fakeAPIServer struct {
 	readyz http.HandlerFunc
 	// noVersion makes /version a 404.
 	noVersion bool
+	// version, when set, replaces /version's body.
+	version string
 }
 
 func writeStatus(w http.ResponseWriter, code int, reason, message string) {
@@ -54,6 +56,10 @@ func (a *fakeAPIServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if a.version != "" {
+			fmt.Fprint(w, a.version)
+			return
+		}
 		fmt.Fprint(w, `{"major":"1","minor":"37","gitVersion":"v1.37.2","gitCommit":"0123456789abcdef","gitTreeState":"clean","goVersion":"go1.26.8","compiler":"gc","platform":"linux/amd64"}`)
 	default:
 		http.NotFound(w, r)
@@ -118,6 +124,8 @@ func TestAPIServerReady(t *testing.T) {
 		noKube     bool
 		kubeRaw    []byte
 		timeout    time.Duration // default 1s
+		plain      bool          // serve plain HTTP (kubeconfig still says https)
+		httpURL    bool          // with plain: the kubeconfig says http://
 	}
 	tests := []struct {
 		name   string
@@ -136,10 +144,37 @@ func TestAPIServerReady(t *testing.T) {
 			detail: "server version v1.37.2",
 		},
 		{
-			name:   "ready without /version",
+			name:   "ready without /version is not kube-apiserver",
 			setup:  setup{api: &fakeAPIServer{noVersion: true}},
-			status: checks.Pass,
-			msg:    []string{"The API server at https://127.0.0.1:", "is ready (/readyz: ok)"},
+			status: checks.Fail,
+			msg:    []string{"but it is not kube-apiserver: /version answers HTTP 404"},
+		},
+		{
+			name:   "/version that is not Kubernetes'",
+			setup:  setup{api: &fakeAPIServer{version: `{"version":"2.4.1","name":"some-proxy"}`}},
+			status: checks.Fail,
+			msg:    []string{"but it is not kube-apiserver: /version answers", "not a Kubernetes version"},
+		},
+		{
+			name:   "plain HTTP answering 200 on /readyz",
+			setup:  setup{plain: true},
+			status: checks.Fail,
+			msg:    []string{"Something answers on 127.0.0.1:", "but it is not kube-apiserver: plain HTTP"},
+			hint:   "ss -ltnp",
+		},
+		{
+			name:   "kubeconfig pointing at http://",
+			setup:  setup{plain: true, httpURL: true},
+			status: checks.Fail,
+			msg:    []string{"plain HTTP: kube-apiserver serves its API over TLS only"},
+			hint:   "--server=https://127.0.0.1:6443",
+		},
+		{
+			name:   "kubeconfig without a CA",
+			setup:  setup{caPEM: []byte{}},
+			status: checks.Fail,
+			msg:    []string{"does not verify the API server's certificate"},
+			hint:   "--embed-certs=true",
 		},
 		{
 			name: "not ready: etcd failing",
@@ -268,7 +303,16 @@ func TestAPIServerReady(t *testing.T) {
 				s.api = &fakeAPIServer{}
 			}
 			s.api.clientCA = ca.Cert
-			srv := startTLSServer(t, s.serverCert, s.api)
+			var srv *httptest.Server
+			if s.plain {
+				srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+				t.Cleanup(srv.Close)
+				if !s.httpURL {
+					srv.URL = strings.Replace(srv.URL, "http://", "https://", 1)
+				}
+			} else {
+				srv = startTLSServer(t, s.serverCert, s.api)
+			}
 			if s.server == "" {
 				s.server = srv.URL
 			}

@@ -290,17 +290,18 @@ func (KubeconfigMatches) Check(_ context.Context, env *Env) (Result, error) {
 		return failf("context %q has no credentials (user %q): the API server would answer 401 Unauthorized.", ctxName, kctx.AuthInfo).
 			hint("kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", path), nil
 	}
-	return passf("%s points at %s, embeds certs/ca.crt and has credentials for user %q.", path, cluster.Server, kctx.AuthInfo), nil
+	return passf("%s points at %s, embeds certs/ca.crt and has credentials for user %q.", path, cluster.Server, kctx.AuthInfo).
+		detail("kubeconfig: %s", env.ResolveKubeconfig().Describe()), nil
 }
 
 func kubeconfigFailure(err error) Result {
 	var kerr *KubeconfigError
 	if errors.As(err, &kerr) {
 		r := failf("%s.", capitalize(kerr.Error())).saw(kerr.Error(), "a kubeconfig for the cluster")
-		if errors.Is(kerr.Err, os.ErrNotExist) {
-			return r.hint("create it with the certs lesson's kubectl config commands, then export KUBECONFIG=$PWD/admin.conf (or pass --kubeconfig)")
+		if kerr.Missing {
+			return r.hint("create admin.conf with the certs lesson's kubectl config commands (kubetutor show certs); kubetutor finds it in the work dir, or export KUBECONFIG=$PWD/admin.conf, or pass --kubeconfig")
 		}
-		return r.hint("fix or recreate %s with the certs lesson's kubectl config commands", kerr.Path)
+		return r.hint("fix or recreate %s with the certs lesson's kubectl config commands (kubetutor show certs)", kerr.Path)
 	}
 	return failf("Cannot use the kubeconfig: %v.", err)
 }

@@ -162,13 +162,15 @@ func (KeyFilePermissions) Name() string { return "key-file-permissions" }
 
 // Check implements Checker.
 func (KeyFilePermissions) Check(_ context.Context, env *Env) (Result, error) {
-	var open []string
-	files := []string{env.CertPath(CAKeyFile), env.CertPath(ServerKeyFile), env.CertPath(ServiceAccountKeyFile), env.KubeconfigPath()}
+	var open, checked []string
+	files := []string{env.CertPath(CAKeyFile), env.CertPath(ServerKeyFile), env.CertPath(ServiceAccountKeyFile)}
+	files = append(files, env.ResolveKubeconfig().Files...)
 	for _, f := range files {
 		fi, err := os.Stat(f)
 		if err != nil {
 			continue
 		}
+		checked = append(checked, f)
 		if fi.Mode().Perm()&0o077 != 0 {
 			open = append(open, fmt.Sprintf("%s (%s)", f, fi.Mode().Perm()))
 		}
@@ -176,7 +178,10 @@ func (KeyFilePermissions) Check(_ context.Context, env *Env) (Result, error) {
 	if len(open) > 0 {
 		return warnf("Other users can read %s: anyone on this machine could act as the cluster's CA or admin.", strings.Join(open, ", ")).
 			saw("group/other permissions", "-rw------- (0600)").
-			hint("chmod 600 certs/*.key certs/service-account-key.pem admin.conf"), nil
+			hint("chmod 600 %s", strings.Join(files, " ")), nil
 	}
-	return passf("The private keys and the kubeconfig are readable by their owner only."), nil
+	if len(checked) == 0 {
+		return passf("No private key or kubeconfig to look at yet."), nil
+	}
+	return passf("Only their owner can read %s.", strings.Join(checked, ", ")), nil
 }

@@ -94,7 +94,7 @@ func (r *containerdRuntime) Close() error { return r.c.Close() }
 func runtimeFailure(env *Env, err error) Result {
 	var missing *SocketMissingError
 	if errors.As(err, &missing) {
-		return failf("containerd is not running: there is no socket at %s.", missing.Address).
+		return failf("containerd is not running: there is no socket at %s%s.", missing.Address, env.lastAliveNote("containerd")).
 			saw("no socket", "containerd's socket at "+missing.Address).
 			hint("start containerd as root (kubetutor show containerd), or pass --containerd-address if it listens elsewhere")
 	}
@@ -111,7 +111,7 @@ func runtimeFailure(env *Env, err error) Result {
 			hint("is it containerd that listens there? read containerd's log; --timeout gives it longer")
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(msg, "connection refused") {
-		return failf("Nothing answers on %s (connection refused): the socket is there but containerd is not; a killed containerd leaves it behind.", env.ContainerdAddress).
+		return failf("containerd is not running: nothing answers on %s (connection refused)%s; a killed containerd leaves its socket behind.", env.ContainerdAddress, env.lastAliveNote("containerd")).
 			saw("connection refused", "containerd answering").
 			hint("start containerd as root (kubetutor show containerd)")
 	}
@@ -146,6 +146,7 @@ func (ContainerdRunning) Check(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return runtimeFailure(env, err), nil
 	}
+	env.markAlive("containerd")
 	return passf("containerd %s answers at %s.", v, env.ContainerdAddress).detail("version %s (revision %s)", v, rev), nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/host"
 )
 
@@ -65,6 +67,17 @@ type Env struct {
 	HostRoot string
 	// Euid is the effective user ID; os.Geteuid but for tests.
 	Euid func() int
+	// Getenv reads the environment (KUBECONFIG); os.Getenv but for tests.
+	Getenv func(string) string
+	// HomeDir holds .kube/config; empty means the user's home directory.
+	HomeDir string
+	// ControllerManagerHealthz, SchedulerHealthz and KubeletHealthz are the
+	// components' /healthz URLs on this machine.
+	ControllerManagerHealthz string
+	SchedulerHealthz         string
+	KubeletHealthz           string
+	// Hostname is this machine's name, to recognise its leases and node.
+	Hostname string
 
 	mu           sync.Mutex
 	kube         kubernetes.Interface
@@ -73,7 +86,11 @@ type Env struct {
 	rawConfig    *clientcmdapi.Config
 	configErr    error
 	configStamp  string
+	exec         *clientcmdapi.ExecConfig
+	execFetched  bool
+	execExpiry   time.Time
 	runtime      Runtime
+	alive        map[string]time.Time
 	closers      []func() error
 	apiDown      apiDownMemo
 }
@@ -126,6 +143,21 @@ func (e *Env) SetDefaults() {
 	if e.Euid == nil {
 		e.Euid = os.Geteuid
 	}
+	if e.Getenv == nil {
+		e.Getenv = os.Getenv
+	}
+	if e.ControllerManagerHealthz == "" {
+		e.ControllerManagerHealthz = DefaultControllerManagerHealthz
+	}
+	if e.SchedulerHealthz == "" {
+		e.SchedulerHealthz = DefaultSchedulerHealthz
+	}
+	if e.KubeletHealthz == "" {
+		e.KubeletHealthz = DefaultKubeletHealthz
+	}
+	if e.Hostname == "" {
+		e.Hostname = defaultHostname()
+	}
 }
 
 // HostPath is a path of the host's filesystem, under HostRoot.
@@ -139,35 +171,166 @@ func (e *Env) Path(elem ...string) string {
 // CertPath is the path of one of the talk's certificate files.
 func (e *Env) CertPath(name string) string { return e.Path("certs", name) }
 
-// KubeconfigPath is the kubeconfig file that is used: --kubeconfig, else the
-// first entry of KUBECONFIG, else ~/.kube/config.
+// KubeconfigPath is the kubeconfig file in use: the first file that was
+// loaded, else the first place looked at (--kubeconfig, the first entry of
+// KUBECONFIG, ~/.kube/config). Messages and hints name it.
 func (e *Env) KubeconfigPath() string {
-	if e.Kubeconfig != "" {
-		return e.Kubeconfig
+	r := e.ResolveKubeconfig()
+	if len(r.Files) > 0 {
+		return r.Files[0]
 	}
-	if v := os.Getenv("KUBECONFIG"); v != "" {
+	if len(r.Searched) > 0 {
+		return r.Searched[0]
+	}
+	return filepath.Join(".kube", "config")
+}
+
+// MaxKubeconfigSize bounds what is read as a kubeconfig: real ones are a few
+// kilobytes; this keeps a wrong path (a disk image, a log) from eating memory.
+const MaxKubeconfigSize = fsutil.LimitKubeconfig
+
+// KubeconfigResolution says where the kubeconfig comes from, as kubectl
+// would find it, and with the work directory's files as a fallback.
+type KubeconfigResolution struct {
+	// Files are the files loaded, merged in this order (first wins).
+	Files []string
+	// Searched are the places looked at, in order of precedence.
+	Searched []string
+	// Source says why these files: "--kubeconfig", "KUBECONFIG",
+	// "~/.kube/config" or "work dir" (the fallback).
+	Source string
+	// Err says why no kubeconfig can be loaded (nil when Files is set).
+	Err error
+}
+
+// Describe names the files used, for messages: "admin.conf (found in the
+// work dir; neither KUBECONFIG nor ~/.kube/config exists)".
+func (r KubeconfigResolution) Describe() string {
+	switch {
+	case len(r.Files) == 0:
+		return "no kubeconfig"
+	case r.Source == "work dir":
+		return fmt.Sprintf("%s (from the work dir: %s does not exist)", r.Files[0], strings.Join(r.Searched[:len(r.Searched)-len(workDirKubeconfigs)], ", "))
+	case len(r.Files) > 1:
+		return fmt.Sprintf("%s (%s, merged)", strings.Join(r.Files, " + "), r.Source)
+	}
+	return fmt.Sprintf("%s (%s)", r.Files[0], r.Source)
+}
+
+// workDirKubeconfigs are the fallbacks in the work dir: the certs lesson's
+// file and the talk's.
+var workDirKubeconfigs = []string{"admin.conf", "kubeconfig"}
+
+// ResolveKubeconfig finds the kubeconfig files the way kubectl does
+// (clientcmd's loading rules: --kubeconfig, else every file of the
+// KUBECONFIG list that exists, merged, else ~/.kube/config), falling back
+// to the work dir's admin.conf, then kubeconfig, when none exists. Every
+// file is checked to be a regular file of sane size before anything reads
+// it, so a FIFO or /dev/zero cannot hang or exhaust the tutor. It looks at
+// the disk on every call: a file created later is found.
+func (e *Env) ResolveKubeconfig() KubeconfigResolution {
+	e.SetDefaults()
+	var r KubeconfigResolution
+	if e.Kubeconfig != "" {
+		r.Source, r.Searched = "--kubeconfig", []string{e.Kubeconfig}
+		if err := checkKubeconfigFile(e.Kubeconfig); errors.Is(err, os.ErrNotExist) {
+			r.Err = &KubeconfigError{Path: e.Kubeconfig, Err: err, Missing: true, Searched: r.Searched}
+			return r
+		} else if err != nil {
+			r.Err = err
+			return r
+		}
+		r.Files = []string{e.Kubeconfig}
+		return r
+	}
+	if v := e.Getenv("KUBECONFIG"); v != "" {
+		r.Source = "KUBECONFIG"
+		seen := map[string]bool{}
 		for _, p := range filepath.SplitList(v) {
-			if p != "" {
-				return p
+			if p != "" && !seen[p] {
+				seen[p] = true
+				r.Searched = append(r.Searched, p)
 			}
 		}
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(".kube", "config")
+	if len(r.Searched) == 0 {
+		r.Source = "~/.kube/config"
+		home := e.HomeDir
+		if home == "" {
+			home, _ = os.UserHomeDir()
+		}
+		r.Searched = []string{filepath.Join(home, ".kube", "config")}
 	}
-	return filepath.Join(home, ".kube", "config")
+	for _, p := range r.Searched {
+		err := checkKubeconfigFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // kubectl skips missing entries too
+		}
+		if err != nil {
+			r.Files, r.Err = nil, err
+			return r
+		}
+		r.Files = append(r.Files, p)
+	}
+	if len(r.Files) > 0 {
+		return r
+	}
+	for _, name := range workDirKubeconfigs {
+		p := e.Path(name)
+		r.Searched = append(r.Searched, p)
+		err := checkKubeconfigFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		r.Source, r.Files = "work dir", []string{p}
+		return r
+	}
+	r.Err = &KubeconfigError{Path: r.Searched[0], Err: os.ErrNotExist, Missing: true, Searched: r.Searched}
+	return r
 }
+
+// checkKubeconfigFile returns nil for a regular file of sane size; an
+// error wrapping os.ErrNotExist when there is no file; a *KubeconfigError
+// otherwise.
+func checkKubeconfigFile(path string) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err != nil {
+		return &KubeconfigError{Path: path, Err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		return &KubeconfigError{Path: path, Err: fmt.Errorf("it is %s, not a regular file", fileKind(fi.Mode()))}
+	}
+	if fi.Size() > MaxKubeconfigSize {
+		return &KubeconfigError{Path: path, Err: fmt.Errorf("it is %d bytes, more than any kubeconfig (limit %d)", fi.Size(), MaxKubeconfigSize)}
+	}
+	return nil
+}
+
+func fileKind(m os.FileMode) string { return "a " + fsutil.Kind(m) }
 
 // KubeconfigError says why the kubeconfig cannot be used. It is a learner's
 // problem, not an internal error, so checks turn it into a failing result.
 type KubeconfigError struct {
 	Path string
 	Err  error
+	// Missing is set when no kubeconfig file exists at all; Searched lists
+	// where it was looked for.
+	Missing  bool
+	Searched []string
 }
 
 func (e *KubeconfigError) Error() string {
-	if errors.Is(e.Err, os.ErrNotExist) {
+	if e.Missing {
+		if len(e.Searched) > 1 {
+			return fmt.Sprintf("no kubeconfig: none of %s exists", strings.Join(e.Searched, ", "))
+		}
 		return fmt.Sprintf("no kubeconfig at %s", e.Path)
 	}
 	return fmt.Sprintf("kubeconfig %s: %v", e.Path, e.Err)
@@ -175,7 +338,8 @@ func (e *KubeconfigError) Error() string {
 
 func (e *KubeconfigError) Unwrap() error { return e.Err }
 
-// RawKubeconfig loads and parses the kubeconfig once.
+// RawKubeconfig loads and parses the kubeconfig (merged as kubectl merges
+// it), again whenever its files change.
 func (e *Env) RawKubeconfig() (*clientcmdapi.Config, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -197,42 +361,128 @@ func (e *Env) RESTConfig() (*rest.Config, error) {
 	if e.configErr != nil {
 		return nil, e.configErr
 	}
+	if err := e.refreshExecLocked(); err != nil {
+		return nil, err
+	}
 	return rest.CopyConfig(e.restConfig), nil
 }
 
 // loadConfigLocked (re)loads the kubeconfig when it is new or has changed
 // on disk, so a long-lived Env (the walkthrough, --watch) sees the learner's
-// fixes. Errors are not cached: the next call tries again.
+// fixes and a kubeconfig created after it started. Errors are not cached:
+// the next call tries again.
 func (e *Env) loadConfigLocked() {
-	e.SetDefaults()
-	path := e.KubeconfigPath()
-	fi, err := os.Stat(path)
-	if err != nil {
-		e.configErr = &KubeconfigError{Path: path, Err: err}
+	res := e.ResolveKubeconfig()
+	if res.Err != nil {
+		e.configErr = res.Err
 		e.dropConfigLocked()
 		return
 	}
-	stamp := fmt.Sprintf("%s|%d|%d", path, fi.Size(), fi.ModTime().UnixNano())
-	if e.restConfig != nil && stamp == e.configStamp {
+	var stamp strings.Builder
+	for _, p := range res.Files {
+		fi, err := os.Stat(p)
+		if err != nil {
+			e.configErr = &KubeconfigError{Path: p, Err: err}
+			e.dropConfigLocked()
+			return
+		}
+		fmt.Fprintf(&stamp, "%s|%d|%d;", p, fi.Size(), fi.ModTime().UnixNano())
+	}
+	if e.restConfig != nil && stamp.String() == e.configStamp {
 		return
 	}
 	e.dropConfigLocked()
-	raw, err := clientcmd.LoadFromFile(path)
+	rules := &clientcmd.ClientConfigLoadingRules{Precedence: res.Files}
+	if res.Source == "--kubeconfig" {
+		rules = &clientcmd.ClientConfigLoadingRules{ExplicitPath: res.Files[0]}
+	}
+	raw, err := rules.Load()
 	if err != nil {
-		e.configErr = &KubeconfigError{Path: path, Err: fmt.Errorf("cannot parse it: %w", err)}
+		e.configErr = &KubeconfigError{Path: res.Files[0], Err: fmt.Errorf("cannot parse it: %w", unwrapLoadError(err))}
 		return
 	}
-	e.rawConfig = raw
-	cfg, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{}).ClientConfig()
+	e.rawConfig, e.configStamp = raw, stamp.String()
+	cfg, err := clientConfig(raw)
 	if err != nil {
-		e.configErr = &KubeconfigError{Path: path, Err: err}
+		e.configErr = &KubeconfigError{Path: res.Files[0], Err: err}
 		return
 	}
 	cfg.Timeout = e.Timeout
 	cfg.UserAgent = "kubetutor"
 	// Checks must answer quickly; client-side throttling only slows them.
 	cfg.QPS, cfg.Burst = 50, 100
-	e.rawConfig, e.restConfig, e.configErr, e.configStamp = raw, cfg, nil, stamp
+	// client-go runs an exec credential plugin with no deadline; the tutor
+	// runs it itself, bounded by the timeout (see refreshExecLocked).
+	e.exec, cfg.ExecProvider = cfg.ExecProvider, nil
+	e.execFetched, e.execExpiry = false, time.Time{}
+	e.restConfig, e.configErr = cfg, nil
+}
+
+// unwrapLoadError drops clientcmd's aggregate wrapping of a single error.
+func unwrapLoadError(err error) error {
+	var agg interface{ Errors() []error }
+	if errors.As(err, &agg) && len(agg.Errors()) == 1 {
+		return agg.Errors()[0]
+	}
+	return err
+}
+
+// clientConfig builds a client configuration from a merged kubeconfig,
+// saying in the tutor's words what stands in the way (client-go's own
+// message for an empty kubeconfig talks of KUBERNETES_MASTER).
+func clientConfig(raw *clientcmdapi.Config) (*rest.Config, error) {
+	if len(raw.Contexts) == 0 && len(raw.Clusters) == 0 && len(raw.AuthInfos) == 0 {
+		return nil, errors.New("it is empty: no cluster, user or context (kubectl config set-cluster, set-credentials and set-context write them)")
+	}
+	if raw.CurrentContext == "" {
+		return nil, errors.New("it has no current-context (kubectl config use-context NAME sets it)")
+	}
+	kctx, ok := raw.Contexts[raw.CurrentContext]
+	if !ok {
+		return nil, fmt.Errorf("its current-context %q is not one of its contexts", raw.CurrentContext)
+	}
+	if _, ok := raw.Clusters[kctx.Cluster]; !ok {
+		return nil, fmt.Errorf("context %q names cluster %q, which it does not define", raw.CurrentContext, kctx.Cluster)
+	}
+	if u := raw.AuthInfos[kctx.AuthInfo]; u != nil {
+		for _, f := range []struct{ what, path string }{{"client certificate", u.ClientCertificate}, {"client key", u.ClientKey}, {"token file", u.TokenFile}} {
+			if f.path == "" {
+				continue
+			}
+			if err := checkCredentialFile(f.path); err != nil {
+				return nil, fmt.Errorf("its %s %s: %w", f.what, f.path, err)
+			}
+		}
+	}
+	if c := raw.Clusters[kctx.Cluster]; c.CertificateAuthority != "" && len(c.CertificateAuthorityData) == 0 {
+		if err := checkCredentialFile(c.CertificateAuthority); err != nil {
+			return nil, fmt.Errorf("its certificate authority %s: %w", c.CertificateAuthority, err)
+		}
+	}
+	cfg, err := clientcmd.NewDefaultClientConfig(*raw, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		if clientcmd.IsEmptyConfig(err) {
+			return nil, errors.New("it defines no usable context")
+		}
+		return nil, unwrapLoadError(err)
+	}
+	return cfg, nil
+}
+
+// checkCredentialFile says what is wrong with a file a kubeconfig refers to.
+func checkCredentialFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errors.New("does not exist")
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("is %s, not a regular file", fileKind(fi.Mode()))
+	case fi.Size() > MaxKubeconfigSize:
+		return fmt.Errorf("is %d bytes, too large for a credential", fi.Size())
+	}
+	return nil
 }
 
 // dropConfigLocked forgets the kubeconfig and the clients built from it,
@@ -262,6 +512,9 @@ func (e *Env) Kube() (kubernetes.Interface, error) {
 	if e.configErr != nil {
 		return nil, e.configErr
 	}
+	if err := e.refreshExecLocked(); err != nil {
+		return nil, err
+	}
 	if e.kube != nil {
 		return e.kube, nil
 	}
@@ -276,7 +529,7 @@ func (e *Env) Kube() (kubernetes.Interface, error) {
 func (e *Env) newClientLocked(cfg *rest.Config) (kubernetes.Interface, error) {
 	k, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("build a Kubernetes client from %s: %w", e.KubeconfigPath(), err)
+		return nil, fmt.Errorf("build a Kubernetes client from the kubeconfig: %w", err)
 	}
 	return k, nil
 }
@@ -293,6 +546,9 @@ func (e *Env) WatchKube() (kubernetes.Interface, error) {
 	e.loadConfigLocked()
 	if e.configErr != nil {
 		return nil, e.configErr
+	}
+	if err := e.refreshExecLocked(); err != nil {
+		return nil, err
 	}
 	cfg := rest.CopyConfig(e.restConfig)
 	cfg.Timeout = 0
@@ -339,4 +595,28 @@ func (e *Env) Close() error {
 // withTimeout bounds ctx by the Env's timeout.
 func (e *Env) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, e.Timeout)
+}
+
+// markAlive records that a component was seen running now, so that a later
+// check in the same session (the walkthrough, --watch) can say when it was
+// last seen alive once it is gone.
+func (e *Env) markAlive(component string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.alive == nil {
+		e.alive = map[string]time.Time{}
+	}
+	e.alive[component] = e.Now()
+}
+
+// lastAliveNote is "; last seen alive 12s ago, at 03:04:05" when this
+// session saw the component running, else "".
+func (e *Env) lastAliveNote(component string) string {
+	e.mu.Lock()
+	t, ok := e.alive[component]
+	e.mu.Unlock()
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("; last seen alive %s ago, at %s", e.Now().Sub(t).Round(time.Second), t.Local().Format("15:04:05"))
 }

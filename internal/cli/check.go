@@ -119,6 +119,7 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 		return asExit2(fmt.Errorf("run checks: %w", err))
 	}
 	recordPasses(ctx, f, rep)
+	f.reportToRoom(rep, opts.Mode)
 	if o.Output == "json" {
 		if err := report.JSON(f.IO.Out, rep); err != nil {
 			return asExit2(err)
@@ -162,6 +163,7 @@ func runCheckWatch(ctx context.Context, o *CheckOptions, env *checks.Env, opts s
 	res, err := steps.Watch(ctx, env, s, steps.WatchOptions{
 		Timeout: o.WatchTimeout,
 		OnResult: func(r steps.Result) {
+			f.reportToRoom(steps.ReportOf(r), steps.Only)
 			if o.Output != "text" || r.Status == steps.Pass {
 				return
 			}

@@ -21,7 +21,8 @@ func newHintCmd(f *Factory) *cobra.Command {
 		Use:   "hint [STEP]",
 		Short: "Reveal the next hint for a step (the current one by default)",
 		Long: `Hints are progressive: each call reveals the next one, from a nudge to the
-exact command. Revealed hints are remembered per step. It never contacts the
+exact commands (the last hint prints the step's commands for this machine,
+as the lesson has them). Revealed hints are remembered per step. It never contacts the
 cluster.`,
 		Example: `  kubetutor hint
   kubetutor hint scheduler`,
@@ -42,6 +43,9 @@ cluster.`,
 
 func runHint(ctx context.Context, o *HintOptions) error {
 	f := o.f
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	p, err := f.LoadProgress()
 	if err != nil {
 		return err
@@ -64,6 +68,14 @@ func runHint(ctx context.Context, o *HintOptions) error {
 		return err
 	}
 	fmt.Fprintf(f.IO.Out, "Hint %d of %d for %s: %s\n", n, total, s.ID, h)
+	if n == total {
+		// The commands themselves, raw from column 0, ready to paste.
+		tags, err := f.hostTags(ctx, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(f.IO.Out, "\n%s", commandsText(s, tags))
+	}
 	if n < total {
 		fmt.Fprintln(f.IO.Out, "(run it again for a more precise hint)")
 	}

@@ -33,6 +33,8 @@ type Factory struct {
 	Now func() time.Time
 	// NewEnv builds the checks' environment; tests replace it.
 	NewEnv func() (*checks.Env, error)
+	// room is the joined room checks report to (room.go).
+	room *roomHook
 }
 
 // Env builds the environment the checks see from the global flags.
@@ -158,7 +160,7 @@ every step it checks the live cluster and tells you what just happened inside.`,
 	root.SetErr(f.IO.ErrOut)
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.WorkDir, "workdir", "", "the directory holding bin/ and certs/ (default: the current directory)")
-	pf.StringVar(&f.Kubeconfig, "kubeconfig", "", "path to the kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
+	pf.StringVar(&f.Kubeconfig, "kubeconfig", "", "path to the kubeconfig (default, as for kubectl: the $KUBECONFIG files merged, else ~/.kube/config; else the work dir's admin.conf or kubeconfig)")
 	pf.StringVar(&f.ContainerdAddress, "containerd-address", "", "containerd's socket (default "+checks.DefaultContainerdAddress+")")
 	pf.StringVar(&f.StateDir, "state-dir", "", "where progress is kept (default: $KUBETUTOR_STATE_DIR, $XDG_STATE_HOME/kubetutor or ~/.local/state/kubetutor)")
 	pf.DurationVar(&f.Timeout, "timeout", checks.DefaultTimeout, "how long each check may wait for the cluster")
@@ -190,6 +192,7 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newFetchCmd(f),
 		newDoctorCmd(f),
 		newImagesCmd(f),
+		newRoomCmd(f),
 	)
 	return root
 }
@@ -254,6 +257,7 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	if f.Now == nil {
 		f.Now = time.Now
 	}
+	defer f.waitRoom()
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

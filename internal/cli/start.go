@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,6 +73,11 @@ func runStart(ctx context.Context, o *StartOptions) error {
 	if err != nil {
 		return err
 	}
+	tags, err := f.hostTags(ctx, "")
+	if err != nil {
+		return err
+	}
+	render.Host = tags
 	progress, err := f.LoadProgress()
 	if err != nil {
 		return err
@@ -165,6 +169,7 @@ func runStart(ctx context.Context, o *StartOptions) error {
 						fmt.Fprintf(out, "%v\n", err)
 					}
 				}
+				f.reportToRoom(steps.ReportOf(res), steps.Only)
 				fmt.Fprintln(out)
 				if err := report.Step(out, res, textOpts); err != nil {
 					return err
@@ -187,13 +192,12 @@ func runStart(ctx context.Context, o *StartOptions) error {
 					return err
 				}
 				fmt.Fprintf(out, "\nHint %d of %d: %s\n\n", n, total, h)
-			case actCommands:
-				md := "## Commands for " + s.ID + "\n\n```sh\n" + strings.Join(s.Commands, "\n") + "\n```\n"
-				r, err := render.Render(md)
-				if err != nil {
-					return err
+				if n == total {
+					fmt.Fprintf(out, "%s\n", commandsText(s, tags))
 				}
-				fmt.Fprint(out, r)
+			case actCommands:
+				// Raw, from column 0: what the learner copies is the lesson's text.
+				fmt.Fprintf(out, "\nThe commands of %s for this machine (kubetutor show %s --commands):\n\n%s\n", s.ID, s.ID, commandsText(s, tags))
 			case actLesson:
 				if err := show(s.Lesson); err != nil {
 					return err

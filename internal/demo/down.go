@@ -198,7 +198,7 @@ func waitGone(pid int, d time.Duration) bool {
 // (which may contain spaces): [0] is the state (field 3), [1] the parent
 // pid, [19] the start time (field 22).
 func procStat(pid int) ([]string, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	stat, err := fsutil.ReadFile(fmt.Sprintf("/proc/%d/stat", pid), fsutil.LimitProc)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +357,7 @@ func processTable() map[int]procInfo {
 			continue
 		}
 		ppid, _ := strconv.Atoi(f[1])
-		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		cmd, _ := fsutil.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"), fsutil.LimitProc)
 		out[pid] = procInfo{ppid: ppid, args: strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00")}
 	}
 	return out

@@ -207,10 +207,10 @@ func (b *builder) prepare(ctx context.Context) error {
 		}
 	}
 	b.rep.Line("  wrapper module %s", b.dir)
-	if err := os.WriteFile(filepath.Join(b.dir, "go.mod"), []byte(wrapperGoMod), 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(b.dir, "go.mod"), []byte(wrapperGoMod), 0o644); err != nil {
 		return fmt.Errorf("write the wrapper module: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(b.dir, "tools.go"), []byte(wrapperTools), 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(b.dir, "tools.go"), []byte(wrapperTools), 0o644); err != nil {
 		return fmt.Errorf("write the wrapper module: %w", err)
 	}
 
@@ -247,7 +247,7 @@ func (b *builder) prepare(ctx context.Context) error {
 	if _, err := b.goRun(ctx, "go mod tidy", nil, "mod", "tidy"); err != nil {
 		return err
 	}
-	return os.WriteFile(stamp, []byte(b.ver+"\n"), 0o644)
+	return fsutil.WriteFile(stamp, []byte(b.ver+"\n"), 0o644)
 }
 
 // build runs go build into a staging directory inside the bin dir, then

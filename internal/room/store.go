@@ -1,0 +1,366 @@
+package room
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// Errors of the store; the server maps them to HTTP statuses.
+var (
+	ErrNameTaken      = errors.New("a learner of that name is already in the room")
+	ErrUnknownLearner = errors.New("no such learner in this room")
+	ErrBadSecret      = errors.New("wrong learner secret")
+)
+
+// Learner is one learner's record: what the room knows of their cluster.
+type Learner struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// SecretHash is the SHA-256 of the learner's secret; the secret itself
+	// is never stored.
+	SecretHash []byte    `json:"secret_sha256"`
+	Joined     time.Time `json:"joined"`
+	// Updated is when the last report came; zero before the first.
+	Updated time.Time `json:"updated"`
+	// Since is when Current last changed (or the join).
+	Since   time.Time `json:"since"`
+	Current string    `json:"current"`
+	// Steps holds one entry per course step, in course order.
+	Steps []StepReport `json:"steps"`
+	// Seq counts the reports, so that a late write never replaces a newer.
+	Seq uint64 `json:"seq"`
+}
+
+// Failing is the first failing step's first failing check, if any.
+func (l *Learner) Failing() (StepReport, bool) {
+	for _, s := range l.Steps {
+		if s.Status == steps.Fail {
+			return s, true
+		}
+	}
+	return StepReport{}, false
+}
+
+// At is the step the learner is working on: the failing one, else the first
+// that does not pass; "" when every step passes.
+func (l *Learner) At() string {
+	if f, ok := l.Failing(); ok {
+		return f.ID
+	}
+	for _, s := range l.Steps {
+		if s.Status != steps.Pass {
+			return s.ID
+		}
+	}
+	return ""
+}
+
+func (l *Learner) clone() Learner {
+	c := *l
+	c.Steps = append([]StepReport(nil), l.Steps...)
+	c.SecretHash = append([]byte(nil), l.SecretHash...)
+	return c
+}
+
+// apply merges a report into the record.
+func (l *Learner) apply(rep Report, now time.Time) {
+	byID := map[string]StepReport{}
+	for _, s := range rep.Steps {
+		byID[s.ID] = s
+	}
+	for i, s := range l.Steps {
+		r, ok := byID[s.ID]
+		switch {
+		case rep.Full && ok:
+			l.Steps[i] = r
+		case rep.Full:
+			l.Steps[i] = StepReport{ID: s.ID, Status: steps.Skip}
+		case ok && r.Status != steps.Skip:
+			l.Steps[i] = r
+		}
+	}
+	cur := ""
+	for _, s := range l.Steps {
+		if s.Status != steps.Pass {
+			break
+		}
+		cur = s.ID
+	}
+	if cur != l.Current {
+		l.Current = cur
+		l.Since = now
+	}
+	l.Updated = now
+	l.Seq++
+}
+
+func emptySteps() []StepReport {
+	ids := steps.IDs()
+	out := make([]StepReport, len(ids))
+	for i, id := range ids {
+		out[i] = StepReport{ID: id, Status: steps.Skip}
+	}
+	return out
+}
+
+// Store keeps the room: the learners in memory, and on disk (bbolt) when
+// opened with a directory.
+type Store struct {
+	mu      sync.RWMutex
+	byID    map[string]*Learner
+	byName  map[string]string
+	changed chan struct{}
+	db      *bolt.DB
+}
+
+var (
+	bucketLearners = []byte("learners")
+	bucketMeta     = []byte("meta")
+)
+
+// DBFile is the store's file in the --data directory.
+const DBFile = "room.db"
+
+// OpenStore opens the room kept in dir (created 0700 if missing), or an
+// in-memory room when dir is "".
+func OpenStore(dir string) (*Store, error) {
+	s := &Store{byID: map[string]*Learner{}, byName: map[string]string{}, changed: make(chan struct{})}
+	if dir == "" {
+		return s, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create the room's data directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, DBFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: another room server holds it", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketLearners, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketLearners).ForEach(func(k, v []byte) error {
+			var l Learner
+			if err := json.Unmarshal(v, &l); err != nil {
+				return fmt.Errorf("learner %s: %w", k, err)
+			}
+			l.Steps = normalizeSteps(l.Steps)
+			s.byID[l.ID] = &l
+			s.byName[l.Name] = l.ID
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	s.db = db
+	return s, nil
+}
+
+// normalizeSteps lays stored steps over the course's, so a store written
+// by an older course still has one entry per step.
+func normalizeSteps(in []StepReport) []StepReport {
+	out := emptySteps()
+	for i := range out {
+		for _, s := range in {
+			if s.ID == out[i].ID {
+				out[i] = s
+			}
+		}
+	}
+	return out
+}
+
+// Close closes the store's file.
+func (s *Store) Close() error {
+	if s.db == nil {
+		return nil
+	}
+	return s.db.Close()
+}
+
+// Changed is closed at the next change of the room.
+func (s *Store) Changed() <-chan struct{} {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.changed
+}
+
+// notify wakes the waiters of Changed; s.mu must be held for writing.
+func (s *Store) notify() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Join adds a learner and returns its ID and secret. A learner that joined
+// before gets its record back by giving its ID and secret (and may change
+// its name); a name another learner holds is refused with ErrNameTaken.
+func (s *Store) Join(name, id, secret string, now time.Time) (string, string, error) {
+	name, err := CleanName(name)
+	if err != nil {
+		return "", "", err
+	}
+	s.mu.Lock()
+	if id != "" {
+		l, ok := s.byID[id]
+		if ok && checkSecret(l, secret) {
+			if other, taken := s.byName[name]; taken && other != id {
+				s.mu.Unlock()
+				return "", "", ErrNameTaken
+			}
+			delete(s.byName, l.Name)
+			l.Name = name
+			s.byName[name] = id
+			c := l.clone()
+			s.notify()
+			s.mu.Unlock()
+			return id, secret, s.persist(c)
+		}
+	}
+	if _, taken := s.byName[name]; taken {
+		s.mu.Unlock()
+		return "", "", ErrNameTaken
+	}
+	id, secret = randomHex(8), RandomToken()
+	sum := sha256.Sum256([]byte(secret))
+	l := &Learner{ID: id, Name: name, SecretHash: sum[:], Joined: now, Since: now, Steps: emptySteps()}
+	s.byID[id] = l
+	s.byName[name] = id
+	c := l.clone()
+	s.notify()
+	s.mu.Unlock()
+	return id, secret, s.persist(c)
+}
+
+func checkSecret(l *Learner, secret string) bool {
+	sum := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(sum[:], l.SecretHash) == 1
+}
+
+// Report records a learner's report, after checking its secret.
+func (s *Store) Report(id, secret string, rep Report, now time.Time) error {
+	if err := rep.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	l, ok := s.byID[id]
+	if !ok {
+		s.mu.Unlock()
+		return ErrUnknownLearner
+	}
+	if !checkSecret(l, secret) {
+		s.mu.Unlock()
+		return ErrBadSecret
+	}
+	l.apply(rep, now)
+	c := l.clone()
+	s.notify()
+	s.mu.Unlock()
+	return s.persist(c)
+}
+
+// persist writes a learner's record, unless a newer one is already there.
+func (s *Store) persist(l Learner) error {
+	if s.db == nil {
+		return nil
+	}
+	data, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("encode learner %s: %w", l.ID, err)
+	}
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLearners)
+		if old := b.Get([]byte(l.ID)); old != nil {
+			var prev struct {
+				Seq  uint64 `json:"seq"`
+				Name string `json:"name"`
+			}
+			if json.Unmarshal(old, &prev) == nil && prev.Seq > l.Seq {
+				return nil
+			}
+		}
+		return b.Put([]byte(l.ID), data)
+	})
+	if err != nil {
+		return fmt.Errorf("save learner %s: %w", l.ID, err)
+	}
+	return nil
+}
+
+// Learners returns copies of every record, by name.
+func (s *Store) Learners() []Learner {
+	s.mu.RLock()
+	out := make([]Learner, 0, len(s.byID))
+	for _, l := range s.byID {
+		out = append(out, l.clone())
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Meta reads a setting kept with the room ("" when absent or in memory).
+func (s *Store) Meta(key string) string {
+	if s.db == nil {
+		return ""
+	}
+	var v string
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bucketMeta).Get([]byte(key)))
+		return nil
+	})
+	return v
+}
+
+// SetMeta keeps a setting with the room (nothing in memory).
+func (s *Store) SetMeta(key, value string) error {
+	if s.db == nil {
+		return nil
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte(key), []byte(value))
+	}); err != nil {
+		return fmt.Errorf("save %s: %w", key, err)
+	}
+	return nil
+}
+
+// RandomToken is 24 random bytes, URL-safe base64 (32 characters).
+func RandomToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,160 @@
+package room
+
+import (
+	"sort"
+	"time"
+
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// APILearner is one entry of GET /api/learners.
+type APILearner struct {
+	Name    string      `json:"name"`
+	Current string      `json:"current"`
+	Steps   []APIStep   `json:"steps"`
+	Failing *APIFailing `json:"failing"`
+	Updated *time.Time  `json:"updated"`
+}
+
+// APIStep is a step's status in the API.
+type APIStep struct {
+	ID     string       `json:"id"`
+	Status steps.Status `json:"status"`
+}
+
+// APIFailing is the first failing check of a learner.
+type APIFailing struct {
+	Step    string `json:"step"`
+	Check   string `json:"check"`
+	Message string `json:"message"`
+}
+
+// APILearners is the body of GET /api/learners: every learner, by name.
+// "current" is what the learner's own `check -o json` calls current;
+// "failing" is null when nothing fails, "updated" null before the first
+// report.
+func APILearners(ls []Learner) []APILearner {
+	out := make([]APILearner, 0, len(ls))
+	for _, l := range ls {
+		a := APILearner{Name: l.Name, Current: l.Current, Steps: make([]APIStep, len(l.Steps))}
+		for i, s := range l.Steps {
+			a.Steps[i] = APIStep{ID: s.ID, Status: s.Status}
+		}
+		if f, ok := l.Failing(); ok {
+			a.Failing = &APIFailing{Step: f.ID, Check: f.Check, Message: f.Message}
+		}
+		if !l.Updated.IsZero() {
+			u := l.Updated.UTC()
+			a.Updated = &u
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// View is what the dashboard shows, sent whole on every change.
+type View struct {
+	Now        time.Time     `json:"now"`
+	StuckAfter float64       `json:"stuck_after_seconds"`
+	Steps      []ViewStep    `json:"steps"`
+	Learners   []ViewLearner `json:"learners"`
+	// Done counts the learners whose every step passes.
+	Done   int         `json:"done"`
+	Stuck  int         `json:"stuck"`
+	Groups []ViewGroup `json:"groups"`
+}
+
+// ViewStep is a course step with how many learners work on it.
+type ViewStep struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// At counts the learners working on this step.
+	At int `json:"at"`
+}
+
+// ViewLearner is a dashboard row.
+type ViewLearner struct {
+	Name    string         `json:"name"`
+	Current string         `json:"current"`
+	At      string         `json:"at"`
+	Since   time.Time      `json:"since"`
+	Updated *time.Time     `json:"updated"`
+	Stuck   bool           `json:"stuck"`
+	Failing *StepReport    `json:"failing"`
+	Steps   []steps.Status `json:"steps"`
+}
+
+// ViewGroup is a set of learners failing the same check the same way.
+type ViewGroup struct {
+	Step    string   `json:"step"`
+	Check   string   `json:"check"`
+	Message string   `json:"message"`
+	Names   []string `json:"names"`
+}
+
+// Stuck reports whether a learner has not advanced for stuckAfter and is
+// not done.
+func Stuck(l *Learner, now time.Time, stuckAfter time.Duration) bool {
+	return stuckAfter > 0 && l.At() != "" && now.Sub(l.Since) >= stuckAfter
+}
+
+// BuildView aggregates the room for the dashboard.
+func BuildView(ls []Learner, now time.Time, stuckAfter time.Duration) View {
+	v := View{Now: now.UTC(), StuckAfter: stuckAfter.Seconds(), Learners: make([]ViewLearner, 0, len(ls)), Groups: []ViewGroup{}}
+	index := map[string]int{}
+	for i, s := range steps.All() {
+		v.Steps = append(v.Steps, ViewStep{ID: s.ID, Title: s.Title})
+		index[s.ID] = i
+	}
+	type key struct{ step, check, message string }
+	groups := map[key]*ViewGroup{}
+	for i := range ls {
+		l := &ls[i]
+		row := ViewLearner{Name: l.Name, Current: l.Current, At: l.At(), Since: l.Since.UTC(), Stuck: Stuck(l, now, stuckAfter)}
+		if !l.Updated.IsZero() {
+			u := l.Updated.UTC()
+			row.Updated = &u
+		}
+		for _, s := range l.Steps {
+			row.Steps = append(row.Steps, s.Status)
+		}
+		if f, ok := l.Failing(); ok {
+			f := f
+			row.Failing = &f
+			k := key{f.ID, f.Check, f.Message}
+			g := groups[k]
+			if g == nil {
+				g = &ViewGroup{Step: f.ID, Check: f.Check, Message: f.Message}
+				groups[k] = g
+			}
+			g.Names = append(g.Names, l.Name)
+		}
+		if row.At == "" {
+			v.Done++
+		} else {
+			v.Steps[index[row.At]].At++
+		}
+		if row.Stuck {
+			v.Stuck++
+		}
+		v.Learners = append(v.Learners, row)
+	}
+	for _, g := range groups {
+		sort.Strings(g.Names)
+		v.Groups = append(v.Groups, *g)
+	}
+	sort.Slice(v.Groups, func(i, j int) bool {
+		a, b := v.Groups[i], v.Groups[j]
+		if len(a.Names) != len(b.Names) {
+			return len(a.Names) > len(b.Names)
+		}
+		if index[a.Step] != index[b.Step] {
+			return index[a.Step] < index[b.Step]
+		}
+		if a.Check != b.Check {
+			return a.Check < b.Check
+		}
+		return a.Message < b.Message
+	})
+	return v
+}

@@ -1,0 +1,166 @@
+// The room's dashboard. Every piece of learner data goes into the page as
+// text (textContent, setAttribute on data-* and title), never as markup.
+"use strict";
+(function () {
+  const token = new URLSearchParams(location.search).get("token") || "";
+  let view = null;
+  let skew = 0; // browser clock minus server clock, in ms
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
+  function serverNow() { return Date.now() - skew; }
+  function ago(iso) {
+    if (!iso) return "never";
+    const s = Math.max(0, Math.floor((serverNow() - Date.parse(iso)) / 1000));
+    if (s < 60) return s + " s";
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + " min " + String(s % 60).padStart(2, "0") + " s";
+    return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+  }
+  function stuck(l) {
+    return view.stuck_after_seconds > 0 && l.at !== "" &&
+      (serverNow() - Date.parse(l.since)) / 1000 >= view.stuck_after_seconds;
+  }
+  function title(id) {
+    for (const s of view.steps) if (s.id === id) return s.title;
+    return id;
+  }
+  const marks = { pass: "✓", fail: "✗", skip: "·" };
+
+  function renderSummary() {
+    const ol = document.getElementById("summary");
+    clear(ol);
+    view.steps.forEach(function (s, i) {
+      const li = el("li", s.at ? "" : "zero");
+      li.title = s.title;
+      li.appendChild(el("span", "n", s.at));
+      li.appendChild(el("span", "label", (i + 1) + ". " + s.id));
+      ol.appendChild(li);
+    });
+    const done = el("li", "done");
+    done.appendChild(el("span", "n", view.done));
+    done.appendChild(el("span", "label", "done"));
+    ol.appendChild(done);
+  }
+
+  function renderGroups() {
+    const ul = document.getElementById("groups");
+    clear(ul);
+    const shown = view.groups.filter(function (g) { return g.names.length > 1; }).slice(0, 8);
+    if (shown.length === 0) {
+      ul.appendChild(el("li", "none", view.groups.length ? "No two learners fail the same way." : "Nobody is failing a check."));
+      return;
+    }
+    shown.forEach(function (g) {
+      const li = el("li", "group");
+      li.dataset.step = g.step;
+      li.appendChild(el("span", "count", g.names.length + " learners: "));
+      li.appendChild(el("span", "what", g.step + " / " + g.check + " — " + g.message));
+      li.appendChild(el("span", "who", g.names.join(", ")));
+      ul.appendChild(li);
+    });
+    const singles = view.groups.length - shown.length;
+    if (singles > 0) ul.appendChild(el("li", "none", singles + " other failure" + (singles > 1 ? "s" : "") + " seen by one learner each (see the table)."));
+  }
+
+  function renderHead() {
+    const tr = document.getElementById("head");
+    if (tr.childElementCount) return;
+    ["Learner", "Working on", "Time on it", "Failing check", "Last heard"].forEach(function (h, i) {
+      tr.appendChild(el("th", ["", "", "time", "", "heard"][i], h));
+    });
+    view.steps.forEach(function (s, i) {
+      const th = el("th", "step");
+      th.title = s.title;
+      th.appendChild(el("span", "", (i + 1) + " " + s.id));
+      tr.appendChild(th);
+    });
+  }
+
+  function renderRows() {
+    const tbody = document.getElementById("rows");
+    clear(tbody);
+    document.getElementById("empty").hidden = view.learners.length > 0;
+    view.learners.forEach(function (l) {
+      const tr = el("tr", "learner");
+      tr.dataset.name = l.name;
+      tr.dataset.at = l.at;
+      tr.dataset.current = l.current;
+      const name = el("td", "name", l.name);
+      tr.appendChild(name);
+      tr.appendChild(el("td", "at", l.at === "" ? "all done" : l.at));
+      tr.appendChild(el("td", "time", ""));
+      const msg = el("td", "msg");
+      if (l.failing) {
+        msg.appendChild(el("span", "check", l.failing.check));
+        msg.appendChild(document.createTextNode(": " + l.failing.message));
+        if (l.failing.hint) msg.title = "hint: " + l.failing.hint;
+      }
+      tr.appendChild(msg);
+      tr.appendChild(el("td", "heard", ""));
+      l.steps.forEach(function (st, i) {
+        const td = el("td", "mark " + st, marks[st] || "?");
+        td.title = view.steps[i].id + ": " + st;
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+    tick();
+  }
+
+  // tick refreshes what changes with time alone: times, stuck marks.
+  function tick() {
+    if (!view) return;
+    let nStuck = 0;
+    const rows = document.getElementById("rows").children;
+    view.learners.forEach(function (l, i) {
+      const tr = rows[i];
+      if (!tr) return;
+      const s = stuck(l);
+      if (s) nStuck++;
+      tr.classList.toggle("stuck", s);
+      const time = tr.querySelector("td.time");
+      time.textContent = l.at === "" ? "" : ago(l.since);
+      if (s) time.appendChild(el("span", "badge", "stuck"));
+      tr.querySelector("td.heard").textContent = l.updated ? ago(l.updated) + " ago" : "no check yet";
+    });
+    const n = view.learners.length;
+    document.getElementById("totals").textContent =
+      n + (n === 1 ? " learner" : " learners") + " · " + view.done + " done · " + nStuck + " stuck";
+  }
+
+  function render() {
+    renderHead();
+    renderSummary();
+    renderGroups();
+    renderRows();
+  }
+
+  function status(text, cls) {
+    const c = document.getElementById("conn");
+    c.textContent = text;
+    c.className = "conn " + cls;
+  }
+
+  function connect() {
+    const es = new EventSource("/events?token=" + encodeURIComponent(token));
+    es.onopen = function () { status("live", "live"); };
+    es.addEventListener("view", function (ev) {
+      view = JSON.parse(ev.data);
+      skew = Date.now() - Date.parse(view.now);
+      status("live", "live");
+      render();
+    });
+    es.onerror = function () {
+      status(es.readyState === EventSource.CLOSED ? "disconnected: reload the page" : "reconnecting…", "down");
+    };
+  }
+
+  connect();
+  setInterval(tick, 1000);
+})();
