@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // The talk's certificate files, under certs/ in the work dir.
@@ -396,7 +398,7 @@ func sanSpec(names []string) string {
 
 // LoadCertificate reads the first certificate of a PEM file.
 func LoadCertificate(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, fsutil.LimitPEM)
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +429,7 @@ func ParseCertificatePEM(data []byte) (*x509.Certificate, error) {
 
 // LoadPrivateKey reads a PEM private key (PKCS#1, PKCS#8 or SEC 1).
 func LoadPrivateKey(path string) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, fsutil.LimitPEM)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +469,7 @@ func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 
 // LoadPublicKey reads a PEM public key (PKIX or PKCS#1) or certificate.
 func LoadPublicKey(path string) (crypto.PublicKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, fsutil.LimitPEM)
 	if err != nil {
 		return nil, err
 	}

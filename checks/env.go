@@ -96,6 +96,7 @@ type Env struct {
 	alive        map[string]time.Time
 	versions     map[string]*versionCall
 	closers      []func() error
+	apiDown      apiDownMemo
 }
 
 // NewEnv returns an Env with the talk's defaults filled in.

@@ -35,3 +35,76 @@ func TestComponentsMatchLessons(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryStepHasAnAction: on every host, every step's lesson gives the
+// demo something to do, each block is typed or declared as done otherwise,
+// and every declared substitution and replacement is used by some block.
+func TestEveryStepHasAnAction(t *testing.T) {
+	l := Layout{WorkDir: "/w", ContainerdAddress: "/w/containerd/containerd.sock", CNIConfDir: "/etc/cni/net.d"}
+	usedSub := map[string]bool{}
+	usedInstead := map[string]bool{}
+	for _, s := range steps.All() {
+		for _, tags := range lessons.AllHosts() {
+			blocks := s.CommandsFor(tags)
+			if len(blocks) == 0 {
+				t.Errorf("step %s: no action for %v", s.ID, tags)
+			}
+			for _, b := range blocks {
+				in := insteadFor(b)
+				if in != nil {
+					usedInstead[in.Prefix] = true
+					if in.Do == nil {
+						continue
+					}
+				}
+				for _, sub := range Substitutions {
+					if strings.Contains(b.Text, sub.Old) {
+						usedSub[sub.Old] = true
+					}
+				}
+			}
+		}
+	}
+	for _, sub := range Substitutions {
+		if !usedSub[sub.Old] {
+			t.Errorf("substitution %q matches no typed block", sub.Old)
+		}
+	}
+	for _, in := range Insteads {
+		if !usedInstead[in.Prefix] {
+			t.Errorf("replacement of %q matches no block", in.Prefix)
+		}
+	}
+	// The substitutions keep the demo in its work dir.
+	for _, s := range steps.All() {
+		for _, tags := range lessons.AllHosts() {
+			for _, b := range s.CommandsFor(tags) {
+				if in := insteadFor(b); in != nil && in.Do == nil {
+					continue
+				}
+				text := Substitute(l, b.Text)
+				for _, host := range []string{"/etc/containerd", "/run/containerd/containerd.sock", "/var/lib/cni"} {
+					if strings.Contains(text, host) {
+						t.Errorf("step %s line %d: the demo would type %q:\n%s", s.ID, b.Line, host, text)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSubstitutedContainerdConfig(t *testing.T) {
+	l := Layout{WorkDir: "/w", ContainerdAddress: "/w/c.sock", CNIConfDir: "/etc/cni/net.d"}
+	s, _, _ := steps.Lookup("containerd")
+	var text string
+	for _, b := range s.Commands {
+		if strings.Contains(b.Text, "<<EOF") {
+			text = Substitute(l, b.Text)
+		}
+	}
+	for _, want := range []string{"cat > /w/containerd/config.toml <<EOF\nversion = 2\nroot = \"/w/containerd/root\"\nstate = \"/w/containerd/state\"\n\n[grpc]\n  address = \"/w/c.sock\"\n\n[plugins.", `conf_dir = "/etc/cni/net.d"`, "mkdir -p /w/containerd\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("substituted block lacks %q:\n%s", want, text)
+		}
+	}
+}
