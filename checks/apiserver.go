@@ -115,6 +115,7 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 	case json.Unmarshal(vbody, &v) != nil || !kubeVersionRE.MatchString(v.GitVersion) || v.Major == "":
 		return notAPIServer(fmt.Sprintf("/version answers %q, not a Kubernetes version", truncate(firstLine(string(vbody)), 80))), nil
 	}
+	env.markAlive("kube-apiserver")
 	return passf("kube-apiserver %s at %s is ready.", v.GitVersion, cfg.Host).
 		saw("TLS verified with the kubeconfig's CA, /readyz ok, /version "+v.GitVersion, "kube-apiserver").
 		detail("server version %s (%s)", v.GitVersion, v.Platform).
@@ -175,6 +176,9 @@ func apiServerHost(env *Env) string {
 // what went wrong and what to do. Every check that talks to the API server
 // uses it, so a learner gets the same diagnosis wherever it shows up.
 func apiFailure(env *Env, err error) Result {
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		env.noteAPIDown(err)
+	}
 	host := apiServerHost(env)
 	var kerr *KubeconfigError
 	if errors.As(err, &kerr) {
@@ -185,7 +189,7 @@ func apiFailure(env *Env, err error) Result {
 	var invalid x509.CertificateInvalidError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return failf("Nothing listens at %s (connection refused): kube-apiserver is not running.", host).
+		return failf("kube-apiserver is not running: nothing listens at %s (connection refused)%s.", host, env.lastAliveNote("kube-apiserver")).
 			saw("connection refused", "kube-apiserver answering at "+host).
 			hint("start kube-apiserver (kubetutor show apiserver); if it exits at once, read its last lines")
 	case errors.As(err, &hostErr):
@@ -217,10 +221,16 @@ func apiFailure(env *Env, err error) Result {
 		return failf("The API server refuses the request (403 Forbidden): %v.", err).
 			saw("403 Forbidden", "the admin user allowed").
 			hint("the lessons rely on the default authorization mode; drop --authorization-mode or use an identity in group system:masters")
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded):
 		return failf("The API server at %s did not answer within %s.", host, env.Timeout).
 			saw("no answer in "+env.Timeout.String(), "an answer").
 			hint("is something else listening on that address, or is kube-apiserver stuck waiting for etcd? kubetutor check etcd; --timeout gives it longer")
+	case isTimeout(err):
+		// A timeout of the transport (the TLS handshake's 10 s), not of
+		// --timeout: say which.
+		return failf("The API server at %s did not answer in time: %v.", host, err).
+			saw(err.Error(), "an answer").
+			hint("is something else listening on that address (one that accepts connections but does not speak TLS), or is kube-apiserver stuck? kubetutor check etcd")
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
@@ -230,7 +240,7 @@ func apiFailure(env *Env, err error) Result {
 	}
 	return failf("Cannot talk to the API server at %s: %v.", host, err).
 		saw(err.Error(), "an answer from kube-apiserver").
-		hint("kubetutor check apiserver")
+		hint("is kube-apiserver running and listening at %s (the kubeconfig's server)? read its log; the lesson: kubetutor show apiserver", host)
 }
 
 func isTimeout(err error) bool {
@@ -253,6 +263,11 @@ func describeNetError(err error) string {
 
 // kubeClient returns the clientset or a failing result explaining why there is none.
 func kubeClient(env *Env) (kubernetes.Interface, *Result) {
+	if err := env.apiDownErr(); err != nil {
+		r := apiFailure(env, err)
+		r.Message += " (found by an earlier check; not asked again within " + env.Timeout.String() + ")"
+		return nil, &r
+	}
 	kube, err := env.Kube()
 	if err != nil {
 		r := apiFailure(env, err)

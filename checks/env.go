@@ -71,6 +71,16 @@ type Env struct {
 	Getenv func(string) string
 	// HomeDir holds .kube/config; empty means the user's home directory.
 	HomeDir string
+	// ControllerManagerHealthz, SchedulerHealthz and KubeletHealthz are the
+	// components' /healthz URLs on this machine.
+	ControllerManagerHealthz string
+	SchedulerHealthz         string
+	KubeletHealthz           string
+	// Hostname is this machine's name, to recognise its leases and node.
+	Hostname string
+	// CacheDir is where checks may remember facts that only change with a
+	// file (a binary's version); empty means no cache on disk.
+	CacheDir string
 
 	mu           sync.Mutex
 	kube         kubernetes.Interface
@@ -83,7 +93,10 @@ type Env struct {
 	execFetched  bool
 	execExpiry   time.Time
 	runtime      Runtime
+	alive        map[string]time.Time
+	versions     map[string]*versionCall
 	closers      []func() error
+	apiDown      apiDownMemo
 }
 
 // NewEnv returns an Env with the talk's defaults filled in.
@@ -136,6 +149,18 @@ func (e *Env) SetDefaults() {
 	}
 	if e.Getenv == nil {
 		e.Getenv = os.Getenv
+	}
+	if e.ControllerManagerHealthz == "" {
+		e.ControllerManagerHealthz = DefaultControllerManagerHealthz
+	}
+	if e.SchedulerHealthz == "" {
+		e.SchedulerHealthz = DefaultSchedulerHealthz
+	}
+	if e.KubeletHealthz == "" {
+		e.KubeletHealthz = DefaultKubeletHealthz
+	}
+	if e.Hostname == "" {
+		e.Hostname = defaultHostname()
 	}
 }
 
@@ -574,4 +599,28 @@ func (e *Env) Close() error {
 // withTimeout bounds ctx by the Env's timeout.
 func (e *Env) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, e.Timeout)
+}
+
+// markAlive records that a component was seen running now, so that a later
+// check in the same session (the walkthrough, --watch) can say when it was
+// last seen alive once it is gone.
+func (e *Env) markAlive(component string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.alive == nil {
+		e.alive = map[string]time.Time{}
+	}
+	e.alive[component] = e.Now()
+}
+
+// lastAliveNote is "; last seen alive 12s ago, at 03:04:05" when this
+// session saw the component running, else "".
+func (e *Env) lastAliveNote(component string) string {
+	e.mu.Lock()
+	t, ok := e.alive[component]
+	e.mu.Unlock()
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("; last seen alive %s ago, at %s", e.Now().Sub(t).Round(time.Second), t.Local().Format("15:04:05"))
 }

@@ -3,9 +3,11 @@ package checks
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 )
 
 // EtcdHealthy checks etcd's /health and reports its version.
@@ -23,9 +25,14 @@ func (EtcdHealthy) Check(ctx context.Context, env *Env) (Result, error) {
 		Reason string `json:"reason"`
 	}
 	if err := getJSON(ctx, client, base+"/health", &health); err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return failf("etcd is not running: nothing answers at %s (connection refused)%s.", base, env.lastAliveNote("etcd")).
+				saw("connection refused", "etcd answering on "+base).
+				hint("start etcd: run the step's commands, kubetutor show etcd --commands"), nil
+		}
 		return failf("etcd does not answer at %s: %s.", base, describeNetError(err)).
 			saw(describeNetError(err), "etcd answering on "+base).
-			hint("start etcd (kubetutor show etcd): etcd --data-dir=etcd-data --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379"), nil
+			hint("start etcd: run the step's commands, kubetutor show etcd --commands"), nil
 	}
 	if health.Health != "true" {
 		reason := health.Reason
@@ -36,6 +43,7 @@ func (EtcdHealthy) Check(ctx context.Context, env *Env) (Result, error) {
 			saw("health "+health.Health, "health true").
 			hint("look at etcd's output; a single member with a stale data dir from another cluster is the usual cause: stop it, remove etcd-data, start it again"), nil
 	}
+	env.markAlive("etcd")
 	var version struct {
 		Server  string `json:"etcdserver"`
 		Cluster string `json:"etcdcluster"`

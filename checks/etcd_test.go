@@ -81,8 +81,8 @@ func TestEtcdHealthy(t *testing.T) {
 			name:   "connection refused",
 			url:    func(string) string { return "http://" + closedPort(t) },
 			status: checks.Fail,
-			msg:    []string{"etcd does not answer at http://127.0.0.1:", "connection refused"},
-			hint:   "--listen-client-urls=http://127.0.0.1:2379",
+			msg:    []string{"etcd is not running: nothing answers at http://127.0.0.1:", "connection refused"},
+			hint:   "kubetutor show etcd --commands",
 		},
 		{
 			name:    "not etcd: HTML on the port",

@@ -111,7 +111,7 @@ func (w *workload) rsNames() string {
 func deploymentMissing(env *Env) Result {
 	return failf("There is no Deployment %q in namespace %q.", env.Deployment, env.Namespace).
 		saw("no Deployment "+env.Deployment, "Deployment "+env.Deployment).
-		hint("kubectl create deployment %s --image=nginx", env.Deployment)
+		hint("create it: run the step's commands, kubetutor show deployment --commands")
 }
 
 // DeploymentExists checks that the learner's Deployment exists, and explains
@@ -253,7 +253,7 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 	}
 	r := failf("Pod %s is %s and no scheduler has looked at it: no node, no PodScheduled condition, no FailedScheduling event.", p.Name, p.Status.Phase).
 		saw("pod unscheduled, untouched", "a node assigned, or FailedScheduling").
-		hint("start kube-scheduler: kube-scheduler --kubeconfig=admin.conf")
+		hint("start kube-scheduler: run the step's commands, kubetutor show scheduler --commands")
 	if age, ok := leaseAge(ctx, kube, "kube-scheduler", env.Now()); ok && age < time.Minute {
 		r.Message += fmt.Sprintf(" kube-scheduler's leader lease was renewed %s ago, so it runs: read its log.", age.Round(time.Second))
 	}
@@ -334,6 +334,13 @@ func (NodeReady) Check(ctx context.Context, env *Env) (Result, error) {
 		}
 		return r.hint("read the kubelet's log"), nil
 	}
+	// Ready=True stays in the node's status after its kubelet is gone, until
+	// the node lifecycle controller notices (40s and more): not proof.
+	if lv := kubeletLiveness(ctx, env); !lv.Alive {
+		return failf("Node %s says Ready=True, but that is stale: %s.", n.Name, lv.Message).
+			saw("Ready=True, kubelet not running", "Ready=True from a running kubelet").
+			hint("start the kubelet again: run the step's commands, kubetutor show kubelet --commands"), nil
+	}
 	return passf("Node %s is Ready.", n.Name).saw("Ready=True", "Ready=True"), nil
 }
 
@@ -354,6 +361,11 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	for _, p := range w.pods {
 		if p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
+			if lv := kubeletLiveness(ctx, env); !lv.Alive {
+				return failf("Pod %s says Running with IP %s, but that is stale: %s.", p.Name, p.Status.PodIP, lv.Message).
+					saw("Running, kubelet not running", "Running, reported by a running kubelet").
+					hint("start the kubelet again: run the step's commands, kubetutor show kubelet --commands"), nil
+			}
 			return passf("Pod %s is Running on %s with IP %s.", p.Name, p.Spec.NodeName, p.Status.PodIP).
 				saw("Running, IP "+p.Status.PodIP, "Running with an IP").
 				detail("try it: curl http://%s", p.Status.PodIP), nil

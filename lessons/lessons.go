@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kubetutor/kubetutor/content"
+	"github.com/kubetutor/kubetutor/internal/script"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -148,6 +149,9 @@ func CodeBlocks(md string) []string {
 // code blocks, and it has hints and checks.
 func Validate(c *Course) error {
 	var errs []error
+	if err := steps.ContentError(); err != nil {
+		errs = append(errs, err)
+	}
 	seen := map[string]bool{}
 	for _, s := range steps.All() {
 		if seen[s.ID] {
@@ -175,14 +179,101 @@ func Validate(c *Course) error {
 		if got := Sections(l.Markdown); !hasInOrder(got, StepSections) {
 			errs = append(errs, fmt.Errorf("lesson %q: sections %q must include, in order, %q", l.ID, got, StepSections))
 		}
-		code := strings.Join(CodeBlocks(l.Markdown), "\n")
-		for _, cmd := range s.Commands {
-			if !strings.Contains(code, cmd) {
-				errs = append(errs, fmt.Errorf("lesson %q: command %q is not in its code blocks", l.ID, cmd))
-			}
+		errs = append(errs, validateCommands(s, l)...)
+	}
+	for _, l := range c.All() {
+		if l.Step {
+			continue
+		}
+		blocks, err := script.Parse(l.Markdown)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("lesson %q: %w", l.ID, err))
+			continue
+		}
+		if cmds := script.Commands(blocks); len(cmds) > 0 {
+			errs = append(errs, fmt.Errorf("lesson %q: line %d: only step lessons have runnable blocks", l.ID, cmds[0].Line))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateCommands compares a step lesson's blocks with the course model:
+// the step's commands are exactly the runnable blocks of the lesson, all in
+// its Commands section, and every host gets at least one command and at
+// most one long-running component.
+func validateCommands(s steps.Step, l Lesson) []error {
+	var errs []error
+	blocks, err := script.Parse(l.Markdown)
+	if err != nil {
+		return []error{fmt.Errorf("lesson %q: %w", l.ID, err)}
+	}
+	cmds := script.Commands(blocks)
+	for _, b := range cmds {
+		if b.Section != "Commands" {
+			errs = append(errs, fmt.Errorf("lesson %q: line %d: a runnable block outside the Commands section (in %q)", l.ID, b.Line, b.Section))
+		}
+		if b.Lang != "sh" {
+			errs = append(errs, fmt.Errorf("lesson %q: line %d: a runnable block must be sh, not %q", l.ID, b.Line, b.Lang))
+		}
+	}
+	if len(cmds) != len(s.Commands) {
+		errs = append(errs, fmt.Errorf("lesson %q: %d runnable blocks, but step %q has %d commands", l.ID, len(cmds), s.ID, len(s.Commands)))
+	} else {
+		for i := range cmds {
+			a, b := cmds[i], s.Commands[i]
+			if a.Text != b.Text || a.Kind != b.Kind || strings.Join(a.When, ",") != strings.Join(b.When, ",") {
+				errs = append(errs, fmt.Errorf("lesson %q: line %d: block differs from step %q's command %d", l.ID, a.Line, s.ID, i+1))
+			}
+		}
+	}
+	for _, tags := range AllHosts() {
+		got := script.For(cmds, tags)
+		if len(got) == 0 {
+			errs = append(errs, fmt.Errorf("lesson %q: no command for a host with %s", l.ID, tagList(tags)))
+			continue
+		}
+		daemons := 0
+		for _, b := range got {
+			if b.Kind == script.Daemon {
+				daemons++
+			}
+		}
+		if daemons > 1 {
+			errs = append(errs, fmt.Errorf("lesson %q: %d long-running blocks for a host with %s, want at most one", l.ID, daemons, tagList(tags)))
+		}
+	}
+	return errs
+}
+
+// AllHosts lists every combination of host tags, one of each pair.
+func AllHosts() []script.Set {
+	out := []script.Set{{}}
+	for _, pair := range script.Tags {
+		var next []script.Set
+		for _, h := range out {
+			for _, t := range pair {
+				n := script.Set{t: true}
+				for k := range h {
+					n[k] = true
+				}
+				next = append(next, n)
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+func tagList(tags script.Set) string {
+	var out []string
+	for _, pair := range script.Tags {
+		for _, t := range pair {
+			if tags[t] {
+				out = append(out, t)
+			}
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func hasInOrder(got, want []string) bool {

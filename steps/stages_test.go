@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +35,10 @@ type world struct {
 	kube     *fake.Clientset
 	apiAddr  string
 	etcdAddr string
-	servers  []*httptest.Server
+	// cmAddr, schedAddr and kubeletAddr serve the components' /healthz.
+	cmAddr, schedAddr, kubeletAddr string
+	mu                             sync.Mutex // guards servers
+	servers                        []*httptest.Server
 }
 
 func freeAddr(t *testing.T) string {
@@ -50,7 +54,8 @@ func freeAddr(t *testing.T) string {
 
 func newWorld(t *testing.T) *world {
 	dir := t.TempDir()
-	w := &world{t: t, dir: dir, kube: fake.NewClientset(), apiAddr: freeAddr(t), etcdAddr: freeAddr(t)}
+	w := &world{t: t, dir: dir, kube: fake.NewClientset(), apiAddr: freeAddr(t), etcdAddr: freeAddr(t),
+		cmAddr: freeAddr(t), schedAddr: freeAddr(t), kubeletAddr: freeAddr(t)}
 	env := checks.NewEnv(dir)
 	env.Kubeconfig = filepath.Join(dir, "admin.conf")
 	env.APIServerURL = "https://" + w.apiAddr
@@ -60,9 +65,15 @@ func newWorld(t *testing.T) *world {
 	env.CNIBinDirs = []string{filepath.Join(dir, "cni-bin")}
 	env.PathEnv = filepath.Join(dir, "empty-path")
 	env.Timeout = 2 * time.Second
+	env.ControllerManagerHealthz = "https://" + w.cmAddr + "/healthz"
+	env.SchedulerHealthz = "https://" + w.schedAddr + "/healthz"
+	env.KubeletHealthz = "http://" + w.kubeletAddr + "/healthz"
+	env.Hostname = "workshop"
 	env.SetKube(w.kube)
 	w.env = env
 	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		for _, s := range w.servers {
 			s.Close()
 		}
@@ -84,7 +95,22 @@ func (w *world) serve(addr string, h http.Handler, tlsCfg *tls.Config) {
 	} else {
 		s.Start()
 	}
+	w.mu.Lock()
 	w.servers = append(w.servers, s)
+	w.mu.Unlock()
+}
+
+// healthz starts a component's /healthz answering ok, as the component
+// does while it runs; it returns the server, to stop it.
+func (w *world) healthz(addr string, tlsOn bool) *httptest.Server {
+	var cfg *tls.Config
+	if tlsOn {
+		cfg = &tls.Config{}
+	}
+	w.serve(addr, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { fmt.Fprint(rw, "ok") }), cfg)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.servers[len(w.servers)-1]
 }
 
 func (w *world) write(path, content string, mode os.FileMode) {
@@ -160,6 +186,7 @@ var stages = []struct {
 		}
 	}, "replicaset-created", "has no ReplicaSet", []string{"has no ReplicaSet yet. That is expected now"}},
 	{"controller-manager", func(w *world) {
+		w.healthz(w.cmAddr, true)
 		yes := true
 		rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "nginx-7c5ddbdf54", Namespace: "default", UID: "rs-uid", Labels: map[string]string{"app": "nginx"},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "nginx", UID: "d-uid", Controller: &yes}}},
@@ -175,12 +202,14 @@ var stages = []struct {
 		}
 	}, "pods-scheduled-or-attempted", "no scheduler has looked at it", []string{"created ReplicaSet nginx-7c5ddbdf54", "Pending with no node. That is expected now"}},
 	{"scheduler", func(w *world) {
+		w.healthz(w.schedAddr, true)
 		w.unschedulable("no nodes available to schedule pods")
 	}, "containerd-running", "no socket", []string{`FailedScheduling "no nodes available to schedule pods", PodScheduled=False (Unschedulable)`, "no node has registered"}},
 	{"containerd", func(w *world) {
 		w.env.SetRuntime(fakeRuntime{})
 	}, "node-registered", "No node has registered", []string{"containerd 1.6.20", "CRI plugin"}},
 	{"kubelet", func(w *world) {
+		w.healthz(w.kubeletAddr, false)
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "workshop"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
 			Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady",
 			Message: "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",

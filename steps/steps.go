@@ -4,10 +4,14 @@
 package steps
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/content"
+	"github.com/kubetutor/kubetutor/internal/script"
 )
 
 // Step is one stage of building the cluster.
@@ -20,10 +24,13 @@ type Step struct {
 	Lesson string
 	// Next says what the learner does to pass this step, for "next: ...".
 	Next string
-	// Hints go from gentle to the exact command.
+	// Hints go from gentle to the exact commands. The last one is derived
+	// (it points at the step's commands); write only the gentle ones.
 	Hints []string
-	// Commands are what the learner types, as the lesson shows them.
-	Commands []string
+	// Commands are what the learner types: the runnable blocks of the
+	// lesson's "## Commands" section, every host variant, in lesson order.
+	// Derived from the lesson (package content); never written here.
+	Commands []script.Block
 	// Checks prove the step's effect on the live system.
 	Checks []checks.Checker
 	// Passed says, in one sentence, what just happened when the step passes.
@@ -70,16 +77,8 @@ var all = []Step{
 		Hints: []string{
 			"You need six programs: kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, etcd and kubectl, in bin/ of your work directory or on PATH.",
 			"The Kubernetes binaries are single files on dl.k8s.io; etcd comes as a release tarball. Make them executable. `kubetutor fetch` downloads and verifies them all (`--from-source` builds them with Go when only the Go module proxy is reachable).",
-			"for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do curl -fLo bin/$b https://dl.k8s.io/v1.37.2/bin/linux/amd64/$b; done && chmod +x bin/*",
 		},
-		Commands: []string{
-			"mkdir -p bin certs",
-			"for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do curl -fLo bin/$b https://dl.k8s.io/v1.37.2/bin/linux/amd64/$b; done",
-			"curl -fL https://github.com/etcd-io/etcd/releases/download/v3.6.4/etcd-v3.6.4-linux-amd64.tar.gz | tar -xz -C bin --strip-components=1 etcd-v3.6.4-linux-amd64/etcd etcd-v3.6.4-linux-amd64/etcdctl",
-			"chmod +x bin/*",
-			"export PATH=$PWD/bin:$PATH",
-		},
-		Checks: binaryChecks(),
+		Checks: append(binaryChecks(), checks.VersionSkew{Binaries: binaries}),
 		Passed: "Every program of the cluster is here and runs; nothing is running yet.",
 	},
 	{
@@ -88,21 +87,6 @@ var all = []Step{
 		Hints: []string{
 			"Everything talks TLS to the API server. You need a CA, a server certificate signed by it (also used as admin's client certificate), a service-account key pair, and a kubeconfig that embeds the CA.",
 			"The server certificate needs SANs for kubernetes, kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.cluster, kubernetes.default.svc.cluster.local, 127.0.0.1 and 10.0.0.1. openssl req -addext \"subjectAltName=...\" then openssl x509 -req -copy_extensions copyall.",
-			"Run the certs lesson's commands in order (kubetutor show certs), ending with: export KUBECONFIG=$PWD/admin.conf",
-		},
-		Commands: []string{
-			"openssl genrsa -out certs/ca.key 2048",
-			"openssl req -x509 -new -nodes -key certs/ca.key -subj \"/CN=kubernetes-ca\" -days 365 -out certs/ca.crt",
-			"openssl genrsa -out certs/server.key 2048",
-			"openssl req -new -key certs/server.key -subj \"/CN=admin/O=system:masters\" -addext \"subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:10.0.0.1\" -out certs/server.csr",
-			"openssl x509 -req -in certs/server.csr -CA certs/ca.crt -CAkey certs/ca.key -CAcreateserial -days 365 -copy_extensions copyall -out certs/server.crt",
-			"openssl genrsa -out certs/service-account-key.pem 2048",
-			"openssl rsa -in certs/service-account-key.pem -pubout -out certs/service-account.pem",
-			"kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=https://127.0.0.1:6443 --kubeconfig=admin.conf",
-			"kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=admin.conf",
-			"kubectl config set-context default --cluster=local-apiserver --user=admin --kubeconfig=admin.conf",
-			"kubectl config use-context default --kubeconfig=admin.conf",
-			"export KUBECONFIG=$PWD/admin.conf",
 		},
 		Checks: []checks.Checker{
 			checks.CertFiles{},
@@ -124,11 +108,9 @@ var all = []Step{
 		Hints: []string{
 			"The API server keeps every object in etcd; start etcd first, listening on 127.0.0.1:2379.",
 			"etcd needs a data directory and its client URLs; plain HTTP on loopback is fine for this course.",
-			"etcd --data-dir=etcd-data --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379",
 		},
-		Commands: []string{"etcd --data-dir=etcd-data --listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379"},
-		Checks:   []checks.Checker{checks.EtcdHealthy{}},
-		Passed:   "etcd is up: the cluster has somewhere to keep its state, though nothing talks to it yet.",
+		Checks: []checks.Checker{checks.EtcdHealthy{}},
+		Passed: "etcd is up: the cluster has somewhere to keep its state, though nothing talks to it yet.",
 	},
 	{
 		ID: "apiserver", Title: "Start kube-apiserver", Lesson: "apiserver",
@@ -136,11 +118,9 @@ var all = []Step{
 		Hints: []string{
 			"kube-apiserver serves the API on https://127.0.0.1:6443 and stores objects in etcd. It needs your certificates and the service-account keys.",
 			"Flags: --etcd-servers, --client-ca-file, --tls-cert-file, --tls-private-key-file, --service-account-issuer, --service-account-key-file, --service-account-signing-key-file, --service-cluster-ip-range.",
-			"kube-apiserver --etcd-servers=http://127.0.0.1:2379 --client-ca-file=certs/ca.crt --tls-cert-file=certs/server.crt --tls-private-key-file=certs/server.key --service-account-issuer=https://kubernetes.default.svc.cluster.local --service-account-key-file=certs/service-account.pem --service-account-signing-key-file=certs/service-account-key.pem --service-cluster-ip-range=10.0.0.0/24",
 		},
-		Commands: []string{"kube-apiserver \\\n  --etcd-servers=http://127.0.0.1:2379 \\\n  --client-ca-file=certs/ca.crt \\\n  --tls-cert-file=certs/server.crt \\\n  --tls-private-key-file=certs/server.key \\\n  --service-account-issuer=https://kubernetes.default.svc.cluster.local \\\n  --service-account-key-file=certs/service-account.pem \\\n  --service-account-signing-key-file=certs/service-account-key.pem \\\n  --service-cluster-ip-range=10.0.0.0/24"},
-		Checks:   []checks.Checker{checks.APIServerReady{}},
-		Passed:   "The API server answers: kubectl works, objects can be stored. Nothing acts on them yet.",
+		Checks: []checks.Checker{checks.APIServerReady{}},
+		Passed: "The API server answers: kubectl works, objects can be stored. Nothing acts on them yet.",
 	},
 	{
 		ID: "deployment", Title: "Create the nginx Deployment", Lesson: "deployment",
@@ -148,9 +128,7 @@ var all = []Step{
 		Hints: []string{
 			"Ask the API server for a Deployment called nginx.",
 			"kubectl has an imperative command that creates a Deployment from an image name.",
-			"kubectl create deployment nginx --image=nginx",
 		},
-		Commands:   []string{"kubectl create deployment nginx --image=nginx"},
 		Checks:     []checks.Checker{checks.DeploymentExists{}},
 		Passed:     "The Deployment is stored in etcd, and that is all: no ReplicaSet, no pod. Storing is all the API server does.",
 		WatchKinds: []Kind{Deployments, ReplicaSets},
@@ -161,10 +139,8 @@ var all = []Step{
 		Hints: []string{
 			"The controllers that turn a Deployment into a ReplicaSet and pods live in kube-controller-manager. It is a client of the API server, like kubectl.",
 			"It needs the kubeconfig, the service-account private key (to sign tokens) and the CA.",
-			"kube-controller-manager --kubeconfig=admin.conf --service-account-private-key-file=certs/service-account-key.pem --root-ca-file=certs/ca.crt --cluster-signing-cert-file=certs/ca.crt --cluster-signing-key-file=certs/ca.key",
 		},
-		Commands:   []string{"kube-controller-manager \\\n  --kubeconfig=admin.conf \\\n  --service-account-private-key-file=certs/service-account-key.pem \\\n  --root-ca-file=certs/ca.crt \\\n  --cluster-signing-cert-file=certs/ca.crt \\\n  --cluster-signing-key-file=certs/ca.key"},
-		Checks:     []checks.Checker{checks.ReplicaSetCreated{}, checks.PodsCreated{}},
+		Checks:     []checks.Checker{checks.ReplicaSetCreated{}, checks.PodsCreated{}, checks.ComponentAlive{Component: "kube-controller-manager"}},
 		Passed:     "The deployment controller made a ReplicaSet and the ReplicaSet controller made a pod. The pod is Pending: nobody has chosen a node.",
 		WatchKinds: []Kind{Deployments, ReplicaSets, Pods},
 	},
@@ -174,10 +150,8 @@ var all = []Step{
 		Hints: []string{
 			"Pending pods without a node wait for a scheduler. kube-scheduler is one more API client.",
 			"It only needs a kubeconfig.",
-			"kube-scheduler --kubeconfig=admin.conf",
 		},
-		Commands:   []string{"kube-scheduler --kubeconfig=admin.conf"},
-		Checks:     []checks.Checker{checks.PodsSchedulingAttempted{}},
+		Checks:     []checks.Checker{checks.PodsSchedulingAttempted{}, checks.ComponentAlive{Component: "kube-scheduler"}},
 		Passed:     "The scheduler looked at the pod and found no node to put it on: FailedScheduling. The cluster has a brain but no body.",
 		WatchKinds: []Kind{Pods, Events},
 	},
@@ -187,11 +161,6 @@ var all = []Step{
 		Hints: []string{
 			"Nodes run containers through a container runtime; the kubelet talks to containerd's CRI plugin over a Unix socket. Run it as root.",
 			"Write containerd's default configuration (adjusting it for this host, see the lesson), then start the daemon.",
-			"containerd config default > /etc/containerd/config.toml && containerd --config /etc/containerd/config.toml",
-		},
-		Commands: []string{
-			"containerd config default > /etc/containerd/config.toml",
-			"containerd --config /etc/containerd/config.toml",
 		},
 		Checks: []checks.Checker{checks.ContainerdRunning{}, checks.CRIPluginLoaded{}},
 		Passed: "containerd answers and its CRI plugin is loaded. The cluster has not changed: containerd knows nothing of Kubernetes.",
@@ -202,10 +171,8 @@ var all = []Step{
 		Hints: []string{
 			"The kubelet registers this machine as a Node and runs the pods bound to it, through containerd. Run it as root.",
 			"It needs the kubeconfig, a KubeletConfiguration file (kubelet.yaml, see the lesson) and containerd's socket.",
-			"kubelet --kubeconfig=admin.conf --config=kubelet.yaml --container-runtime-endpoint=unix:///run/containerd/containerd.sock",
 		},
-		Commands:   []string{"kubelet \\\n  --kubeconfig=admin.conf \\\n  --config=kubelet.yaml \\\n  --container-runtime-endpoint=unix:///run/containerd/containerd.sock"},
-		Checks:     []checks.Checker{checks.NodeRegistered{}},
+		Checks:     []checks.Checker{checks.NodeRegistered{}, checks.KubeletAlive{}},
 		Passed:     "A node registered. It is NotReady: the runtime has no pod network, so the pod cannot start yet.",
 		WatchKinds: []Kind{Nodes},
 	},
@@ -215,9 +182,7 @@ var all = []Step{
 		Hints: []string{
 			"The node is NotReady because containerd finds no CNI network configuration. Pods need a network.",
 			"Write a bridge conflist (bridge, host-local IPAM, portmap, loopback) in /etc/cni/net.d; the plugins must be where containerd looks.",
-			"mkdir -p /etc/cni/net.d && write the lesson's 10-bridge.conflist there (kubetutor show cni)",
 		},
-		Commands: []string{"mkdir -p /etc/cni/net.d", "cat > /etc/cni/net.d/10-bridge.conflist <<EOF"},
 		Checks: []checks.Checker{
 			checks.CNIConfigPresent{},
 			checks.CNIPluginsPresent{},
@@ -227,6 +192,54 @@ var all = []Step{
 		Passed:     "The node is Ready and nginx runs with its own IP. You built a Kubernetes cluster from its parts.",
 		WatchKinds: []Kind{Nodes, Pods, Events},
 	},
+}
+
+// contentErr is what went wrong deriving the commands from the lessons
+// (reported by ContentError; the lessons' validation fails on it).
+var contentErr error
+
+func init() {
+	var errs []error
+	for i := range all {
+		s := &all[i]
+		if s.Lesson == "" {
+			s.Lesson = s.ID
+		}
+		blocks, err := LessonBlocks(s.Lesson)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("step %q: %w", s.ID, err))
+			continue
+		}
+		s.Commands = script.Commands(blocks)
+		s.Hints = append(s.Hints, CommandsHint(s.ID))
+	}
+	contentErr = errors.Join(errs...)
+}
+
+// LessonBlocks parses the fenced code blocks of a lesson of package content.
+func LessonBlocks(lesson string) ([]script.Block, error) {
+	data, err := fs.ReadFile(content.Lessons, "lessons/"+lesson+".md")
+	if err != nil {
+		return nil, fmt.Errorf("read lesson %q: %w", lesson, err)
+	}
+	blocks, err := script.Parse(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("lesson %q: %w", lesson, err)
+	}
+	return blocks, nil
+}
+
+// ContentError reports a lesson whose blocks could not be read.
+func ContentError() error { return contentErr }
+
+// CommandsHint is a step's last hint: where its exact commands are.
+func CommandsHint(id string) string {
+	return "run the step's commands, as its lesson shows them for this machine: kubetutor show " + id + " --commands"
+}
+
+// CommandsFor returns the step's commands that fit a host with these tags.
+func (s Step) CommandsFor(tags script.Set) []script.Block {
+	return script.For(s.Commands, tags)
 }
 
 // All returns the steps in course order.

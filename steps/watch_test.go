@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ func TestWatchReactsToChanges(t *testing.T) {
 	s, _, _ := steps.Lookup("scheduler")
 	go func() {
 		time.Sleep(200 * time.Millisecond)
+		w.healthz(w.schedAddr, true)
 		w.unschedulable("no nodes available to schedule pods")
 	}()
 	evaluations := 0
@@ -54,5 +56,94 @@ func TestWatchTimeoutNamesWhatItWaitedFor(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}
+	}
+}
+
+// A component that starts (or dies) changes no API object: the watch
+// re-evaluates on its timer and notices.
+func TestWatchNoticesAComponentWithoutAPIEvents(t *testing.T) {
+	w := newWorld(t)
+	for _, st := range stages[:7] { // up to the controller-manager
+		st.apply(w)
+	}
+	w.unschedulable("no nodes available to schedule pods")
+	s, _, _ := steps.Lookup("scheduler")
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		w.healthz(w.schedAddr, true)
+	}()
+	var first string
+	res, err := steps.Watch(ctx, w.env, s, steps.WatchOptions{
+		Timeout: 20 * time.Second,
+		Resync:  100 * time.Millisecond,
+		OnResult: func(r steps.Result) {
+			if c, ok := r.FirstProblem(); ok && first == "" {
+				first = c.Message
+			}
+		},
+	})
+	if err != nil || res.Status != steps.Pass {
+		t.Fatalf("%v %s", err, res.Status)
+	}
+	if !strings.Contains(first, "kube-scheduler is not running") {
+		t.Errorf("first verdict %q, want kube-scheduler not running", first)
+	}
+}
+
+// Stopping a component fails its step, naming it as not running, although
+// everything it did stays in the API; starting it again passes the step.
+func TestComponentDeathFailsItsStep(t *testing.T) {
+	w := newWorld(t)
+	for _, st := range stages {
+		st.apply(w)
+	}
+	addrs := map[string]string{"controller-manager": w.cmAddr, "scheduler": w.schedAddr, "kubelet": w.kubeletAddr}
+	stale := map[string]string{"kubelet": "cni"} // steps whose facts outlive the component
+	for _, id := range []string{"controller-manager", "scheduler", "kubelet"} {
+		t.Run(id, func(t *testing.T) {
+			var srv *httptest.Server
+			w.mu.Lock()
+			for _, s := range w.servers {
+				if s.Listener.Addr().String() == addrs[id] {
+					srv = s
+				}
+			}
+			w.mu.Unlock()
+			if srv == nil {
+				t.Fatalf("no server for %s", id)
+			}
+			srv.Close()
+			rep, err := steps.Run(ctx, w.env, steps.RunOptions{Mode: steps.Every})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rep.Steps {
+				want := steps.Pass
+				if r.ID == id || r.ID == stale[id] {
+					want = steps.Fail
+				}
+				if r.Status != want {
+					t.Errorf("step %s %s, want %s%s", r.ID, r.Status, want, describe(r))
+				}
+				if r.ID == id {
+					if c, ok := r.FirstProblem(); !ok || !strings.Contains(c.Message, "is not running") {
+						t.Errorf("step %s: first problem %q, want \"is not running\"", id, c.Message)
+					}
+				}
+				if r.ID == stale[id] {
+					if c, ok := r.FirstProblem(); !ok || !strings.Contains(c.Message, "stale") {
+						t.Errorf("step %s: first problem %q, want it called stale", r.ID, c.Message)
+					}
+				}
+			}
+			w.healthz(addrs[id], id != "kubelet")
+			rep, err = steps.Run(ctx, w.env, steps.RunOptions{Mode: steps.Every})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.ExitCode() != 0 {
+				t.Errorf("after restarting %s: exit %d", id, rep.ExitCode())
+			}
+		})
 	}
 }

@@ -184,8 +184,39 @@ func TestHintLessonsShowReset(t *testing.T) {
 		t.Errorf("show: %d %d\n%s", rendered.code, plain.code, plain.out)
 	}
 	// Rendered (notty): indented, wrapped, and not the Markdown source.
-	if rendered.out == plain.out || !strings.Contains(rendered.out, "\n  # kube-scheduler") {
+	if rendered.out == plain.out || !strings.Contains("\n"+rendered.out, "\n  # kube-scheduler") {
 		t.Errorf("show did not render:\n%s", rendered.out)
+	}
+	// --commands: the step's blocks for the chosen variant, raw.
+	r = execute(t, wd, state, "", "show", "containerd", "--commands", "--variant", "offline,no-systemd,cni-usr-lib")
+	for _, want := range []string{"pgrep -a -x containerd", "CNI_BIN_DIR=/usr/lib/cni\n", "cat > /etc/containerd/config.toml <<EOF\nversion = 2\n", "\nEOF\n", DaemonComment + "\ncontainerd --config /etc/containerd/config.toml\n", "kubetutor images load\n"} {
+		if r.code != 0 || !strings.Contains(r.out, want) {
+			t.Errorf("show containerd --commands: %d, lacks %q:\n%s", r.code, want, r.out)
+		}
+	}
+	for _, not := range []string{"systemctl", "/opt/cni/bin", "```", "ls /usr/lib/cni"} {
+		if strings.Contains(r.out, not) {
+			t.Errorf("show containerd --commands has %q (another variant, an illustration or Markdown):\n%s", not, r.out)
+		}
+	}
+	r = execute(t, wd, state, "", "show", "containerd", "--commands", "--variant", "systemd,online,cni-opt")
+	if !strings.Contains(r.out, "systemctl stop containerd\n") || !strings.Contains(r.out, "CNI_BIN_DIR=/opt/cni/bin\n") || strings.Contains(r.out, "images load") {
+		t.Errorf("show containerd --commands for systemd, online, cni-opt:\n%s", r.out)
+	}
+	r = execute(t, wd, state, "", "show", "etcd", "--commands", "--variant", "windows")
+	if r.code != 2 || !strings.Contains(r.errOut, `unknown variant "windows"`) {
+		t.Errorf("show --variant windows: %d %q", r.code, r.errOut)
+	}
+	r = execute(t, wd, state, "", "show", "welcome", "--commands")
+	if r.code != 2 {
+		t.Errorf("show welcome --commands: %d %q", r.code, r.errOut)
+	}
+	// The last hint points at the commands and prints them, from column 0.
+	execute(t, wd, state, "", "hint", "scheduler")
+	execute(t, wd, state, "", "hint", "scheduler")
+	r = execute(t, wd, state, "", "hint", "scheduler")
+	if !strings.Contains(r.out, "kubetutor show scheduler --commands") || !strings.Contains(r.out, "\n"+DaemonComment+"\nkube-scheduler --kubeconfig=admin.conf\n") {
+		t.Errorf("last hint for scheduler:\n%s", r.out)
 	}
 	r = execute(t, wd, state, "", "show", "nope")
 	if r.code != 2 || !strings.Contains(r.errOut, `unknown lesson "nope"`) {

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubetutor/kubetutor/lessons"
 )
 
 // HintOptions are the options of `kubetutor hint`.
@@ -18,7 +21,8 @@ func newHintCmd(f *Factory) *cobra.Command {
 		Use:   "hint [STEP]",
 		Short: "Reveal the next hint for a step (the current one by default)",
 		Long: `Hints are progressive: each call reveals the next one, from a nudge to the
-exact command. Revealed hints are remembered per step. It never contacts the
+exact commands (the last hint prints the step's commands for this machine,
+as the lesson has them). Revealed hints are remembered per step. It never contacts the
 cluster.`,
 		Example: `  kubetutor hint
   kubetutor hint scheduler`,
@@ -26,16 +30,22 @@ cluster.`,
 		ValidArgsFunction: stepIDCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
+				if args[0] == "" {
+					return usageErrorf("STEP is empty: name a step (%s) or leave it out", stepList())
+				}
 				o.Step = args[0]
 			}
-			return runHint(o)
+			return runHint(cmd.Context(), o)
 		},
 	}
 	return cmd
 }
 
-func runHint(o *HintOptions) error {
+func runHint(ctx context.Context, o *HintOptions) error {
 	f := o.f
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	p, err := f.LoadProgress()
 	if err != nil {
 		return err
@@ -52,11 +62,20 @@ func runHint(o *HintOptions) error {
 	if err != nil {
 		return err
 	}
-	h, n, total := p.NextHint(s)
-	if err := f.Store().Save(p); err != nil {
+	var h string
+	var n, total int
+	if _, err := f.UpdateProgress(ctx, func(p *lessons.Progress) { h, n, total = p.NextHint(s) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(f.IO.Out, "Hint %d of %d for %s: %s\n", n, total, s.ID, h)
+	if n == total {
+		// The commands themselves, raw from column 0, ready to paste.
+		tags, err := f.hostTags(ctx, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(f.IO.Out, "\n%s", commandsText(s, tags))
+	}
 	if n < total {
 		fmt.Fprintln(f.IO.Out, "(run it again for a more precise hint)")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,9 +41,12 @@ with screen readers.`,
 			return runStart(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().DurationVar(&o.WatchTimeout, "watch-timeout", 10*time.Minute, `how long "watch until it passes" waits`)
+	cmd.Flags().DurationVar(&o.WatchTimeout, "watch-timeout", defaultStartWatchTimeout, `how long "watch until it passes" waits`)
 	return cmd
 }
+
+// defaultStartWatchTimeout is how long "watch until it passes" waits.
+const defaultStartWatchTimeout = 10 * time.Minute
 
 type menuAction int
 
@@ -61,7 +63,7 @@ const (
 func runStart(ctx context.Context, o *StartOptions) error {
 	f := o.f
 	if o.WatchTimeout <= 0 {
-		o.WatchTimeout = 10 * time.Minute
+		return usageErrorf("--watch-timeout %s: give a positive duration, e.g. --watch-timeout 10m", o.WatchTimeout)
 	}
 	course, err := lessons.Load()
 	if err != nil {
@@ -71,6 +73,11 @@ func runStart(ctx context.Context, o *StartOptions) error {
 	if err != nil {
 		return err
 	}
+	tags, err := f.hostTags(ctx, "")
+	if err != nil {
+		return err
+	}
+	render.Host = tags
 	progress, err := f.LoadProgress()
 	if err != nil {
 		return err
@@ -80,8 +87,7 @@ func runStart(ctx context.Context, o *StartOptions) error {
 		return err
 	}
 	defer env.Close()
-	store := f.Store()
-	ask := newPrompter(f.IO)
+	ask := newPrompter(ctx, f.IO)
 	out := f.IO.Out
 	textOpts := report.Options{Color: f.IO.Color}
 
@@ -101,10 +107,14 @@ func runStart(ctx context.Context, o *StartOptions) error {
 		// (progress is saved) rather than go on with a cancelled context.
 		return ctx.Err()
 	}
-	save := func() error {
-		if err := store.Save(progress); err != nil {
+	// save applies change to the progress on file, under its lock, and
+	// continues from the result (a hint revealed in another pane counts).
+	save := func(change func(*lessons.Progress)) error {
+		p, err := f.UpdateProgress(ctx, change)
+		if err != nil {
 			return fmt.Errorf("save progress: %w", err)
 		}
+		progress = p
 		return nil
 	}
 
@@ -165,8 +175,7 @@ func runStart(ctx context.Context, o *StartOptions) error {
 					return err
 				}
 				if res.Status == steps.Pass {
-					progress.Mark(s.ID, lessons.Done, f.Now())
-					if err := save(); err != nil {
+					if err := save(func(p *lessons.Progress) { p.Mark(s.ID, lessons.Done, f.Now()) }); err != nil {
 						return err
 					}
 					fmt.Fprintf(out, "\nWhat just happened: %s\n", s.Passed)
@@ -177,18 +186,18 @@ func runStart(ctx context.Context, o *StartOptions) error {
 					advanced = true
 				}
 			case actHint:
-				h, n, total := progress.NextHint(s)
-				if err := save(); err != nil {
+				var h string
+				var n, total int
+				if err := save(func(p *lessons.Progress) { h, n, total = p.NextHint(s) }); err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "\nHint %d of %d: %s\n\n", n, total, h)
-			case actCommands:
-				md := "## Commands for " + s.ID + "\n\n```sh\n" + strings.Join(s.Commands, "\n") + "\n```\n"
-				r, err := render.Render(md)
-				if err != nil {
-					return err
+				if n == total {
+					fmt.Fprintf(out, "%s\n", commandsText(s, tags))
 				}
-				fmt.Fprint(out, r)
+			case actCommands:
+				// Raw, from column 0: what the learner copies is the lesson's text.
+				fmt.Fprintf(out, "\nThe commands of %s for this machine (kubetutor show %s --commands):\n\n%s\n", s.ID, s.ID, commandsText(s, tags))
 			case actLesson:
 				if err := show(s.Lesson); err != nil {
 					return err
@@ -201,15 +210,14 @@ func runStart(ctx context.Context, o *StartOptions) error {
 					return err
 				}
 				if ok {
-					progress.Mark(s.ID, lessons.Skipped, f.Now())
-					if err := save(); err != nil {
+					if err := save(func(p *lessons.Progress) { p.Mark(s.ID, lessons.Skipped, f.Now()) }); err != nil {
 						return err
 					}
 					fmt.Fprintf(out, "Skipped %s.\n\n", s.ID)
 					advanced = true
 				}
 			case actQuit:
-				if err := save(); err != nil {
+				if err := save(nil); err != nil {
 					return err
 				}
 				fmt.Fprintln(out, "\nProgress saved. Run `kubetutor start` to continue where you left off.")

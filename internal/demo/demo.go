@@ -16,11 +16,12 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/images"
-	"github.com/kubetutor/kubetutor/internal/pki"
 	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/report"
+	"github.com/kubetutor/kubetutor/internal/script"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
 )
@@ -85,6 +86,7 @@ type Demo struct {
 	Render func(string) (string, error)
 
 	keys   *bufio.Reader
+	tags   script.Set
 	course *lessons.Course
 	state  State
 }
@@ -187,7 +189,7 @@ func (d *Demo) Run(ctx context.Context) error {
 }
 
 func (d *Demo) loadOrInitState(ctx context.Context) error {
-	data, err := os.ReadFile(d.L.StatePath())
+	data, err := fsutil.ReadFile(d.L.StatePath(), fsutil.LimitConfig)
 	if err == nil && json.Unmarshal(data, &d.state) == nil && d.state.Image != "" {
 		return nil
 	}
@@ -210,7 +212,7 @@ func (d *Demo) saveState() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(d.L.StatePath(), data, 0o644)
+	return fsutil.WriteFile(d.L.StatePath(), data, 0o644)
 }
 
 // registryReachable reports whether both registries an online demo pulls
@@ -241,7 +243,7 @@ func (d *Demo) announce(s steps.Step, i, n int) error {
 	if l, err := d.course.Get(s.Lesson); err == nil {
 		md = lessons.FirstParagraph(lessons.Section(l.Markdown, "What it does")) + "\n\n"
 	}
-	md += "```sh\n" + d.commandText(s) + "\n```\n"
+	md += d.lessonMarkdown(s)
 	out := md
 	if d.Render != nil {
 		r, err := d.Render(md)
@@ -252,36 +254,6 @@ func (d *Demo) announce(s steps.Step, i, n int) error {
 	}
 	_, err := fmt.Fprint(d.Out, out)
 	return err
-}
-
-// commandText is the command as the presenter would type it.
-func (d *Demo) commandText(s steps.Step) string {
-	switch s.ID {
-	case "tools":
-		return "ls bin/   # kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl etcd"
-	case "certs":
-		return "kubetutor certs init   # the CA, server certificate, service-account keys and admin.conf (openssl in the lesson)"
-	case "deployment":
-		return "kubectl create deployment nginx --image=" + d.state.Image
-	case "containerd":
-		return "containerd --config " + d.rel(d.L.ContainerdConfig())
-	case "kubelet":
-		return d.kubeletCommand()
-	case "cni":
-		return "cat > " + d.L.CNIConfFile() + " <<EOF\n" + BridgeConflist(d.L) + "EOF"
-	}
-	return strings.Join(s.Commands, "\n")
-}
-
-func (d *Demo) kubeletCommand() string {
-	return "kubelet \\\n  --kubeconfig=admin.conf \\\n  --config=kubelet.yaml \\\n  --container-runtime-endpoint=unix://" + d.L.ContainerdAddress + " \\\n  --root-dir=" + d.L.KubeletRoot()
-}
-
-func (d *Demo) rel(p string) string {
-	if r, err := filepath.Rel(d.L.WorkDir, p); err == nil && !strings.HasPrefix(r, "..") {
-		return r
-	}
-	return p
 }
 
 func (d *Demo) waitForPresenter(ctx context.Context) error {
@@ -326,44 +298,19 @@ func (d *Demo) status(what string, fn func() error) error {
 	return nil
 }
 
-// step performs one step and waits, event-driven, until its checks pass.
+// step performs one step (its lesson's blocks for this host) and waits,
+// event-driven, until its checks pass. A step without a component that
+// already passes is not performed again (a resumed demo).
 func (d *Demo) step(ctx context.Context, s steps.Step) error {
 	var p *proc.Process
 	var err error
-	switch s.ID {
-	case "tools":
-		err = d.status("Linking the binaries into bin/", d.ensureBinaries)
-	case "certs":
-		err = d.status("Issuing certificates and admin.conf (cfssl)", func() error { return d.ensureCerts(ctx) })
-	case "etcd", "apiserver", "controller-manager", "scheduler":
-		name := componentOfStep(s.ID)
-		err = d.status("Starting "+name, func() error {
-			p, err = d.startComponent(name, strings.Join(s.Commands, "\n"))
+	if componentOfStep(s.ID) == "" && steps.Evaluate(ctx, d.Env, s).Status == steps.Pass {
+		fmt.Fprintf(d.Out, " • Already done: step %s passes\n", s.ID)
+	} else {
+		err = d.status("Typing the lesson's commands", func() error {
+			p, err = d.perform(ctx, s)
 			return err
 		})
-	case "deployment":
-		err = d.status("Creating Deployment nginx", func() error { return d.createDeployment(ctx) })
-	case "containerd":
-		err = d.status("Starting containerd", func() error {
-			if err := os.MkdirAll(d.L.ContainerdDir(), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(d.L.ContainerdConfig(), []byte(ContainerdConfig(d.L, d.Host, images.SandboxImage)), 0o644); err != nil {
-				return fmt.Errorf("write containerd config: %w", err)
-			}
-			p, err = d.startComponent("containerd", "containerd --config "+d.L.ContainerdConfig())
-			return err
-		})
-	case "kubelet":
-		err = d.status("Starting the kubelet", func() error {
-			if err := os.WriteFile(d.L.KubeletConfig(), []byte(KubeletConfig(d.L, d.Host)), 0o644); err != nil {
-				return fmt.Errorf("write kubelet.yaml: %w", err)
-			}
-			p, err = d.startComponent("kubelet", d.kubeletCommand())
-			return err
-		})
-	case "cni":
-		err = d.status("Writing the bridge CNI configuration", d.writeCNIConfig)
 	}
 	if err != nil {
 		return fmt.Errorf("step %s: %w", s.ID, err)
@@ -371,11 +318,6 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 	res, err := d.waitStep(ctx, s, p)
 	if err != nil {
 		return err
-	}
-	if s.ID == "containerd" && d.state.Offline {
-		if err := d.status("Loading the offline images into containerd", func() error { return d.loadImages(ctx) }); err != nil {
-			return fmt.Errorf("step containerd: %w", err)
-		}
 	}
 	if err := report.Step(d.Out, res, report.Options{Color: d.Color}); err != nil {
 		return err
@@ -468,15 +410,6 @@ func (d *Demo) ensureBinaries() error {
 	return nil
 }
 
-func (d *Demo) ensureCerts(ctx context.Context) error {
-	s, _, _ := steps.Lookup("certs")
-	if steps.Evaluate(ctx, d.Env, s).Status == steps.Pass {
-		return nil
-	}
-	_, err := pki.Init(pki.Options{WorkDir: d.L.WorkDir, Kubeconfig: d.L.Kubeconfig(), Force: true})
-	return err
-}
-
 // env is the environment of the presenter's shell: bin/ first, admin.conf.
 func (d *Demo) shellEnv() []string {
 	return []string{"PATH=" + d.L.Bin() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "KUBECONFIG=" + d.L.Kubeconfig()}
@@ -492,7 +425,7 @@ func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
 		return nil, err
 	}
 	start, _ := procStartTime(p.Pid())
-	if err := os.WriteFile(d.L.PidPath(name), []byte(fmt.Sprintf("%d %s\n", p.Pid(), start)), 0o644); err != nil {
+	if err := fsutil.WriteFile(d.L.PidPath(name), []byte(fmt.Sprintf("%d %s\n", p.Pid(), start)), 0o644); err != nil {
 		return p, fmt.Errorf("write pidfile: %w", err)
 	}
 	return p, nil
@@ -502,7 +435,7 @@ func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
 // whether that process still runs and is the one the demo started: same
 // start time (a reused pid has another), not a zombie.
 func RunningPid(l Layout, name string) (int, bool) {
-	data, err := os.ReadFile(l.PidPath(name))
+	data, err := fsutil.ReadFile(l.PidPath(name), fsutil.LimitSmall)
 	if err != nil {
 		return 0, false
 	}
@@ -535,40 +468,6 @@ func procStartTime(pid int) (string, error) {
 		return "", fmt.Errorf("short /proc/%d/stat", pid)
 	}
 	return f[19], nil
-}
-
-func (d *Demo) createDeployment(ctx context.Context) error {
-	s, _, _ := steps.Lookup("deployment")
-	if steps.Evaluate(ctx, d.Env, s).Status == steps.Pass {
-		return nil
-	}
-	cmd := exec.CommandContext(ctx, "bash", "-c", "kubectl create deployment nginx --image="+d.state.Image)
-	cmd.Dir = d.L.WorkDir
-	cmd.Env = append(os.Environ(), d.shellEnv()...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("kubectl create deployment: %v: %s", err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
-func (d *Demo) writeCNIConfig() error {
-	if _, err := os.Stat("/sys/class/net/cni0"); err != nil {
-		d.state.Cni0Created = true
-	}
-	if err := os.MkdirAll(d.L.CNIConfDir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", d.L.CNIConfDir, err)
-	}
-	file := d.L.CNIConfFile()
-	if _, err := os.Stat(file); err == nil {
-		d.state.CNIConfFile = file
-		return d.saveState()
-	}
-	if err := os.WriteFile(file, []byte(BridgeConflist(d.L)), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	d.state.CNIConfFile, d.state.CNIConfCreated = file, true
-	return d.saveState()
 }
 
 // loadImages packs the sandbox and workload images from this very binary

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubetutor/kubetutor/internal/host"
+	"github.com/kubetutor/kubetutor/internal/script"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -123,6 +126,7 @@ func TestRealDemo(t *testing.T) {
 		t.Fatalf("no pod IP in the verdict: %+v", final)
 	}
 	client := http.Client{Timeout: 3 * time.Second}
+	assertBlocksCovered(t, d)
 	resp, err := client.Get("http://" + ip + "/")
 	if err != nil {
 		t.Fatalf("GET the pod at %s: %v", ip, err)
@@ -364,4 +368,47 @@ func TestRealDemoFailures(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// assertBlocksCovered fails for every lesson block that fits the demo's
+// host (this machine, offline) and that the demo neither typed nor
+// replaced with its declared action; it lists the blocks of the other
+// variants, which no test on this machine runs.
+func assertBlocksCovered(t *testing.T, d *demoRun) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(d.dir, "logs", "blocks.log"))
+	if err != nil {
+		t.Fatalf("the demo's record of the blocks it ran: %v", err)
+	}
+	ran := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if f := strings.Fields(line); len(f) == 3 {
+			ran[f[0]+":"+f[1]] = f[2]
+		}
+	}
+	st := host.DetectStack(context.Background(), filepath.Join(d.dir, "bin"))
+	st.Online = false
+	tags := script.Set{}
+	for _, tag := range st.Tags() {
+		tags[tag] = true
+	}
+	typed, instead := 0, 0
+	var other []string
+	for _, s := range steps.All() {
+		for _, b := range s.Commands {
+			key := fmt.Sprintf("%s:%d", s.Lesson, b.Line)
+			switch {
+			case !b.Fits(tags):
+				other = append(other, fmt.Sprintf("%s (%s)", key, strings.Join(b.When, ",")))
+			case ran[key] == "typed":
+				typed++
+			case ran[key] == "instead":
+				instead++
+			default:
+				t.Errorf("lesson block %s (%s) fits this host (%v) but the demo did not run it:\n%s", key, b.Info, st.Tags(), b.Text)
+			}
+		}
+	}
+	t.Logf("lesson blocks for this host %v: %d typed verbatim (with the declared substitutions), %d replaced by the demo's declared action; other variants, not run on this machine: %s",
+		st.Tags(), typed, instead, strings.Join(other, ", "))
 }

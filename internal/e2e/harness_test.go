@@ -7,12 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/proc"
+	"github.com/kubetutor/kubetutor/internal/script"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -152,12 +152,16 @@ func (c *cluster) waitPass(id string, p *proc.Process, timeout time.Duration) st
 	return res
 }
 
-// commandOf returns a step's single command.
+// courseHost is the variant the control-plane walk types: the online
+// commands (its Deployment names nginx; no Pod runs in that walk).
+var courseHost = script.Set{"online": true}
+
+// commandOf returns a step's commands for courseHost, verbatim.
 func commandOf(t *testing.T, id string) string {
 	t.Helper()
 	s, _, err := steps.Lookup(id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Join(s.Commands, "\n")
+	return script.Text(s.CommandsFor(courseHost))
 }

@@ -1,0 +1,285 @@
+package checks
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Where the components answer /healthz on this machine, by default.
+const (
+	DefaultControllerManagerHealthz = "https://127.0.0.1:10257/healthz"
+	DefaultSchedulerHealthz         = "https://127.0.0.1:10259/healthz"
+	DefaultKubeletHealthz           = "http://127.0.0.1:10248/healthz"
+)
+
+// component is a process of the cluster that proves it is alive the way
+// Kubernetes knows it: a Lease it renews, and /healthz when it runs here.
+type component struct {
+	// Name is the program, as the learner starts it.
+	Name string
+	// Step is the course step that starts it.
+	Step string
+	// LeaseNamespace and LeaseName locate its Lease; for the kubelet the
+	// name is the node's and is found at run time.
+	LeaseNamespace, LeaseName string
+	// LeaseKind says what the lease is, for messages.
+	LeaseKind string
+	// Healthz is its /healthz URL on this machine.
+	Healthz string
+}
+
+// liveness is what was found about a component.
+type liveness struct {
+	// Alive is the verdict: it runs now.
+	Alive bool
+	// Healthz is what /healthz said: "ok", "refused", "no answer", or an
+	// HTTP status and body.
+	Healthz      string
+	HealthzOK    bool
+	HealthzKnown bool // refused or answered: this machine's word is final
+	// Lease is the Lease, when it could be read.
+	Lease *coordinationv1.Lease
+	// LeaseFresh: renewed within its duration.
+	LeaseFresh bool
+	// LeaseLocal: its holder is this machine.
+	LeaseLocal bool
+	// LeaseErr says why the lease could not be read (nil when missing).
+	LeaseErr error
+	// Message explains the verdict in a sentence.
+	Message string
+}
+
+// probeHealthz asks a component's /healthz. Components serve it with
+// self-signed certificates and allow it anonymously, so the probe neither
+// verifies nor authenticates: it only asks whether something is alive there.
+func probeHealthz(ctx context.Context, env *Env, rawURL string) (ok, known bool, what string) {
+	timeout := env.Timeout
+	if timeout > 2*time.Second {
+		timeout = 2 * time.Second
+	}
+	client := &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // liveness probe of a self-signed endpoint
+			DisableKeepAlives: true,
+			Proxy:             nil,
+		},
+	}
+	code, body, err := httpGet(ctx, client, rawURL)
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return false, true, "nothing answers on " + hostOf(rawURL) + " (connection refused)"
+	case err != nil:
+		return false, false, hostOf(rawURL) + " does not answer: " + describeNetError(err)
+	case code == http.StatusOK && strings.TrimSpace(string(body)) == "ok":
+		return true, true, "/healthz ok on " + hostOf(rawURL)
+	}
+	return false, true, fmt.Sprintf("/healthz on %s answers HTTP %d: %s", hostOf(rawURL), code, truncate(firstLine(string(body)), 120))
+}
+
+func hostOf(rawURL string) string {
+	if u, err := url.Parse(rawURL); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return rawURL
+}
+
+// leaseState reads a Lease and says whether it is fresh and held here.
+func leaseState(ctx context.Context, env *Env, kube kubernetes.Interface, ns, name string, lv *liveness) {
+	l, err := kube.CoordinationV1().Leases(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return
+	}
+	if err != nil {
+		lv.LeaseErr = err
+		return
+	}
+	lv.Lease = l
+	if l.Spec.RenewTime != nil {
+		dur := 15 * time.Second
+		if l.Spec.LeaseDurationSeconds != nil {
+			dur = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
+		}
+		lv.LeaseFresh = env.Now().Sub(l.Spec.RenewTime.Time) <= dur
+	}
+	holder := ""
+	if l.Spec.HolderIdentity != nil {
+		holder = *l.Spec.HolderIdentity
+	}
+	lv.LeaseLocal = holderIsHost(holder, env.Hostname)
+}
+
+// holderIsHost reports whether a lease holder ("vm_3f2a…" for leader
+// election, the node name for a node lease) is this machine.
+func holderIsHost(holder, hostname string) bool {
+	if holder == "" || hostname == "" {
+		return false
+	}
+	h := strings.ToLower(holder)
+	host := strings.ToLower(hostname)
+	if i := strings.IndexByte(host, '.'); i > 0 {
+		host = host[:i]
+	}
+	return h == host || strings.HasPrefix(h, host+"_") || strings.HasPrefix(h, host+".")
+}
+
+// lastSeen says when a lease was last renewed: "42s ago (lease held by vm_3f2a)".
+func lastSeen(env *Env, l *coordinationv1.Lease) string {
+	if l == nil || l.Spec.RenewTime == nil {
+		return ""
+	}
+	ago := env.Now().Sub(l.Spec.RenewTime.Time).Round(time.Second)
+	if ago < 0 {
+		ago = 0
+	}
+	return fmt.Sprintf("%s ago, at %s", ago, l.Spec.RenewTime.Local().Format("15:04:05"))
+}
+
+// checkLiveness decides whether a component runs now. /healthz on this
+// machine is the first witness: an answer (or a refusal) is final when the
+// lease's holder is this machine or there is no lease. Otherwise, when the
+// component runs on another machine, its lease must be fresh.
+func checkLiveness(ctx context.Context, env *Env, kube kubernetes.Interface, c component) liveness {
+	var lv liveness
+	lv.HealthzOK, lv.HealthzKnown, lv.Healthz = probeHealthz(ctx, env, c.Healthz)
+	if kube != nil && c.LeaseName != "" {
+		leaseState(ctx, env, kube, c.LeaseNamespace, c.LeaseName, &lv)
+	}
+	seen := lastSeen(env, lv.Lease)
+	switch {
+	case lv.HealthzOK:
+		lv.Alive = true
+		lv.Message = fmt.Sprintf("%s is running: %s", c.Name, lv.Healthz)
+		if lv.Lease != nil {
+			lv.Message += fmt.Sprintf("; its %s was renewed %s", c.LeaseKind, seen)
+		}
+	case lv.Lease != nil && lv.LeaseFresh && !lv.LeaseLocal:
+		lv.Alive = true
+		lv.Message = fmt.Sprintf("%s is running on %s: its %s was renewed %s", c.Name, holderOf(lv.Lease), c.LeaseKind, seen)
+	case lv.HealthzKnown && !strings.Contains(lv.Healthz, "refused"):
+		lv.Message = fmt.Sprintf("%s is not healthy: %s", c.Name, lv.Healthz)
+	default:
+		lv.Message = fmt.Sprintf("%s is not running: %s", c.Name, lv.Healthz)
+		switch {
+		case lv.Lease != nil && seen != "":
+			lv.Message += fmt.Sprintf("; last seen alive %s (its %s, held by %s)", seen, c.LeaseKind, holderOf(lv.Lease))
+		case lv.LeaseErr == nil && kube != nil && c.LeaseName != "":
+			lv.Message += fmt.Sprintf("; it never ran against this cluster (no %s)", c.LeaseKind)
+		}
+	}
+	return lv
+}
+
+func holderOf(l *coordinationv1.Lease) string {
+	if l == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
+		return "nobody"
+	}
+	return *l.Spec.HolderIdentity
+}
+
+var (
+	controllerManager = component{Name: "kube-controller-manager", Step: "controller-manager", LeaseNamespace: "kube-system", LeaseName: "kube-controller-manager", LeaseKind: "leader-election Lease kube-system/kube-controller-manager"}
+	scheduler         = component{Name: "kube-scheduler", Step: "scheduler", LeaseNamespace: "kube-system", LeaseName: "kube-scheduler", LeaseKind: "leader-election Lease kube-system/kube-scheduler"}
+	kubelet           = component{Name: "kubelet", Step: "kubelet", LeaseNamespace: "kube-node-lease", LeaseKind: "node Lease"}
+)
+
+// ComponentAlive checks that a control-plane component runs now, not that
+// it once did: its effects (a ReplicaSet, a bound pod) stay in etcd after
+// it is gone.
+type ComponentAlive struct {
+	// Component is "kube-controller-manager" or "kube-scheduler".
+	Component string
+}
+
+// Name implements Checker.
+func (c ComponentAlive) Name() string { return c.Component + "-running" }
+
+// Check implements Checker.
+func (c ComponentAlive) Check(ctx context.Context, env *Env) (Result, error) {
+	comp := controllerManager
+	comp.Healthz = env.ControllerManagerHealthz
+	if c.Component == scheduler.Name {
+		comp = scheduler
+		comp.Healthz = env.SchedulerHealthz
+	}
+	kube, err := env.Kube()
+	if err != nil {
+		kube = nil
+	}
+	lv := checkLiveness(ctx, env, kube, comp)
+	if lv.Alive {
+		return passf("%s.", lv.Message).saw("alive", "a running "+comp.Name), nil
+	}
+	msg := lv.Message + "."
+	if lv.Lease != nil {
+		msg += " What it did before stays in etcd (a ReplicaSet, a bound pod): that is stale, not proof it runs."
+	}
+	return failf("%s", msg).
+		saw("not running", "a running "+comp.Name).
+		hint("start %s again: run the step's commands, kubetutor show %s --commands; if it exits, read its last log lines", comp.Name, comp.Step), nil
+}
+
+// KubeletAlive checks that a kubelet runs now: its /healthz on this machine,
+// or its node's Lease in kube-node-lease renewed in time.
+type KubeletAlive struct{}
+
+// Name implements Checker.
+func (KubeletAlive) Name() string { return "kubelet-running" }
+
+// Check implements Checker.
+func (KubeletAlive) Check(ctx context.Context, env *Env) (Result, error) {
+	lv := kubeletLiveness(ctx, env)
+	if lv.Alive {
+		return passf("%s.", lv.Message).saw("alive", "a running kubelet"), nil
+	}
+	return failf("%s.", lv.Message).
+		saw("not running", "a running kubelet").
+		hint("start the kubelet again as root: run the step's commands, kubetutor show kubelet --commands (containerd must run first)"), nil
+}
+
+// kubeletLiveness finds this machine's node (or the only one) and decides
+// whether its kubelet runs.
+func kubeletLiveness(ctx context.Context, env *Env) liveness {
+	comp := kubelet
+	comp.Healthz = env.KubeletHealthz
+	kube, err := env.Kube()
+	if err != nil {
+		kube = nil
+	}
+	if kube != nil {
+		comp.LeaseName = localNodeName(ctx, env, kube)
+	}
+	return checkLiveness(ctx, env, kube, comp)
+}
+
+// localNodeName is the node named after this machine, else the first node.
+func localNodeName(ctx context.Context, env *Env, kube kubernetes.Interface) string {
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		return ""
+	}
+	for _, n := range nodes.Items {
+		if holderIsHost(n.Name, env.Hostname) {
+			return n.Name
+		}
+	}
+	return nodes.Items[0].Name
+}
+
+func defaultHostname() string {
+	h, _ := os.Hostname()
+	return h
+}

@@ -1,0 +1,133 @@
+package checks_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kubetutor/kubetutor/checks"
+)
+
+func lease(ns, name, holder string, renewedAgo time.Duration, durSec int32, now time.Time) *coordinationv1.Lease {
+	renew := metav1.NewMicroTime(now.Add(-renewedAgo))
+	return &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &durSec, RenewTime: &renew}}
+}
+
+// TestLiveness: a component runs when its /healthz here answers ok, or when
+// it runs elsewhere and renews its Lease; otherwise it is "not running", with
+// when it was last seen alive.
+func TestLiveness(t *testing.T) {
+	now := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
+	refused := func(t *testing.T) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return "https://" + addr + "/healthz"
+	}
+	serving := func(code int, body string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(code)
+				fmt.Fprint(w, body)
+			}))
+			t.Cleanup(srv.Close)
+			return srv.URL + "/healthz"
+		}
+	}
+	const cm = "kube-controller-manager"
+	cases := []struct {
+		name    string
+		healthz func(t *testing.T) string
+		lease   *coordinationv1.Lease
+		status  checks.Status
+		want    []string
+	}{
+		{"healthz ok and fresh lease", serving(200, "ok"), lease("kube-system", cm, "vm_1234", 2*time.Second, 15, now), checks.Pass,
+			[]string{"kube-controller-manager is running", "/healthz ok", "renewed 2s ago"}},
+		{"healthz ok, no lease yet", serving(200, "ok"), nil, checks.Pass, []string{"is running"}},
+		{"killed: refused, lease left behind", refused, lease("kube-system", cm, "vm_1234", 42*time.Second, 15, now), checks.Fail,
+			[]string{"kube-controller-manager is not running", "connection refused", "last seen alive 42s ago", "vm_1234", "stale, not proof"}},
+		{"just killed: refused, lease still within its duration", refused, lease("kube-system", cm, "vm_1234", 3*time.Second, 15, now), checks.Fail,
+			[]string{"is not running", "last seen alive 3s ago"}},
+		{"never started", refused, nil, checks.Fail, []string{"is not running", "never ran against this cluster"}},
+		{"runs on another machine", refused, lease("kube-system", cm, "other-host_99", 3*time.Second, 15, now), checks.Pass,
+			[]string{"is running on other-host_99"}},
+		{"died on another machine", refused, lease("kube-system", cm, "other-host_99", time.Minute, 15, now), checks.Fail,
+			[]string{"is not running", "last seen alive 1m0s ago"}},
+		{"unhealthy", serving(500, "[-]leaderElection failed"), nil, checks.Fail, []string{"is not healthy", "HTTP 500"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			kube := fake.NewClientset()
+			if tc.lease != nil {
+				if _, err := kube.CoordinationV1().Leases(tc.lease.Namespace).Create(context.Background(), tc.lease, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := checks.NewEnv(t.TempDir())
+			env.SetKube(kube)
+			env.Now = func() time.Time { return now }
+			env.Hostname = "vm"
+			env.ControllerManagerHealthz = tc.healthz(t)
+			r := runCheck(t, env, checks.ComponentAlive{Component: cm})
+			if r.Name != "kube-controller-manager-running" {
+				t.Errorf("name %q", r.Name)
+			}
+			if r.Status != tc.status {
+				t.Fatalf("%s %q, want %s", r.Status, r.Message, tc.status)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.Message, w) {
+					t.Errorf("message %q lacks %q", r.Message, w)
+				}
+			}
+			if r.Status == checks.Fail && !strings.Contains(r.Hint, "kubetutor show controller-manager --commands") {
+				t.Errorf("hint %q", r.Hint)
+			}
+		})
+	}
+}
+
+// The kubelet is found through its node: a killed kubelet fails, and the
+// Ready=True it left in the node's status is called stale.
+func TestKubeletLiveness(t *testing.T) {
+	now := time.Now()
+	kube := fake.NewClientset(
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "vm"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}},
+		lease("kube-node-lease", "vm", "vm", 25*time.Second, 40, now),
+	)
+	env := checks.NewEnv(t.TempDir())
+	env.SetKube(kube)
+	env.Hostname = "vm"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+	env.KubeletHealthz = srv.URL + "/healthz"
+	if r := runCheck(t, env, checks.KubeletAlive{}); r.Status != checks.Pass {
+		t.Fatalf("alive: %s %q", r.Status, r.Message)
+	}
+	if r := runCheck(t, env, checks.NodeReady{}); r.Status != checks.Pass {
+		t.Fatalf("ready: %s %q", r.Status, r.Message)
+	}
+	srv.Close()
+	r := runCheck(t, env, checks.KubeletAlive{})
+	if r.Status != checks.Fail || !strings.Contains(r.Message, "kubelet is not running") || !strings.Contains(r.Message, "last seen alive 25s ago") {
+		t.Errorf("killed: %s %q", r.Status, r.Message)
+	}
+	r = runCheck(t, env, checks.NodeReady{})
+	if r.Status != checks.Fail || !strings.Contains(r.Message, "Ready=True, but that is stale") {
+		t.Errorf("node ready after the kill: %s %q", r.Status, r.Message)
+	}
+}

@@ -1,0 +1,278 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kubetutor/kubetutor/internal/host"
+	"github.com/kubetutor/kubetutor/internal/proc"
+	"github.com/kubetutor/kubetutor/internal/script"
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// The demo types each step's lesson blocks for this host, verbatim, except
+// for the substitutions and the blocks it performs otherwise, both declared
+// here. Nothing in this file knows a step by its ID: a step's action is its
+// lesson's blocks.
+
+// Substitution is one change the demo makes to a lesson block's text before
+// it types it, so that its cluster lives in its work dir and `down` removes
+// exactly what it started.
+type Substitution struct {
+	Old string
+	New func(l Layout) string
+	Why string
+}
+
+// Substitutions, applied in this order to every block.
+var Substitutions = []Substitution{
+	{
+		Old: "/etc/containerd",
+		New: func(l Layout) string { return l.ContainerdDir() },
+		Why: "containerd's configuration goes in the work dir, not the host's /etc",
+	},
+	{
+		Old: "<<EOF\nversion = 2\n",
+		New: func(l Layout) string {
+			return fmt.Sprintf("<<EOF\nversion = 2\nroot = %q\nstate = %q\n\n[grpc]\n  address = %q\n", l.containerdRoot(), l.containerdState(), l.ContainerdAddress)
+		},
+		Why: "the demo's containerd keeps its root, state and socket in the work dir, beside any containerd of the host",
+	},
+	{
+		Old: "unix:///run/containerd/containerd.sock",
+		New: func(l Layout) string { return "unix://" + l.ContainerdAddress + " \\\n  --root-dir=" + l.KubeletRoot() },
+		Why: "the kubelet talks to the demo's containerd and keeps its state in the work dir",
+	},
+	{
+		Old: `"routes": [{"dst": "0.0.0.0/0"}]`,
+		New: func(l Layout) string {
+			return fmt.Sprintf(`"routes": [{"dst": "0.0.0.0/0"}],`+"\n        \"dataDir\": %q", filepath.Join(l.CNIDataDir(), "networks"))
+		},
+		Why: "host-local records the pod IPs it hands out in the work dir",
+	},
+	{
+		Old: "/etc/cni/net.d",
+		New: func(l Layout) string { return l.CNIConfDir },
+		Why: "the CNI configuration directory the demo was given (/etc/cni/net.d unless changed)",
+	},
+}
+
+// Substitute applies the substitutions to a block's text.
+func Substitute(l Layout, text string) string {
+	for _, s := range Substitutions {
+		text = strings.ReplaceAll(text, s.Old, s.New(l))
+	}
+	return text
+}
+
+// Instead is a lesson block the demo does not type, and what it does in its
+// place.
+type Instead struct {
+	// Prefix selects the blocks whose text starts with it.
+	Prefix string
+	// Why is shown to the audience.
+	Why string
+	// Do is the demo's action (given the substituted text); nil skips.
+	Do func(ctx context.Context, d *Demo, text string) error
+}
+
+// Insteads are the blocks the demo performs otherwise.
+var Insteads = []Instead{
+	{
+		Prefix: "for b in kube-apiserver",
+		Why:    "the demo links the binaries it was given (--bin-dir) into bin/ instead of downloading them",
+		Do:     func(_ context.Context, d *Demo, _ string) error { return d.ensureBinaries() },
+	},
+	{
+		Prefix: "kubetutor fetch",
+		Why:    "the demo links the binaries it was given (--bin-dir) into bin/ instead of building them",
+		Do:     func(_ context.Context, d *Demo, _ string) error { return d.ensureBinaries() },
+	},
+	{
+		Prefix: "apt-get install",
+		Why:    "the demo installs no packages; its preflight (doctor) found what the node needs",
+	},
+	{
+		Prefix: "systemctl ",
+		Why:    "the demo never stops the host's services: its containerd has a socket of its own, and its preflight found the ports free",
+	},
+	{
+		Prefix: "mkdir -p /opt/cni/bin\n",
+		Why:    "the demo installs no CNI plugins; its preflight found them",
+	},
+	{
+		Prefix: "kubetutor images load",
+		Why:    "the demo imports the same images into its own containerd socket",
+		Do:     func(ctx context.Context, d *Demo, _ string) error { return d.loadImages(ctx) },
+	},
+	{
+		Prefix: "mkdir -p /etc/cni/net.d\n",
+		Why:    "the demo types it, unless a configuration is already there, and records what it creates, so that down removes only that",
+		Do:     func(ctx context.Context, d *Demo, text string) error { return d.writeCNIConfig(ctx, text) },
+	},
+}
+
+// insteadFor returns the declared replacement of a block, if any.
+func insteadFor(b script.Block) *Instead {
+	for i := range Insteads {
+		if strings.HasPrefix(b.Text, Insteads[i].Prefix) {
+			return &Insteads[i]
+		}
+	}
+	return nil
+}
+
+// blocks are the step's commands for this host.
+func (d *Demo) blocks(s steps.Step) []script.Block { return s.CommandsFor(d.hostTags()) }
+
+// lessonMarkdown is what the demo shows for a step: each block as it types
+// it, or as the lesson has it with what the demo does instead.
+func (d *Demo) lessonMarkdown(s steps.Step) string {
+	var b strings.Builder
+	for _, bl := range d.blocks(s) {
+		if in := insteadFor(bl); in != nil {
+			fmt.Fprintf(&b, "```sh\n%s```\n\n*Not typed by the demo: %s.*\n\n", bl.Text, in.Why)
+			continue
+		}
+		fmt.Fprintf(&b, "```sh\n%s```\n\n", Substitute(d.L, bl.Text))
+	}
+	return b.String()
+}
+
+// perform runs a step's blocks: consecutive command blocks in one bash, as
+// in a learner's shell (variables carry over); a long-running block as the
+// step's component, waiting for the step's checks before any block after
+// it. It returns the component it started.
+func (d *Demo) perform(ctx context.Context, s steps.Step) (*proc.Process, error) {
+	blocks := d.blocks(s)
+	if len(blocks) == 0 {
+		return nil, fmt.Errorf("the %s lesson has no commands for this host", s.ID)
+	}
+	var p *proc.Process
+	var pending []script.Block
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		texts := make([]string, len(pending))
+		for i, b := range pending {
+			texts[i] = Substitute(d.L, b.Text)
+		}
+		if err := d.runShell(ctx, strings.Join(texts, "\n")); err != nil {
+			return err
+		}
+		for _, b := range pending {
+			d.record(s, b, "typed")
+		}
+		pending = nil
+		return nil
+	}
+	for i, b := range blocks {
+		if in := insteadFor(b); in != nil {
+			if err := flush(); err != nil {
+				return p, err
+			}
+			if in.Do != nil {
+				if err := in.Do(ctx, d, Substitute(d.L, b.Text)); err != nil {
+					return p, err
+				}
+			}
+			d.record(s, b, "instead")
+			continue
+		}
+		if b.Kind != script.Daemon {
+			pending = append(pending, b)
+			continue
+		}
+		if err := flush(); err != nil {
+			return p, err
+		}
+		name := componentOfStep(s.ID)
+		if name == "" {
+			return p, fmt.Errorf("the %s lesson starts a component (line %d) the demo does not know", s.ID, b.Line)
+		}
+		var err error
+		if p, err = d.startComponent(name, Substitute(d.L, b.Text)); err != nil {
+			return p, err
+		}
+		d.record(s, b, "typed")
+		if i < len(blocks)-1 {
+			// What follows needs the component up.
+			if _, err := d.waitStep(ctx, s, p); err != nil {
+				return p, err
+			}
+		}
+	}
+	return p, flush()
+}
+
+// runShell runs command blocks with bash in the work dir, in the
+// presenter's environment; a failing command stops it (bash -e).
+func (d *Demo) runShell(ctx context.Context, text string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-e", "-c", text)
+	cmd.Dir = d.L.WorkDir
+	cmd.Env = append(os.Environ(), d.shellEnv()...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("the lesson's commands failed: %v\n%s\n--- they were ---\n%s", err, strings.TrimSpace(string(out)), text)
+	}
+	return nil
+}
+
+// BlocksLog lists the lesson blocks the demo performed, one a line:
+// "LESSON LINE typed|instead".
+func (l Layout) BlocksLog() string { return l.Path("logs", "blocks.log") }
+
+func (d *Demo) record(s steps.Step, b script.Block, how string) {
+	f, err := os.OpenFile(d.L.BlocksLog(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s %d %s\n", s.Lesson, b.Line, how)
+}
+
+// writeCNIConfig types the CNI lesson's configuration block unless a
+// configuration file is already there, and records what it created.
+func (d *Demo) writeCNIConfig(ctx context.Context, text string) error {
+	if _, err := os.Stat("/sys/class/net/cni0"); err != nil {
+		d.state.Cni0Created = true
+	}
+	file := d.L.CNIConfFile()
+	if _, err := os.Stat(file); err == nil {
+		d.state.CNIConfFile = file
+		return d.saveState()
+	}
+	if err := d.runShell(ctx, text); err != nil {
+		return err
+	}
+	if _, err := os.Stat(file); err != nil {
+		return fmt.Errorf("the CNI lesson's block did not write %s: %w", file, err)
+	}
+	d.state.CNIConfFile, d.state.CNIConfCreated = file, true
+	return d.saveState()
+}
+
+// hostTags are the lesson variants that fit this host as the demo runs it:
+// doctor's facts, online unless the demo runs offline, systemd as the host
+// has it, the node software's versions on the demo's PATH.
+func (d *Demo) hostTags() script.Set {
+	if d.tags != nil {
+		return d.tags
+	}
+	st := host.DetectStack(context.Background(), d.L.Bin())
+	st.Facts = d.Host
+	st.Online = !d.state.Offline
+	d.tags = script.Set{}
+	for _, t := range st.Tags() {
+		d.tags[t] = true
+	}
+	return d.tags
+}

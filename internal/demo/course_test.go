@@ -1,0 +1,110 @@
+package demo
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kubetutor/kubetutor/internal/script"
+	"github.com/kubetutor/kubetutor/lessons"
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// TestComponentsMatchLessons: the step that starts a component has, for
+// every host, exactly one long-running block, and it runs that component;
+// the other steps start none.
+func TestComponentsMatchLessons(t *testing.T) {
+	for _, s := range steps.All() {
+		name := componentOfStep(s.ID)
+		for _, tags := range lessons.AllHosts() {
+			var daemons []script.Block
+			for _, b := range s.CommandsFor(tags) {
+				if b.Kind == script.Daemon {
+					daemons = append(daemons, b)
+				}
+			}
+			switch {
+			case name == "" && len(daemons) > 0:
+				t.Errorf("step %s starts no component in the demo, but its lesson has a long-running block at line %d", s.ID, daemons[0].Line)
+			case name != "" && len(daemons) != 1:
+				t.Errorf("step %s: %d long-running blocks for %v, want one running %s", s.ID, len(daemons), tags, name)
+			case name != "":
+				if first := strings.Fields(daemons[0].Text); len(first) == 0 || first[0] != name {
+					t.Errorf("step %s: the long-running block runs %q, the demo's component is %s", s.ID, daemons[0].Text, name)
+				}
+			}
+		}
+	}
+}
+
+// TestEveryStepHasAnAction: on every host, every step's lesson gives the
+// demo something to do, each block is typed or declared as done otherwise,
+// and every declared substitution and replacement is used by some block.
+func TestEveryStepHasAnAction(t *testing.T) {
+	l := Layout{WorkDir: "/w", ContainerdAddress: "/w/containerd/containerd.sock", CNIConfDir: "/etc/cni/net.d"}
+	usedSub := map[string]bool{}
+	usedInstead := map[string]bool{}
+	for _, s := range steps.All() {
+		for _, tags := range lessons.AllHosts() {
+			blocks := s.CommandsFor(tags)
+			if len(blocks) == 0 {
+				t.Errorf("step %s: no action for %v", s.ID, tags)
+			}
+			for _, b := range blocks {
+				in := insteadFor(b)
+				if in != nil {
+					usedInstead[in.Prefix] = true
+					if in.Do == nil {
+						continue
+					}
+				}
+				for _, sub := range Substitutions {
+					if strings.Contains(b.Text, sub.Old) {
+						usedSub[sub.Old] = true
+					}
+				}
+			}
+		}
+	}
+	for _, sub := range Substitutions {
+		if !usedSub[sub.Old] {
+			t.Errorf("substitution %q matches no typed block", sub.Old)
+		}
+	}
+	for _, in := range Insteads {
+		if !usedInstead[in.Prefix] {
+			t.Errorf("replacement of %q matches no block", in.Prefix)
+		}
+	}
+	// The substitutions keep the demo in its work dir.
+	for _, s := range steps.All() {
+		for _, tags := range lessons.AllHosts() {
+			for _, b := range s.CommandsFor(tags) {
+				if in := insteadFor(b); in != nil && in.Do == nil {
+					continue
+				}
+				text := Substitute(l, b.Text)
+				for _, host := range []string{"/etc/containerd", "/run/containerd/containerd.sock", "/var/lib/cni"} {
+					if strings.Contains(text, host) {
+						t.Errorf("step %s line %d: the demo would type %q:\n%s", s.ID, b.Line, host, text)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSubstitutedContainerdConfig(t *testing.T) {
+	l := Layout{WorkDir: "/w", ContainerdAddress: "/w/c.sock", CNIConfDir: "/etc/cni/net.d"}
+	s, _, _ := steps.Lookup("containerd")
+	var text string
+	for _, b := range s.Commands {
+		if strings.Contains(b.Text, "<<EOF") {
+			text = Substitute(l, b.Text)
+		}
+	}
+	for _, want := range []string{"cat > /w/containerd/config.toml <<EOF\nversion = 2\nroot = \"/w/containerd/root\"\nstate = \"/w/containerd/state\"\n\n[grpc]\n  address = \"/w/c.sock\"\n\n[plugins.", `conf_dir = "/etc/cni/net.d"`, "mkdir -p /w/containerd\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("substituted block lacks %q:\n%s", want, text)
+		}
+	}
+}
