@@ -428,3 +428,54 @@ func TestRoomTLS(t *testing.T) {
 		t.Fatalf("status after a restart: %d %s %s", r.code, r.out, r.errOut)
 	}
 }
+
+// TestRoomDeadOrSilent: a room that is gone, or that takes connections and
+// never answers, changes neither a check's output nor its exit status, and
+// the check ends (the background send gives up after a second).
+func TestRoomDeadOrSilent(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for _, url := range []string{"http://" + silent.Addr().String(), "http://" + freeAddr(t)} {
+		wd, state := t.TempDir(), t.TempDir()
+		fakeTools(t, wd)
+		alone := execute(t, wd, state, "", "check")
+		if err := room.SaveState(state, &room.State{URL: url, Name: "Ada", ID: "0011", Secret: "s"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"check"}, {"check", "-o", "json"}, {"check", "tools", "--watch"}} {
+			r := execute(t, wd, state, "", args...)
+			if args[0] == "check" && len(args) == 1 && (r.out != alone.out || r.code != alone.code || r.errOut != alone.errOut) {
+				t.Fatalf("%s: in a dead room check printed\n%s%s(exit %d), alone\n%s%s(exit %d)", url, r.out, r.errOut, r.code, alone.out, alone.errOut, alone.code)
+			}
+			if len(args) > 1 && (r.errOut != "" && !strings.HasPrefix(r.errOut, "Waiting for step")) {
+				t.Fatalf("%s %v: stderr %q", url, args, r.errOut)
+			}
+		}
+		if r := execute(t, wd, state, "", "room", "status"); r.code != 1 || !strings.Contains(r.errOut, "does not take your reports") {
+			t.Fatalf("status of a dead room: %d %s %s", r.code, r.out, r.errOut)
+		}
+	}
+}

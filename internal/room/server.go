@@ -229,6 +229,9 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrNameTaken):
 		http.Error(w, err.Error(), http.StatusConflict)
 		return
+	case errors.Is(err, ErrRoomFull):
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
 	case err != nil && id == "":
 		http.Error(w, "bad name: "+err.Error(), http.StatusBadRequest)
 		return
