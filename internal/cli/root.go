@@ -34,7 +34,7 @@ type Factory struct {
 	// NewEnv builds the checks' environment; tests replace it.
 	NewEnv func() (*checks.Env, error)
 	// room is the joined room checks report to (room.go).
-	room *roomHook
+	room roomHook
 }
 
 // Env builds the environment the checks see from the global flags.
