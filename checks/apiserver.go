@@ -176,6 +176,9 @@ func apiServerHost(env *Env) string {
 // what went wrong and what to do. Every check that talks to the API server
 // uses it, so a learner gets the same diagnosis wherever it shows up.
 func apiFailure(env *Env, err error) Result {
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		env.noteAPIDown(err)
+	}
 	host := apiServerHost(env)
 	var kerr *KubeconfigError
 	if errors.As(err, &kerr) {
@@ -218,10 +221,16 @@ func apiFailure(env *Env, err error) Result {
 		return failf("The API server refuses the request (403 Forbidden): %v.", err).
 			saw("403 Forbidden", "the admin user allowed").
 			hint("the lessons rely on the default authorization mode; drop --authorization-mode or use an identity in group system:masters")
-	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded):
 		return failf("The API server at %s did not answer within %s.", host, env.Timeout).
 			saw("no answer in "+env.Timeout.String(), "an answer").
 			hint("is something else listening on that address, or is kube-apiserver stuck waiting for etcd? kubetutor check etcd; --timeout gives it longer")
+	case isTimeout(err):
+		// A timeout of the transport (the TLS handshake's 10 s), not of
+		// --timeout: say which.
+		return failf("The API server at %s did not answer in time: %v.", host, err).
+			saw(err.Error(), "an answer").
+			hint("is something else listening on that address (one that accepts connections but does not speak TLS), or is kube-apiserver stuck? kubetutor check etcd")
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
@@ -231,7 +240,7 @@ func apiFailure(env *Env, err error) Result {
 	}
 	return failf("Cannot talk to the API server at %s: %v.", host, err).
 		saw(err.Error(), "an answer from kube-apiserver").
-		hint("kubetutor check apiserver")
+		hint("is kube-apiserver running and listening at %s (the kubeconfig's server)? read its log; the lesson: kubetutor show apiserver", host)
 }
 
 func isTimeout(err error) bool {
@@ -254,6 +263,11 @@ func describeNetError(err error) string {
 
 // kubeClient returns the clientset or a failing result explaining why there is none.
 func kubeClient(env *Env) (kubernetes.Interface, *Result) {
+	if err := env.apiDownErr(); err != nil {
+		r := apiFailure(env, err)
+		r.Message += " (found by an earlier check; not asked again within " + env.Timeout.String() + ")"
+		return nil, &r
+	}
 	kube, err := env.Kube()
 	if err != nil {
 		r := apiFailure(env, err)

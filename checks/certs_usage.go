@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // allowsUsage reports whether a certificate may be used for an extended key
@@ -140,7 +142,7 @@ func clientData(u *clientcmdapi.AuthInfo, base string) (certPEM, keyPEM []byte, 
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(base, file)
 		}
-		return os.ReadFile(file)
+		return fsutil.ReadFile(file, fsutil.LimitPEM)
 	}
 	if certPEM, err = read(u.ClientCertificateData, u.ClientCertificate); err != nil {
 		return nil, nil, err

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // cniConfig is the part of a CNI network configuration the checks read.
@@ -71,9 +73,9 @@ func loadCNIConfig(dir string) (*cniConfig, error) {
 		return nil, os.ErrNotExist
 	}
 	path := filepath.Join(dir, files[0])
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, fsutil.LimitConfig)
 	if err != nil {
-		return nil, err
+		return &cniConfig{File: path}, err
 	}
 	var raw struct {
 		Name    string      `json:"name"`

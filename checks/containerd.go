@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -12,6 +13,8 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // Runtime is what the checks ask of containerd.
@@ -36,9 +39,24 @@ func (e *SocketMissingError) Error() string {
 	return fmt.Sprintf("no containerd socket at %s", e.Address)
 }
 
+// NotSocketError says that containerd's address names something other than
+// a socket: a regular file, a directory.
+type NotSocketError struct {
+	Address string
+	Kind    string
+}
+
+func (e *NotSocketError) Error() string {
+	return fmt.Sprintf("%s is a %s, not a socket", e.Address, e.Kind)
+}
+
 func dialContainerd(address string, timeout time.Duration) (Runtime, error) {
-	if _, err := os.Stat(address); err != nil {
+	fi, err := os.Stat(address)
+	if err != nil {
 		return nil, &SocketMissingError{Address: address}
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return nil, &NotSocketError{Address: address, Kind: fsutil.Kind(fi.Mode())}
 	}
 	c, err := containerd.New(address, containerd.WithTimeout(timeout))
 	if err != nil {
@@ -80,6 +98,12 @@ func runtimeFailure(env *Env, err error) Result {
 			saw("no socket", "containerd's socket at "+missing.Address).
 			hint("start containerd as root (kubetutor show containerd), or pass --containerd-address if it listens elsewhere")
 	}
+	var notSock *NotSocketError
+	if errors.As(err, &notSock) {
+		return failf("%s is a %s, not a socket: it is not containerd's address.", notSock.Address, notSock.Kind).
+			saw(notSock.Kind, "a socket containerd listens on").
+			hint("pass the socket containerd creates (its [grpc] address in config.toml) with --containerd-address, e.g. %s", DefaultContainerdAddress)
+	}
 	msg := err.Error()
 	if errors.Is(err, context.DeadlineExceeded) || errdefs.IsDeadlineExceeded(err) || strings.Contains(msg, "deadline exceeded") {
 		return failf("containerd at %s did not answer within %s.", env.ContainerdAddress, env.Timeout).
@@ -90,6 +114,16 @@ func runtimeFailure(env *Env, err error) Result {
 		return failf("containerd is not running: nothing answers on %s (connection refused)%s; a killed containerd leaves its socket behind.", env.ContainerdAddress, env.lastAliveNote("containerd")).
 			saw("connection refused", "containerd answering").
 			hint("start containerd as root (kubetutor show containerd)")
+	}
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, os.ErrPermission) || strings.Contains(msg, "permission denied") {
+		return failf("Cannot talk to containerd at %s: %v.", env.ContainerdAddress, err).
+			saw("permission denied", "containerd answering").
+			hint("run kubetutor as root (sudo): containerd's socket is root's")
+	}
+	if env.Euid() == 0 {
+		return failf("Cannot talk to containerd at %s: %v.", env.ContainerdAddress, err).
+			saw(err.Error(), "containerd answering").
+			hint("what listens on %s does not speak containerd's API: is it containerd's socket? (ss -xlp | grep %s; containerd's [grpc] address)", env.ContainerdAddress, filepath.Base(env.ContainerdAddress))
 	}
 	return failf("Cannot talk to containerd at %s: %v.", env.ContainerdAddress, err).
 		saw(err.Error(), "containerd answering").

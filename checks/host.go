@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/host"
 )
 
@@ -79,7 +80,7 @@ type holder struct {
 func listeners(env *Env) (map[int]holder, error) {
 	inodes := map[string]int{} // socket inode -> port
 	for _, f := range []string{"proc/net/tcp", "proc/net/tcp6"} {
-		data, err := os.ReadFile(env.HostPath(f))
+		data, err := fsutil.ReadFile(env.HostPath(f), fsutil.LimitProc)
 		if err != nil {
 			if os.IsNotExist(err) {
 				continue
@@ -120,7 +121,7 @@ func listeners(env *Env) (map[int]holder, error) {
 			}
 			inode := strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")
 			if port, ok := inodes[inode]; ok {
-				comm, _ := os.ReadFile(env.HostPath(filepath.Join("proc", p.Name(), "comm")))
+				comm, _ := fsutil.ReadFile(env.HostPath(filepath.Join("proc", p.Name(), "comm")), fsutil.LimitProc)
 				out[port] = holder{pid: pid, comm: strings.TrimSpace(string(comm))}
 			}
 		}
@@ -136,7 +137,7 @@ func (SwapOff) Name() string { return "swap" }
 
 // Check implements Checker.
 func (SwapOff) Check(_ context.Context, env *Env) (Result, error) {
-	data, err := os.ReadFile(env.HostPath("proc/swaps"))
+	data, err := fsutil.ReadFile(env.HostPath("proc/swaps"), fsutil.LimitProc)
 	if err != nil {
 		return Result{}, fmt.Errorf("read /proc/swaps: %w", err)
 	}
@@ -198,7 +199,7 @@ func (Overlayfs) Name() string { return "overlayfs" }
 
 // Check implements Checker.
 func (Overlayfs) Check(_ context.Context, env *Env) (Result, error) {
-	data, err := os.ReadFile(env.HostPath("proc/filesystems"))
+	data, err := fsutil.ReadFile(env.HostPath("proc/filesystems"), fsutil.LimitProc)
 	if err != nil {
 		return Result{}, fmt.Errorf("read /proc/filesystems: %w", err)
 	}
@@ -222,7 +223,7 @@ func (s Sysctl) Name() string { return "sysctl-" + s.Key }
 
 // Check implements Checker.
 func (s Sysctl) Check(_ context.Context, env *Env) (Result, error) {
-	data, err := os.ReadFile(env.HostPath(filepath.Join("proc/sys", strings.ReplaceAll(s.Key, ".", "/"))))
+	data, err := fsutil.ReadFile(env.HostPath(filepath.Join("proc/sys", strings.ReplaceAll(s.Key, ".", "/"))), fsutil.LimitProc)
 	if os.IsNotExist(err) {
 		return warnf("%s does not exist: %s", s.Key, s.Why).saw("missing", s.Key+" = "+s.Want).hint("%s", s.Fix), nil
 	}

@@ -1,6 +1,7 @@
 package lessons
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -91,7 +93,7 @@ func (p *Progress) NextHint(s steps.Step) (hint string, n, total int) {
 	if total == 0 {
 		return "", 0, 0
 	}
-	n = min(sp.Hints+1, total)
+	n = min(max(sp.Hints, 0)+1, total)
 	sp.Hints = n
 	p.Steps[s.ID] = sp
 	return s.Hints[n-1], n, total
@@ -137,34 +139,55 @@ func (e *CorruptError) Error() string {
 func (e *CorruptError) Unwrap() error { return e.Err }
 
 // Load reads progress. A missing file is empty progress. A corrupt file is
-// moved aside and reported with a *CorruptError alongside empty progress.
+// moved aside and reported with a *CorruptError alongside empty progress. A
+// path that is not a regular file (a FIFO, a device, a directory) is an
+// error and is left alone.
 func (s *Store) Load() (*Progress, error) {
-	data, err := os.ReadFile(s.Path)
+	data, err := fsutil.ReadFile(s.Path, fsutil.LimitProgress)
 	if errors.Is(err, os.ErrNotExist) {
 		return NewProgress(), nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, fsutil.ErrTooLarge) {
 		return nil, fmt.Errorf("read progress file: %w", err)
 	}
 	p := NewProgress()
-	if err := json.Unmarshal(data, p); err != nil || p.Version != progressVersion {
-		if err == nil {
+	if err == nil {
+		err = json.Unmarshal(data, p)
+		if err == nil && p.Version != progressVersion {
 			err = fmt.Errorf("unknown version %d", p.Version)
 		}
+	}
+	if err != nil {
 		moved := fmt.Sprintf("%s.corrupt-%s", s.Path, time.Now().UTC().Format("20060102T150405Z"))
 		if rerr := os.Rename(s.Path, moved); rerr != nil {
 			return nil, fmt.Errorf("set aside unreadable progress file %s: %w", s.Path, rerr)
 		}
 		return NewProgress(), &CorruptError{Path: s.Path, MovedTo: moved, Err: err}
 	}
-	if p.Steps == nil {
-		p.Steps = map[string]StepProgress{}
-	}
+	p.sanitize()
 	return p, nil
 }
 
+// sanitize drops what a hand-edited file may hold but kubetutor never
+// writes: negative hint counts, unknown states.
+func (p *Progress) sanitize() {
+	if p.Steps == nil {
+		p.Steps = map[string]StepProgress{}
+	}
+	for id, sp := range p.Steps {
+		if sp.Hints < 0 {
+			sp.Hints = 0
+		}
+		if sp.State != Done && sp.State != Skipped {
+			sp.State = ""
+		}
+		p.Steps[id] = sp
+	}
+}
+
 // Save writes progress atomically: a temporary file in the same directory,
-// synced, then renamed over the old one.
+// synced, then renamed over the old one. A symlinked progress file stays a
+// symlink: its target is written.
 func (s *Store) Save(p *Progress) error {
 	dir := filepath.Dir(s.Path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -174,31 +197,70 @@ func (s *Store) Save(p *Progress) error {
 	if err != nil {
 		return fmt.Errorf("encode progress: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".progress-*.json")
-	if err != nil {
-		return fmt.Errorf("save progress: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save progress: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save progress: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save progress: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.Path); err != nil {
+	if err := fsutil.WriteFile(s.Path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save progress: %w", err)
 	}
 	return nil
 }
 
-// Reset forgets all progress.
+// lockPath is the lock file beside the progress file (beside its target,
+// for a symlink), so that every kubetutor sharing the file shares the lock.
+func (s *Store) lockPath() string {
+	real, err := fsutil.Resolve(s.Path)
+	if err != nil {
+		real = s.Path
+	}
+	return real + ".lock"
+}
+
+// Update applies change to the progress on file and saves the result, under
+// an exclusive lock so that concurrent kubetutor runs (check --watch in one
+// pane, hint in another) do not lose each other's updates. It waits for the
+// lock at most until ctx ends. A corrupt file is reported with a
+// *CorruptError alongside the saved progress; change may be nil.
+func (s *Store) Update(ctx context.Context, change func(*Progress)) (*Progress, error) {
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	unlock, err := fsutil.Lock(ctx, s.lockPath())
+	if err != nil {
+		return nil, fmt.Errorf("update progress: %w", err)
+	}
+	defer unlock()
+	p, lerr := s.Load()
+	var corrupt *CorruptError
+	if lerr != nil && !errors.As(lerr, &corrupt) {
+		return nil, lerr
+	}
+	if change != nil {
+		change(p)
+	}
+	if err := s.Save(p); err != nil {
+		return nil, err
+	}
+	return p, lerr
+}
+
+// Reset forgets all progress. A symlinked progress file keeps its link (its
+// target gets empty progress); anything else not a regular file is refused.
 func (s *Store) Reset() error {
-	if err := os.Remove(s.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	fi, err := os.Lstat(s.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove progress file: %w", err)
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		if err := fsutil.CheckRegular(s.Path); err != nil {
+			return fmt.Errorf("reset progress: %w", err)
+		}
+		return s.Save(NewProgress())
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("reset progress: %w; remove it yourself if it is not needed", &fsutil.NotRegularError{Path: s.Path, Kind: fsutil.Kind(fi.Mode())})
+	}
+	if err := os.Remove(s.Path); err != nil {
 		return fmt.Errorf("remove progress file: %w", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"sync"
 
 	"github.com/kubetutor/kubetutor/checks"
 )
@@ -76,16 +77,26 @@ type RunOptions struct {
 	Step string
 }
 
-// Evaluate runs one step's checks in order through the shared check runner.
+// Evaluate runs one step's checks through the shared check runner. The
+// checks are independent facts, so they run concurrently (the tools step
+// starts six programs; the workload checks each ask the API server); the
+// results keep the step's order.
 func Evaluate(ctx context.Context, env *checks.Env, s Step) Result {
 	_, idx, _ := Lookup(s.ID)
-	res := Result{ID: s.ID, Title: s.Title, Index: idx, Status: Pass}
-	for _, c := range s.Checks {
-		r := checks.Run(ctx, env, c)
+	res := Result{ID: s.ID, Title: s.Title, Index: idx, Status: Pass, Checks: make([]checks.Result, len(s.Checks))}
+	var wg sync.WaitGroup
+	for i, c := range s.Checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res.Checks[i] = checks.Run(ctx, env, c)
+		}()
+	}
+	wg.Wait()
+	for _, r := range res.Checks {
 		if !r.Passed() {
 			res.Status = Fail
 		}
-		res.Checks = append(res.Checks, r)
 	}
 	return res
 }

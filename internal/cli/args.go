@@ -55,3 +55,6 @@ func lookupStep(id string) (steps.Step, error) {
 	}
 	return s, nil
 }
+
+// stepList is the course's step IDs, comma-separated, for messages.
+func stepList() string { return strings.Join(steps.IDs(), ", ") }

@@ -58,6 +58,9 @@ scheduler, containerd, kubelet, cni.`,
 		ValidArgsFunction: stepIDCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
+				if args[0] == "" {
+					return usageErrorf("STEP is empty: name a step (%s) or leave it out", stepList())
+				}
 				o.Step = args[0]
 			}
 			return runCheck(cmd.Context(), o)
@@ -80,6 +83,9 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 	}
 	if o.All && o.Step != "" {
 		return usageErrorf("give a STEP or --all, not both")
+	}
+	if o.WatchTimeout <= 0 {
+		return usageErrorf("--watch-timeout %s: give a positive duration, e.g. --watch-timeout 10m", o.WatchTimeout)
 	}
 	if o.Watch && o.All {
 		return usageErrorf("--watch waits for one step; it cannot be combined with --all")
@@ -112,7 +118,7 @@ func runCheck(ctx context.Context, o *CheckOptions) error {
 	if err != nil {
 		return asExit2(fmt.Errorf("run checks: %w", err))
 	}
-	recordPasses(f, rep)
+	recordPasses(ctx, f, rep)
 	f.reportToRoom(rep, opts.Mode)
 	if o.Output == "json" {
 		if err := report.JSON(f.IO.Out, rep); err != nil {
@@ -178,7 +184,7 @@ func runCheckWatch(ctx context.Context, o *CheckOptions, env *checks.Env, opts s
 		}
 		return asExit2(err)
 	}
-	recordPasses(f, rep)
+	recordPasses(ctx, f, rep)
 	if o.Output == "json" {
 		return report.JSON(f.IO.Out, rep)
 	}
@@ -194,23 +200,37 @@ func runCheckWatch(ctx context.Context, o *CheckOptions, env *checks.Env, opts s
 // recordPasses remembers the steps the cluster shows as passed, so the
 // walkthrough and `lessons` agree with `check`. Progress is a convenience: a
 // failure to save it is reported, never fatal.
-func recordPasses(f *Factory, rep steps.Report) {
-	changed := false
+func recordPasses(ctx context.Context, f *Factory, rep steps.Report) {
+	passed := false
+	for _, r := range rep.Steps {
+		passed = passed || r.Status == steps.Pass
+	}
+	if !passed {
+		return
+	}
 	p, err := f.LoadProgress()
 	if err != nil {
 		fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", err)
 		return
 	}
+	changed := false
 	for _, r := range rep.Steps {
 		if r.Status == steps.Pass && p.Steps[r.ID].State != lessons.Done {
-			p.Mark(r.ID, lessons.Done, f.Now())
 			changed = true
 		}
 	}
-	if changed {
-		if err := f.Store().Save(p); err != nil {
-			fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", err)
+	if !changed {
+		return
+	}
+	_, err = f.UpdateProgress(ctx, func(p *lessons.Progress) {
+		for _, r := range rep.Steps {
+			if r.Status == steps.Pass {
+				p.Mark(r.ID, lessons.Done, f.Now())
+			}
 		}
+	})
+	if err != nil {
+		fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", err)
 	}
 }
 

@@ -268,6 +268,9 @@ func newDemoLogsCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
+			if lines < 1 {
+				return usageErrorf("--lines %d: give a number of lines, 1 or more", lines)
+			}
 			l, err := demoLayout(f)
 			if err != nil {
 				return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubetutor/kubetutor/lessons"
 )
 
 // HintOptions are the options of `kubetutor hint`.
@@ -28,6 +30,9 @@ cluster.`,
 		ValidArgsFunction: stepIDCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
+				if args[0] == "" {
+					return usageErrorf("STEP is empty: name a step (%s) or leave it out", stepList())
+				}
 				o.Step = args[0]
 			}
 			return runHint(cmd.Context(), o)
@@ -57,8 +62,9 @@ func runHint(ctx context.Context, o *HintOptions) error {
 	if err != nil {
 		return err
 	}
-	h, n, total := p.NextHint(s)
-	if err := f.Store().Save(p); err != nil {
+	var h string
+	var n, total int
+	if _, err := f.UpdateProgress(ctx, func(p *lessons.Progress) { h, n, total = p.NextHint(s) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(f.IO.Out, "Hint %d of %d for %s: %s\n", n, total, s.ID, h)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/images"
 )
 
@@ -55,6 +56,15 @@ k8s.io namespace, then create the Deployment with the stand-in:
 		Example: "  kubetutor images build -o images.tar",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Output == "" {
+				return usageErrorf("-o/--output is empty: name the tarball to write, e.g. -o images.tar")
+			}
+			if fi, err := os.Stat(o.Output); err == nil && fi.IsDir() {
+				return usageErrorf("-o %s is a directory: name a file, e.g. -o %s", o.Output, filepath.Join(o.Output, "images.tar"))
+			}
+			if err := fsutil.CheckRegular(o.Output); err != nil {
+				return usageErrorf("-o %v: give the path of a regular file (kubetutor never writes over devices or pipes)", err)
+			}
 			path, err := o.build()
 			if err != nil {
 				return err
@@ -108,8 +118,10 @@ func (o *ImagesOptions) load(ctx context.Context, tarballs []string) error {
 	if address == "" {
 		address = checks.DefaultContainerdAddress
 	}
-	if _, err := os.Stat(address); err != nil {
+	if fi, err := os.Stat(address); err != nil {
 		return fmt.Errorf("no containerd socket at %s: start containerd first (kubetutor show containerd), or pass --containerd-address", address)
+	} else if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%s is a %s, not containerd's socket: pass the socket containerd listens on with --containerd-address (its [grpc] address in config.toml)", address, fsutil.Kind(fi.Mode()))
 	}
 	if len(tarballs) == 0 {
 		dir, err := os.MkdirTemp("", "kubetutor-images-")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -14,15 +15,21 @@ import (
 // errInputClosed means the learner's input ended (EOF): treated as quit.
 var errInputClosed = errors.New("input closed")
 
+// errInterrupted means the learner pressed Ctrl-C in a form (the terminal
+// was in raw mode, so no SIGINT came): kubetutor exits 130.
+var errInterrupted = errors.New("interrupted")
+
 // prompter asks the learner questions with huh: the full form on a terminal,
 // accessible mode (numbered choices, line input) otherwise.
 type prompter struct {
-	io *iostreams.IOStreams
-	in *lineReader
+	ctx context.Context
+	io  *iostreams.IOStreams
+	in  *lineReader
 }
 
-func newPrompter(s *iostreams.IOStreams) *prompter {
-	return &prompter{io: s, in: &lineReader{r: s.In}}
+// newPrompter asks on s; a question ends when ctx does (SIGINT, SIGTERM).
+func newPrompter(ctx context.Context, s *iostreams.IOStreams) *prompter {
+	return &prompter{ctx: ctx, io: s, in: &lineReader{ctx: ctx, r: s.In}}
 }
 
 func (p *prompter) run(fields ...huh.Field) error {
@@ -49,8 +56,16 @@ func (p *prompter) run(fields ...huh.Field) error {
 		form = form.WithAccessible(true).WithInput(p.in).WithOutput(out)
 	}
 	before := p.in.reads
-	err := form.Run()
+	err := form.RunWithContext(p.ctx)
+	// A signal ends the question; its answer (the default) must not be
+	// acted on. bubbletea quits quietly on SIGTERM, so look at ctx first.
+	if p.ctx.Err() != nil {
+		return p.ctx.Err()
+	}
 	if errors.Is(err, huh.ErrUserAborted) {
+		if p.io.Interactive() {
+			return errInterrupted
+		}
 		return errInputClosed
 	}
 	if err != nil {
@@ -88,43 +103,91 @@ func (p *prompter) confirm(title string) (bool, error) {
 
 // lineReader hands huh's accessible prompts one line per Read, so that each
 // prompt's scanner consumes only its own answer, and remembers EOF so that
-// closed input ends the walkthrough instead of repeating the default.
+// closed input ends the walkthrough instead of repeating the default. A Read
+// waiting for input ends with ctx's error when ctx ends.
 type lineReader struct {
+	ctx context.Context
 	r   io.Reader
 	eof bool
 	// reads counts the reads that returned data.
 	reads int
+
+	buf     []byte
+	pending chan readResult // a read of r under way, nil if none
+	err     error           // r's error, once seen
+}
+
+type readResult struct {
+	data []byte
+	err  error
+}
+
+// fill gets more bytes from r, waiting at most until ctx ends. A read left
+// waiting is picked up by the next fill.
+func (l *lineReader) fill() error {
+	if l.err != nil {
+		return l.err
+	}
+	if l.pending == nil {
+		l.pending = make(chan readResult, 1)
+		go func(ch chan readResult) {
+			b := make([]byte, 4096)
+			n, err := l.r.Read(b)
+			ch <- readResult{b[:n], err}
+		}(l.pending)
+	}
+	ctx := l.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	select {
+	case res := <-l.pending:
+		l.pending = nil
+		l.buf = append(l.buf, res.data...)
+		if res.err != nil {
+			l.err = res.err
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (l *lineReader) Read(p []byte) (int, error) {
 	if l.eof {
 		return 0, io.EOF
 	}
-	n := 0
-	defer func() {
-		if n > 0 {
+	for {
+		if i := indexNL(l.buf); i >= 0 || (l.err != nil && len(l.buf) > 0) || len(l.buf) >= len(p) {
+			end := len(l.buf)
+			if i >= 0 {
+				end = i + 1
+			}
+			if end > len(p) {
+				end = len(p)
+			}
+			n := copy(p, l.buf[:end])
+			l.buf = l.buf[n:]
 			l.reads++
+			return n, nil
 		}
-	}()
-	var b [1]byte
-	for n < len(p) {
-		m, err := l.r.Read(b[:])
-		if m == 1 {
-			p[n] = b[0]
-			n++
-			if b[0] == '\n' {
-				return n, nil
-			}
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
+		if l.err != nil {
+			if errors.Is(l.err, io.EOF) {
 				l.eof = true
-				if n > 0 {
-					return n, nil
-				}
 			}
-			return n, err
+			return 0, l.err
+		}
+		if err := l.fill(); err != nil && l.err == nil {
+			return 0, err
 		}
 	}
-	return n, nil
+}
+
+func indexNL(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -23,20 +24,20 @@ terminal kubetutor asks first; otherwise pass --yes.`,
 		Example: `  kubetutor reset
   kubetutor reset --yes`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runReset(o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runReset(cmd.Context(), o) },
 	}
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "do not ask")
 	return cmd
 }
 
-func runReset(o *ResetOptions) error {
+func runReset(ctx context.Context, o *ResetOptions) error {
 	f := o.f
 	store := f.Store()
 	if !o.Yes {
 		if !f.IO.Interactive() {
 			return usageErrorf("not a terminal: pass --yes to forget progress in %s", store.Path)
 		}
-		ok, err := newPrompter(f.IO).confirm("Forget all progress (" + store.Path + ")?")
+		ok, err := newPrompter(ctx, f.IO).confirm("Forget all progress (" + store.Path + ")?")
 		if err != nil && !errors.Is(err, errInputClosed) {
 			return err
 		}

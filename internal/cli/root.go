@@ -34,7 +34,7 @@ type Factory struct {
 	// NewEnv builds the checks' environment; tests replace it.
 	NewEnv func() (*checks.Env, error)
 	// room is the joined room checks report to (room.go).
-	room *roomHook
+	room roomHook
 }
 
 // Env builds the environment the checks see from the global flags.
@@ -59,22 +59,29 @@ func (f *Factory) Env() (*checks.Env, error) {
 		env.ContainerdAddress = f.ContainerdAddress
 	}
 	env.Timeout = f.Timeout
+	env.CacheDir = filepath.Join(f.stateDir(), "cache")
 	env.SetDefaults()
 	return env, nil
 }
 
 // Store is the progress store.
-func (f *Factory) Store() *lessons.Store {
-	dir := f.StateDir
-	if dir == "" {
-		dir = lessons.DefaultStateDir()
-	}
-	return lessons.NewStore(dir)
-}
+func (f *Factory) Store() *lessons.Store { return lessons.NewStore(f.stateDir()) }
 
 // LoadProgress loads progress, reporting (not failing on) a corrupt file.
 func (f *Factory) LoadProgress() (*lessons.Progress, error) {
 	p, err := f.Store().Load()
+	var corrupt *lessons.CorruptError
+	if errors.As(err, &corrupt) {
+		fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", corrupt)
+		return p, nil
+	}
+	return p, err
+}
+
+// UpdateProgress changes the progress on file under its lock (see
+// lessons.Store.Update), reporting (not failing on) a corrupt file.
+func (f *Factory) UpdateProgress(ctx context.Context, change func(*lessons.Progress)) (*lessons.Progress, error) {
+	p, err := f.Store().Update(ctx, change)
 	var corrupt *lessons.CorruptError
 	if errors.As(err, &corrupt) {
 		fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", corrupt)
@@ -138,7 +145,7 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		Args:          noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.IO.Interactive() {
-				return runStart(cmd.Context(), &StartOptions{f: f})
+				return runStart(cmd.Context(), &StartOptions{f: f, WatchTimeout: defaultStartWatchTimeout})
 			}
 			return cmd.Help()
 		},
@@ -154,6 +161,14 @@ every step it checks the live cluster and tells you what just happened inside.`,
 	pf.DurationVar(&f.Timeout, "timeout", checks.DefaultTimeout, "how long each check may wait for the cluster")
 	_ = root.MarkPersistentFlagDirname("workdir")
 	_ = root.MarkPersistentFlagFilename("kubeconfig")
+	// Values a flag cannot mean are usage errors, not silently replaced
+	// by a default.
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if f.Timeout <= 0 {
+			return usageErrorf("--timeout %s: give a positive duration, e.g. --timeout 10s", f.Timeout)
+		}
+		return nil
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &ExitError{Code: 2, Err: err}
 	})
@@ -177,12 +192,58 @@ every step it checks the live cluster and tells you what just happened inside.`,
 	return root
 }
 
+// SignalError is the cause of a context cancelled by SIGINT or SIGTERM.
+type SignalError struct{ Signal os.Signal }
+
+func (e *SignalError) Error() string { return "interrupted by " + signalName(e.Signal) }
+
+// ExitCode is the shell's status for a process ended by the signal: 128+n
+// (130 for SIGINT, 143 for SIGTERM).
+func (e *SignalError) ExitCode() int {
+	if s, ok := e.Signal.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 130
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// stopGrace is how long a command may take to wind down after SIGINT or
+// SIGTERM cancelled its context before kubetutor exits anyway; a second
+// signal exits at once.
+const stopGrace = 5 * time.Second
+
 // Main runs kubetutor with the process's arguments and streams and returns
 // the exit status.
 func Main() int {
 	f := &Factory{IO: iostreams.System(), Now: time.Now}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		sig, ok := <-sigs
+		if !ok {
+			return
+		}
+		se := &SignalError{Signal: sig}
+		cancel(se)
+		select {
+		case <-sigs:
+		case <-time.After(stopGrace):
+		}
+		fmt.Fprintf(f.IO.ErrOut, "\ninterrupted (%s): kubetutor did not stop in time; exiting\n", signalName(sig))
+		os.Exit(se.ExitCode())
+	}()
 	return Execute(ctx, f, os.Args[1:])
 }
 
@@ -196,9 +257,19 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
+		// Commands that end normally on a signal (pause, serve) exit 0.
 		return 0
 	}
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, errInterrupted)) {
+		var se *SignalError
+		if errors.As(context.Cause(ctx), &se) {
+			fmt.Fprintf(f.IO.ErrOut, "interrupted (%s)\n", signalName(se.Signal))
+			return se.ExitCode()
+		}
+		fmt.Fprintln(f.IO.ErrOut, "interrupted")
+		return 130
+	}
+	if errors.Is(err, errInterrupted) {
 		fmt.Fprintln(f.IO.ErrOut, "interrupted")
 		return 130
 	}

@@ -41,9 +41,12 @@ with screen readers.`,
 			return runStart(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().DurationVar(&o.WatchTimeout, "watch-timeout", 10*time.Minute, `how long "watch until it passes" waits`)
+	cmd.Flags().DurationVar(&o.WatchTimeout, "watch-timeout", defaultStartWatchTimeout, `how long "watch until it passes" waits`)
 	return cmd
 }
+
+// defaultStartWatchTimeout is how long "watch until it passes" waits.
+const defaultStartWatchTimeout = 10 * time.Minute
 
 type menuAction int
 
@@ -60,7 +63,7 @@ const (
 func runStart(ctx context.Context, o *StartOptions) error {
 	f := o.f
 	if o.WatchTimeout <= 0 {
-		o.WatchTimeout = 10 * time.Minute
+		return usageErrorf("--watch-timeout %s: give a positive duration, e.g. --watch-timeout 10m", o.WatchTimeout)
 	}
 	course, err := lessons.Load()
 	if err != nil {
@@ -84,8 +87,7 @@ func runStart(ctx context.Context, o *StartOptions) error {
 		return err
 	}
 	defer env.Close()
-	store := f.Store()
-	ask := newPrompter(f.IO)
+	ask := newPrompter(ctx, f.IO)
 	out := f.IO.Out
 	textOpts := report.Options{Color: f.IO.Color}
 
@@ -105,10 +107,14 @@ func runStart(ctx context.Context, o *StartOptions) error {
 		// (progress is saved) rather than go on with a cancelled context.
 		return ctx.Err()
 	}
-	save := func() error {
-		if err := store.Save(progress); err != nil {
+	// save applies change to the progress on file, under its lock, and
+	// continues from the result (a hint revealed in another pane counts).
+	save := func(change func(*lessons.Progress)) error {
+		p, err := f.UpdateProgress(ctx, change)
+		if err != nil {
 			return fmt.Errorf("save progress: %w", err)
 		}
+		progress = p
 		return nil
 	}
 
@@ -169,8 +175,7 @@ func runStart(ctx context.Context, o *StartOptions) error {
 					return err
 				}
 				if res.Status == steps.Pass {
-					progress.Mark(s.ID, lessons.Done, f.Now())
-					if err := save(); err != nil {
+					if err := save(func(p *lessons.Progress) { p.Mark(s.ID, lessons.Done, f.Now()) }); err != nil {
 						return err
 					}
 					fmt.Fprintf(out, "\nWhat just happened: %s\n", s.Passed)
@@ -181,8 +186,9 @@ func runStart(ctx context.Context, o *StartOptions) error {
 					advanced = true
 				}
 			case actHint:
-				h, n, total := progress.NextHint(s)
-				if err := save(); err != nil {
+				var h string
+				var n, total int
+				if err := save(func(p *lessons.Progress) { h, n, total = p.NextHint(s) }); err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "\nHint %d of %d: %s\n\n", n, total, h)
@@ -204,15 +210,14 @@ func runStart(ctx context.Context, o *StartOptions) error {
 					return err
 				}
 				if ok {
-					progress.Mark(s.ID, lessons.Skipped, f.Now())
-					if err := save(); err != nil {
+					if err := save(func(p *lessons.Progress) { p.Mark(s.ID, lessons.Skipped, f.Now()) }); err != nil {
 						return err
 					}
 					fmt.Fprintf(out, "Skipped %s.\n\n", s.ID)
 					advanced = true
 				}
 			case actQuit:
-				if err := save(); err != nil {
+				if err := save(nil); err != nil {
 					return err
 				}
 				fmt.Fprintln(out, "\nProgress saved. Run `kubetutor start` to continue where you left off.")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/images"
 	"github.com/kubetutor/kubetutor/internal/proc"
@@ -188,7 +189,7 @@ func (d *Demo) Run(ctx context.Context) error {
 }
 
 func (d *Demo) loadOrInitState(ctx context.Context) error {
-	data, err := os.ReadFile(d.L.StatePath())
+	data, err := fsutil.ReadFile(d.L.StatePath(), fsutil.LimitConfig)
 	if err == nil && json.Unmarshal(data, &d.state) == nil && d.state.Image != "" {
 		return nil
 	}
@@ -211,7 +212,7 @@ func (d *Demo) saveState() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(d.L.StatePath(), data, 0o644)
+	return fsutil.WriteFile(d.L.StatePath(), data, 0o644)
 }
 
 // registryReachable reports whether both registries an online demo pulls
@@ -424,7 +425,7 @@ func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
 		return nil, err
 	}
 	start, _ := procStartTime(p.Pid())
-	if err := os.WriteFile(d.L.PidPath(name), []byte(fmt.Sprintf("%d %s\n", p.Pid(), start)), 0o644); err != nil {
+	if err := fsutil.WriteFile(d.L.PidPath(name), []byte(fmt.Sprintf("%d %s\n", p.Pid(), start)), 0o644); err != nil {
 		return p, fmt.Errorf("write pidfile: %w", err)
 	}
 	return p, nil
@@ -434,7 +435,7 @@ func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {
 // whether that process still runs and is the one the demo started: same
 // start time (a reused pid has another), not a zombie.
 func RunningPid(l Layout, name string) (int, bool) {
-	data, err := os.ReadFile(l.PidPath(name))
+	data, err := fsutil.ReadFile(l.PidPath(name), fsutil.LimitSmall)
 	if err != nil {
 		return 0, false
 	}

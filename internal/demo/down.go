@@ -19,6 +19,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"golang.org/x/sys/unix"
 
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/images"
 )
 
@@ -41,7 +42,7 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 		fmt.Fprintf(out, " ✗ %v\n", err)
 		errs = append(errs, err)
 	}
-	data, err := os.ReadFile(l.StatePath())
+	data, err := fsutil.ReadFile(l.StatePath(), fsutil.LimitConfig)
 	if err != nil {
 		return ErrNotDemo
 	}
@@ -197,7 +198,7 @@ func waitGone(pid int, d time.Duration) bool {
 // (which may contain spaces): [0] is the state (field 3), [1] the parent
 // pid, [19] the start time (field 22).
 func procStat(pid int) ([]string, error) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	stat, err := fsutil.ReadFile(fmt.Sprintf("/proc/%d/stat", pid), fsutil.LimitProc)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +357,7 @@ func processTable() map[int]procInfo {
 			continue
 		}
 		ppid, _ := strconv.Atoi(f[1])
-		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		cmd, _ := fsutil.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"), fsutil.LimitProc)
 		out[pid] = procInfo{ppid: ppid, args: strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00")}
 	}
 	return out

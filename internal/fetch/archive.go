@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // maxMember bounds one extracted file.
@@ -31,9 +33,12 @@ type pickFunc func(h *tar.Header) (string, bool)
 
 // extract writes the regular files of the gzip'd tar archive at archive that
 // pick accepts (pick returns the file name to use) into dir, each through a
-// synced temporary file renamed into place with mode 0755.
-func extract(archive, dir string, pick pickFunc) ([]extracted, error) {
-	f, err := os.Open(archive)
+// synced temporary file renamed into place with mode 0755. All or nothing:
+// every member is staged first, and only when the whole archive was read and
+// holds every name in required are they put in place; otherwise dir is left
+// as it was.
+func extract(archive, dir string, pick pickFunc, required []string) ([]extracted, error) {
+	f, err := fsutil.Open(archive)
 	if err != nil {
 		return nil, err
 	}
@@ -43,14 +48,25 @@ func extract(archive, dir string, pick pickFunc) ([]extracted, error) {
 		return nil, fmt.Errorf("not a gzip archive: %w", err)
 	}
 	tr := tar.NewReader(zr)
-	var out []extracted
+	type staged struct {
+		e   extracted
+		tmp string
+	}
+	var st []staged
+	defer func() {
+		for _, s := range st {
+			if s.tmp != "" {
+				os.Remove(s.tmp)
+			}
+		}
+	}()
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return out, fmt.Errorf("read the archive: %w", err)
+			return nil, fmt.Errorf("read the archive: %w (nothing was installed)", err)
 		}
 		if h.Typeflag != tar.TypeReg {
 			continue
@@ -60,21 +76,40 @@ func extract(archive, dir string, pick pickFunc) ([]extracted, error) {
 			continue
 		}
 		if h.Size > maxMember {
-			return out, fmt.Errorf("%s is %s, more than a program should be", h.Name, FormatSize(h.Size))
+			return nil, fmt.Errorf("%s is %s, more than a program should be", h.Name, FormatSize(h.Size))
 		}
-		e, err := writeMember(tr, dir, name)
+		e, tmp, err := stageMember(tr, dir, name)
 		if err != nil {
-			return out, fmt.Errorf("extract %s: %w", h.Name, err)
+			return nil, fmt.Errorf("extract %s: %w (nothing was installed)", h.Name, err)
 		}
-		out = append(out, e)
+		st = append(st, staged{e, tmp})
+	}
+	for _, want := range required {
+		found := false
+		for _, s := range st {
+			found = found || s.e.Name == want
+		}
+		if !found {
+			return nil, fmt.Errorf("the archive has no %s: nothing was installed", want)
+		}
+	}
+	var out []extracted
+	for i := range st {
+		if err := commit(st[i].tmp, filepath.Join(dir, st[i].e.Name), 0o755); err != nil {
+			st[i].tmp = ""
+			return out, err
+		}
+		st[i].tmp = ""
+		out = append(out, st[i].e)
 	}
 	return out, nil
 }
 
-func writeMember(r io.Reader, dir, name string) (extracted, error) {
+// stageMember writes r to a synced temporary file in dir and returns it.
+func stageMember(r io.Reader, dir, name string) (extracted, string, error) {
 	f, err := os.CreateTemp(dir, tempPrefix+name+"-*.tmp")
 	if err != nil {
-		return extracted{}, fmt.Errorf("create a temporary file: %w", err)
+		return extracted{}, "", fmt.Errorf("create a temporary file: %w", err)
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, maxMember))
@@ -86,12 +121,9 @@ func writeMember(r io.Reader, dir, name string) (extracted, error) {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return extracted{}, err
+		return extracted{}, "", err
 	}
-	if err := commit(f.Name(), filepath.Join(dir, name), 0o755); err != nil {
-		return extracted{}, err
-	}
-	return extracted{Name: name, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
+	return extracted{Name: name, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, f.Name(), nil
 }
 
 // pickNames accepts the files whose base name is one of names, at most one
@@ -141,7 +173,7 @@ type manifestEntry struct {
 
 func loadManifest(dir string) manifest {
 	m := manifest{Files: map[string]manifestEntry{}}
-	data, err := os.ReadFile(filepath.Join(dir, manifestName))
+	data, err := fsutil.ReadFile(filepath.Join(dir, manifestName), fsutil.LimitConfig)
 	if err == nil {
 		_ = json.Unmarshal(data, &m)
 	}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // BuildOptions configure --from-source: building the Kubernetes binaries
@@ -186,7 +188,7 @@ func binaryVersion(ctx context.Context, path string) (string, error) {
 // prepare sets up the wrapper module, unless an earlier run finished it.
 func (b *builder) prepare(ctx context.Context) error {
 	stamp := filepath.Join(b.dir, readyStamp)
-	if data, err := os.ReadFile(stamp); err == nil && strings.TrimSpace(string(data)) == b.ver {
+	if data, err := fsutil.ReadFile(stamp, fsutil.LimitSmall); err == nil && strings.TrimSpace(string(data)) == b.ver {
 		if _, err := os.Stat(filepath.Join(b.dir, "go.mod")); err == nil {
 			b.rep.Line("  wrapper module %s: ready", b.dir)
 			return nil
@@ -205,10 +207,10 @@ func (b *builder) prepare(ctx context.Context) error {
 		}
 	}
 	b.rep.Line("  wrapper module %s", b.dir)
-	if err := os.WriteFile(filepath.Join(b.dir, "go.mod"), []byte(wrapperGoMod), 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(b.dir, "go.mod"), []byte(wrapperGoMod), 0o644); err != nil {
 		return fmt.Errorf("write the wrapper module: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(b.dir, "tools.go"), []byte(wrapperTools), 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(b.dir, "tools.go"), []byte(wrapperTools), 0o644); err != nil {
 		return fmt.Errorf("write the wrapper module: %w", err)
 	}
 
@@ -224,7 +226,7 @@ func (b *builder) prepare(ctx context.Context) error {
 	if info.GoMod == "" {
 		return fmt.Errorf("go mod download -json %s named no go.mod file", mod)
 	}
-	gomod, err := os.ReadFile(info.GoMod)
+	gomod, err := fsutil.ReadFile(info.GoMod, fsutil.LimitConfig)
 	if err != nil {
 		return fmt.Errorf("read k8s.io/kubernetes's go.mod: %w", err)
 	}
@@ -245,7 +247,7 @@ func (b *builder) prepare(ctx context.Context) error {
 	if _, err := b.goRun(ctx, "go mod tidy", nil, "mod", "tidy"); err != nil {
 		return err
 	}
-	return os.WriteFile(stamp, []byte(b.ver+"\n"), 0o644)
+	return fsutil.WriteFile(stamp, []byte(b.ver+"\n"), 0o644)
 }
 
 // build runs go build into a staging directory inside the bin dir, then

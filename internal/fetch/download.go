@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // HTTPOptions bound every request fetch makes.
@@ -42,11 +44,13 @@ func (o *HTTPOptions) setDefaults() {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 15 * time.Second
 	}
-	if o.HeaderTimeout <= 0 {
-		o.HeaderTimeout = 30 * time.Second
-	}
 	if o.StallTimeout <= 0 {
 		o.StallTimeout = 30 * time.Second
+	}
+	// Waiting for the response headers is waiting for bytes too: the
+	// stall timeout bounds it unless a shorter header timeout is given.
+	if o.HeaderTimeout <= 0 || o.HeaderTimeout > o.StallTimeout {
+		o.HeaderTimeout = o.StallTimeout
 	}
 	switch {
 	case o.Retries == 0:
@@ -158,13 +162,25 @@ func (d *downloader) once(ctx context.Context, label, url string, newSink func()
 	if d.verbose {
 		d.rep.Line("GET %s", url)
 	}
+	// The stall timer runs from the request on: a server that accepts the
+	// connection and never answers stalls as surely as one that stops
+	// sending half-way.
+	stall := time.AfterFunc(d.o.StallTimeout, func() { cancel(errStalled) })
+	defer stall.Stop()
 	resp, err := d.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
+		var ne net.Error
+		if errors.Is(context.Cause(reqCtx), errStalled) || (errors.As(err, &ne) && ne.Timeout()) {
+			// Not retried: a server that takes a connection and says
+			// nothing is broken, not busy; retrying only triples the wait.
+			return 0, fmt.Errorf("GET %s: no answer within %s (--stall-timeout): the server accepted the connection but sent nothing; check the mirror (--mirror) or the network", url, d.o.StallTimeout)
+		}
 		return 0, &transientError{fmt.Errorf("GET %s: %w", url, unwrapURLError(err))}
 	}
+	stall.Reset(d.o.StallTimeout)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		err := &StatusError{URL: url, Status: resp.Status, Code: resp.StatusCode}
@@ -178,8 +194,6 @@ func (d *downloader) once(ctx context.Context, label, url string, newSink func()
 		d.rep.Start(label, size)
 		defer d.rep.Status("")
 	}
-	stall := time.AfterFunc(d.o.StallTimeout, func() { cancel(errStalled) })
-	defer stall.Stop()
 	var n int64
 	buf := make([]byte, 64<<10)
 	for {
@@ -340,22 +354,7 @@ func commit(tmp, dest string, mode os.FileMode) error {
 
 // writeFileAtomic writes data to path through a synced temporary file.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), tempPrefix+filepath.Base(path)+"-*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return commit(f.Name(), path, mode)
+	return fsutil.WriteFile(path, data, mode)
 }
 
 func syncDir(dir string) {
@@ -367,7 +366,7 @@ func syncDir(dir string) {
 
 // fileDigest is the SHA-256 of a file, or "" when it cannot be read.
 func fileDigest(path string) string {
-	f, err := os.Open(path)
+	f, err := fsutil.Open(path)
 	if err != nil {
 		return ""
 	}

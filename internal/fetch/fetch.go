@@ -365,7 +365,7 @@ func (r *runner) etcd(ctx context.Context) error {
 		}
 		return nil
 	}
-	got, err := r.extractArchive(ctx, url, archive, sum, o.BinDir, pickNames(EtcdBinaries...))
+	got, err := r.extractArchive(ctx, url, archive, sum, o.BinDir, pickNames(EtcdBinaries...), EtcdBinaries)
 	if err != nil {
 		return fmt.Errorf("etcd: %w", err)
 	}
@@ -441,7 +441,7 @@ func (r *runner) cni(ctx context.Context) error {
 		r.add(Item{Name: "CNI plugins", Path: o.CNIDir, Status: UpToDate, Version: o.CNIVersion})
 		return nil
 	}
-	got, err := r.extractArchive(ctx, url, archive, sum, o.CNIDir, pickExecutables)
+	got, err := r.extractArchive(ctx, url, archive, sum, o.CNIDir, pickExecutables, CNIPlugins)
 	if err != nil {
 		return fmt.Errorf("CNI plugins: %w", err)
 	}
@@ -461,7 +461,7 @@ func (r *runner) cni(ctx context.Context) error {
 
 // extractArchive downloads and verifies an archive next to dir's files,
 // extracts what pick selects into dir and records it in dir's manifest.
-func (r *runner) extractArchive(ctx context.Context, url, archive, sum, dir string, pick pickFunc) (map[string]extracted, error) {
+func (r *runner) extractArchive(ctx context.Context, url, archive, sum, dir string, pick pickFunc, required []string) (map[string]extracted, error) {
 	tmp, n, err := r.d.verified(ctx, archive, url, sum, dir)
 	if err != nil {
 		return nil, err
@@ -470,7 +470,7 @@ func (r *runner) extractArchive(ctx context.Context, url, archive, sum, dir stri
 	if r.o.Verbose {
 		r.rep.Line("%s: %s, sha256 %s ok", archive, FormatSize(n), sum)
 	}
-	files, err := extract(tmp, dir, pick)
+	files, err := extract(tmp, dir, pick, required)
 	got := map[string]extracted{}
 	m := loadManifest(dir)
 	for _, e := range files {

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // Default image names.
@@ -67,7 +69,7 @@ func FromSelf() ([]Spec, error) {
 
 // Build packs an image: one layer with the binary at /kubetutor.
 func Build(s Spec) (v1.Image, error) {
-	bin, err := os.ReadFile(s.Binary)
+	bin, err := fsutil.ReadFile(s.Binary, fsutil.LimitBinary)
 	if err != nil {
 		return nil, fmt.Errorf("read binary for image %s: %w", s.Ref, err)
 	}
@@ -130,19 +132,25 @@ func WriteTarball(path string, specs ...Spec) error {
 		}
 		refs[ref] = img
 	}
-	tmp := path + ".tmp"
-	if err := tarball.MultiRefWriteToFile(tmp, refs); err != nil {
-		os.Remove(tmp)
+	f, err := fsutil.Create(path, 0o644)
+	if err != nil {
+		return fmt.Errorf("write image tarball: %w", err)
+	}
+	defer f.Abort()
+	if err := tarball.MultiRefWrite(refs, f); err != nil {
 		return fmt.Errorf("write image tarball %s: %w", path, err)
 	}
-	return os.Rename(tmp, path)
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("write image tarball: %w", err)
+	}
+	return nil
 }
 
 // Import loads an image tarball into containerd's k8s.io namespace and
 // unpacks it for the snapshotter, as `ctr -n k8s.io images import` does. It
 // returns the names of the imported images.
 func Import(ctx context.Context, address, tarPath, snapshotter string) ([]string, error) {
-	f, err := os.Open(tarPath)
+	f, err := fsutil.Open(tarPath)
 	if err != nil {
 		return nil, fmt.Errorf("open image tarball: %w", err)
 	}
@@ -152,6 +160,18 @@ func Import(ctx context.Context, address, tarPath, snapshotter string) ([]string
 		return nil, fmt.Errorf("connect to containerd at %s: %w", address, err)
 	}
 	defer c.Close()
+	// Something that accepts connections but does not speak containerd's
+	// API would otherwise surface as "use of closed network connection"
+	// after the import's whole timeout.
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = c.Version(vctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("containerd at %s did not answer (%v): is containerd running and listening there? (kubetutor check containerd)", address, err)
+	}
 	imgs, err := c.Import(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("import %s into containerd: %w", tarPath, err)

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -21,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // Chain statuses.
@@ -118,7 +118,7 @@ type InspectOptions struct {
 // InspectFile explains every certificate in a PEM file, or every
 // certificate embedded in (or referred to by) a kubeconfig.
 func InspectFile(path string, opts InspectOptions) ([]Inspection, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, fsutil.LimitKubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("read the file to inspect: %w", err)
 	}
@@ -243,7 +243,7 @@ func embeddedOrFile(data []byte, file string) ([]byte, string, error) {
 	if file == "" {
 		return nil, "", nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := fsutil.ReadFile(file, fsutil.LimitPEM)
 	if err != nil {
 		return nil, file, fmt.Errorf("read %s: %w", file, err)
 	}
@@ -337,7 +337,7 @@ func keyFileCheck(certPath string, c *x509.Certificate) KeyCheck {
 		if k == certPath {
 			continue
 		}
-		data, err := os.ReadFile(k)
+		data, err := fsutil.ReadFile(k, fsutil.LimitPEM)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

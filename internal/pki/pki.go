@@ -33,6 +33,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // Names the lessons use.
@@ -193,11 +194,18 @@ func Init(opts Options) (*Result, error) {
 	if err := os.MkdirAll(kubeconfigDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create the kubeconfig directory %s: %w", kubeconfigDir, err)
 	}
+	// All or nothing: the CA, its key and what it signed belong together.
+	// Should one file fail (read-only, immutable, a directory in its place)
+	// every file keeps its old content.
 	res := &Result{CertsDir: o.CertsDir, Kubeconfig: o.Kubeconfig}
+	var batch fsutil.Batch
 	for _, p := range plan {
-		if err := writeFileAtomic(p.path, p.data, p.mode); err != nil {
-			return res, err
-		}
+		batch.Add(p.path, p.data, p.mode)
+	}
+	if err := batch.Commit(); err != nil {
+		return res, fmt.Errorf("%w; no file was changed", err)
+	}
+	for _, p := range plan {
 		res.Files = append(res.Files, File{Path: p.path, Mode: p.mode, What: p.what})
 	}
 	return res, nil
@@ -280,6 +288,8 @@ func normalizeSANs(extra []string) ([]string, error) {
 		}
 		if ip := net.ParseIP(s); ip != nil {
 			s = ip.String()
+		} else if allNumericLabels(s) {
+			return nil, fmt.Errorf("%w: SAN %q looks like an IPv4 address but is not one (each part must be 0 to 255)", ErrInvalidOptions, s)
 		} else {
 			s = strings.ToLower(strings.TrimSuffix(s, "."))
 			if len(validation.IsDNS1123Subdomain(s)) > 0 && len(validation.IsWildcardDNS1123Subdomain(s)) > 0 {
@@ -291,6 +301,18 @@ func normalizeSANs(extra []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// allNumericLabels tells whether every dot-separated part of s is digits:
+// a mistyped IPv4 address, never a DNS name (a top-level domain is not
+// all-numeric).
+func allNumericLabels(s string) bool {
+	for _, l := range strings.Split(strings.TrimSuffix(s, "."), ".") {
+		if l == "" || strings.Trim(l, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func (o Options) identities() []identity {
@@ -554,33 +576,6 @@ func same(a, b string) bool {
 	fa, errA := os.Stat(a)
 	fb, errB := os.Stat(b)
 	return errA == nil && errB == nil && os.SameFile(fa, fb)
-}
-
-// writeFileAtomic writes data to path with exactly mode, through a
-// temporary file renamed over path, so a reader never sees half a key and
-// an existing file's looser mode is not kept.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("set the mode of %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 var silenceOnce sync.Once

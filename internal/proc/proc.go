@@ -7,12 +7,15 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // Process is a running component.
@@ -46,7 +49,12 @@ type Spec struct {
 
 // Start starts a component in its own process group.
 func Start(s Spec) (*Process, error) {
-	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	// A log is appended to a regular file; a FIFO in its place would block
+	// the open (O_NONBLOCK guards the race) and a device would swallow it.
+	if err := fsutil.CheckRegular(s.LogPath); err != nil {
+		return nil, fmt.Errorf("open log for %s: %w", s.Name, err)
+	}
+	logf, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND|syscall.O_NONBLOCK, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log for %s: %w", s.Name, err)
 	}
@@ -112,13 +120,31 @@ func (p *Process) Stop(grace time.Duration) error {
 // Tail returns the last n lines of the component's log.
 func (p *Process) Tail(n int) string { return TailFile(p.LogPath, n) }
 
-// TailFile returns the last n lines of a file, or a note saying why not.
+// tailBytes bounds how much of the end of a log TailFile reads.
+const tailBytes = 4 << 20
+
+// TailFile returns the last n lines of a file (of at most its last 4 MiB),
+// or a note saying why not. A FIFO or device in the log's place is named,
+// not read.
 func TailFile(path string, n int) string {
-	data, err := os.ReadFile(path)
+	if n <= 0 {
+		return ""
+	}
+	f, err := fsutil.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "(no log at " + path + ")"
 		}
+		return "(cannot read " + path + ": " + err.Error() + ")"
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > tailBytes {
+		if _, err := f.Seek(fi.Size()-tailBytes, io.SeekStart); err != nil {
+			return "(cannot read " + path + ": " + err.Error() + ")"
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, tailBytes))
+	if err != nil {
 		return "(cannot read " + path + ": " + err.Error() + ")"
 	}
 	lines := strings.Split(strings.TrimRight(string(bytes.ToValidUTF8(data, []byte("?"))), "\n"), "\n")
