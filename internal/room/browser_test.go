@@ -181,8 +181,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
 		t.Fatal(err)
 	}
-	if got := eval(`[getComputedStyle(document.querySelector("td.mark")).display, getComputedStyle(document.querySelector("td.msg")).display].join(",")`); got != "none,table-cell" {
-		t.Fatalf("phone layout: %s", got)
+	wait("the phone layout", `getComputedStyle(document.querySelector("td.mark")).display === "none"`)
+	if got := eval(`[getComputedStyle(document.querySelector("td.msg")).display !== "none", getComputedStyle(document.querySelector("td.time")).display !== "none", document.documentElement.scrollWidth <= window.innerWidth].join(",")`); got != "true,true,true" {
+		t.Fatalf("on a phone: message shown, time shown, no sideways scrolling = %s", got)
 	}
 	if path := os.Getenv("KUBETUTOR_ROOM_SCREENSHOT"); path != "" {
 		_ = chromedp.Do(ctx, chromedp.EmulateViewport(1400, 900))
