@@ -10,11 +10,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
-	"math/big"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -437,7 +437,7 @@ func TestDefects(t *testing.T) {
 				return []string{"check", "--all", "--timeout", "1s"}
 			},
 			code: 1,
-			want: []string{"did not answer within 1s", "found by an earlier check; not asked again"},
+			want: []string{"did not answer within 1s", "found by an earlier check of this run; not asked again"},
 		},
 		{
 			name: "8 fetch --stall-timeout against a mirror that never answers",
