@@ -53,10 +53,12 @@ fuzz:
 	done
 
 # Benchmarks on the real cluster (root): the demo to a Running pod, check
-# beside kubectl get, and how fast check --watch notices a change. Results
+# beside kubectl get, and how fast check --watch notices a change; and the
+# workshop room under 200 learners for a minute (loopback). Results
 # go to hack/bench.txt; the README quotes them.
 bench: deps kube-binaries
 	go test -run '^$$' -bench . -benchtime 5x ./internal/pki | tee hack/bench.txt
+	go test -run '^$$' -bench RoomLoad -benchtime 1x ./internal/room | tee -a hack/bench.txt
 	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -v -run '^$$' -bench . -benchtime 3x ./internal/e2e | grep -v '^\s*[•✓]' | tee -a hack/bench.txt
 
 clean:

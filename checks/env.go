@@ -78,6 +78,9 @@ type Env struct {
 	KubeletHealthz           string
 	// Hostname is this machine's name, to recognise its leases and node.
 	Hostname string
+	// CacheDir is where checks may remember facts that only change with a
+	// file (a binary's version); empty means no cache on disk.
+	CacheDir string
 
 	mu           sync.Mutex
 	kube         kubernetes.Interface
@@ -91,6 +94,7 @@ type Env struct {
 	execExpiry   time.Time
 	runtime      Runtime
 	alive        map[string]time.Time
+	versions     map[string]*versionCall
 	closers      []func() error
 	apiDown      apiDownMemo
 }

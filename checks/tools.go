@@ -3,6 +3,8 @@ package checks
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // Binary checks that a program is found (work dir bin/ first, then PATH), is
@@ -47,16 +51,9 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 			saw(fi.Mode().Perm().String(), "executable").
 			hint("chmod +x %s", path), nil
 	}
-	cmd := exec.CommandContext(ctx, path, b.VersionArgs...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// A wrapper script may leave children holding the output pipe: kill the
-	// whole process group at the deadline and stop waiting for the pipe soon after.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 500 * time.Millisecond
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(firstLine(out.String()))
+	out, err := env.binaryOutput(ctx, path, fi, b.VersionArgs)
+	if err != nil {
+		msg := strings.TrimSpace(firstLine(out))
 		if ctx.Err() != nil {
 			msg = "it did not answer in time"
 		} else if msg == "" {
@@ -66,11 +63,84 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 			saw("`"+b.Program+" "+strings.Join(b.VersionArgs, " ")+"` failed", "it prints its version").
 			hint("run `%s %s` yourself to see why; a truncated download or another architecture fails like this: %s", path, strings.Join(b.VersionArgs, " "), b.Install), nil
 	}
-	version := versionRE.FindString(out.String())
+	version := versionRE.FindString(out)
 	if version == "" {
-		version = strings.TrimSpace(firstLine(out.String()))
+		version = strings.TrimSpace(firstLine(out))
 	}
 	return passf("%s %s (%s).", b.Program, version, where).saw(path, "").detail("version %s", version), nil
+}
+
+// runVersion runs a program with its version arguments, bounded by ctx:
+// a wrapper script may leave children holding the output pipe, so the whole
+// process group is killed at the deadline and the pipe is not waited for long.
+func runVersion(ctx context.Context, path string, args []string) (string, error) {
+	cmd := exec.CommandContext(ctx, path, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &limitedBuffer{b: &out, n: 64 << 10}, &limitedBuffer{b: &out, n: 64 << 10}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 500 * time.Millisecond
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// binaryOutput is what `path args...` prints. A program's answer depends
+// only on the file, so it is remembered by (path, size, mtime, inode): in
+// this process (concurrent checks share one run) and on disk under
+// CacheDir, so that `check --all` does not start six large binaries each time.
+func (e *Env) binaryOutput(ctx context.Context, path string, fi os.FileInfo, args []string) (string, error) {
+	key := fmt.Sprintf("%s|%d|%d|%s", path, fi.Size(), fi.ModTime().UnixNano(), strings.Join(args, " "))
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		key += fmt.Sprintf("|%d|%d", st.Dev, st.Ino)
+	}
+	e.mu.Lock()
+	if e.versions == nil {
+		e.versions = map[string]*versionCall{}
+	}
+	call, ok := e.versions[key]
+	if !ok {
+		call = &versionCall{done: make(chan struct{})}
+		e.versions[key] = call
+	}
+	e.mu.Unlock()
+	if ok {
+		select {
+		case <-call.done:
+			if call.err == nil {
+				return call.out, nil
+			}
+			// A failure is not remembered: run it again below.
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		e.mu.Lock()
+		call = &versionCall{done: make(chan struct{})}
+		e.versions[key] = call
+		e.mu.Unlock()
+	}
+	defer close(call.done)
+	sum := sha256.Sum256([]byte(key))
+	cacheFile := ""
+	if e.CacheDir != "" {
+		cacheFile = filepath.Join(e.CacheDir, "tool-versions", hex.EncodeToString(sum[:16]))
+		if data, err := fsutil.ReadFile(cacheFile, fsutil.LimitSmall); err == nil {
+			call.out = string(data)
+			return call.out, nil
+		}
+	}
+	call.out, call.err = runVersion(ctx, path, args)
+	if call.err == nil && cacheFile != "" {
+		if err := os.MkdirAll(filepath.Dir(cacheFile), 0o700); err == nil {
+			_ = fsutil.WriteFile(cacheFile, []byte(call.out), 0o600)
+		}
+	}
+	return call.out, call.err
+}
+
+type versionCall struct {
+	done chan struct{}
+	out  string
+	err  error
 }
 
 func (b Binary) find(env *Env) (path, where string, err error) {

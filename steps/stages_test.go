@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ type world struct {
 	etcdAddr string
 	// cmAddr, schedAddr and kubeletAddr serve the components' /healthz.
 	cmAddr, schedAddr, kubeletAddr string
+	mu                             sync.Mutex // guards servers
 	servers                        []*httptest.Server
 }
 
@@ -70,6 +72,8 @@ func newWorld(t *testing.T) *world {
 	env.SetKube(w.kube)
 	w.env = env
 	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		for _, s := range w.servers {
 			s.Close()
 		}
@@ -91,7 +95,9 @@ func (w *world) serve(addr string, h http.Handler, tlsCfg *tls.Config) {
 	} else {
 		s.Start()
 	}
+	w.mu.Lock()
 	w.servers = append(w.servers, s)
+	w.mu.Unlock()
 }
 
 // healthz starts a component's /healthz answering ok, as the component
@@ -102,6 +108,8 @@ func (w *world) healthz(addr string, tlsOn bool) *httptest.Server {
 		cfg = &tls.Config{}
 	}
 	w.serve(addr, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { fmt.Fprint(rw, "ok") }), cfg)
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return w.servers[len(w.servers)-1]
 }
 

@@ -78,7 +78,7 @@ var all = []Step{
 			"You need six programs: kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, etcd and kubectl, in bin/ of your work directory or on PATH.",
 			"The Kubernetes binaries are single files on dl.k8s.io; etcd comes as a release tarball. Make them executable. `kubetutor fetch` downloads and verifies them all (`--from-source` builds them with Go when only the Go module proxy is reachable).",
 		},
-		Checks: binaryChecks(),
+		Checks: append(binaryChecks(), checks.VersionSkew{Binaries: binaries}),
 		Passed: "Every program of the cluster is here and runs; nothing is running yet.",
 	},
 	{

@@ -102,11 +102,13 @@ func TestComponentDeathFailsItsStep(t *testing.T) {
 	for _, id := range []string{"controller-manager", "scheduler", "kubelet"} {
 		t.Run(id, func(t *testing.T) {
 			var srv *httptest.Server
+			w.mu.Lock()
 			for _, s := range w.servers {
 				if s.Listener.Addr().String() == addrs[id] {
 					srv = s
 				}
 			}
+			w.mu.Unlock()
 			if srv == nil {
 				t.Fatalf("no server for %s", id)
 			}

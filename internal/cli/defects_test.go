@@ -237,6 +237,8 @@ type defectCase struct {
 	// it this signal once its output shows ready.
 	signal syscall.Signal
 	ready  string
+	// atLeast: substrings that must appear at least so many times.
+	atLeast map[string]int
 	// root: the defect shows only as root; outside `make test`
 	// (KUBETUTOR_REAL unset) the case is skipped elsewhere.
 	root bool
@@ -437,7 +439,12 @@ func TestDefects(t *testing.T) {
 				return []string{"check", "--all", "--timeout", "1s"}
 			},
 			code: 1,
-			want: []string{"did not answer within 1s", "found by an earlier check of this run; not asked again"},
+			// Every check that needs the API server says so (at once, or
+			// from the run's memo), none waits a timeout of its own after
+			// the first: deployment, replicasets, pods, scheduling, node,
+			// node ready, pod running.
+			atLeast: map[string]int{"The API server at https://127.0.0.1:": 7},
+			want:    []string{"did not answer within 1s"},
 		},
 		{
 			name: "8 fetch --stall-timeout against a mirror that never answers",
@@ -641,6 +648,11 @@ func TestDefects(t *testing.T) {
 			for _, w := range tc.want {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for w, n := range tc.atLeast {
+				if got := strings.Count(out, w); got < n {
+					t.Errorf("output has %q %d times, want at least %d:\n%s", w, got, n, out)
 				}
 			}
 			for _, a := range append(tc.absent, "panic:", "goroutine ") {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -169,7 +170,8 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 		Store: store, InstructorToken: itok, JoinToken: jtok, StuckAfter: o.StuckAfter,
 		MirrorDir: o.MirrorDir, Log: o.f.IO.ErrOut,
 	})
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
+		ErrorLog: log.New(o.f.IO.ErrOut, "", log.Ltime)}
 
 	urls := fetch.MirrorURLs(ln.Addr())
 	for i, u := range urls {
@@ -456,9 +458,6 @@ type roomHook struct {
 // reportToRoom sends a check's report to the joined room in the background;
 // mode says which steps the report covers. It never prints and never fails.
 func (f *Factory) reportToRoom(rep steps.Report, mode steps.Mode) {
-	if f.room == nil {
-		f.room = &roomHook{}
-	}
 	f.room.once.Do(func() {
 		st, err := room.LoadState(f.stateDir())
 		if err != nil || st == nil {
@@ -474,7 +473,8 @@ func (f *Factory) reportToRoom(rep steps.Report, mode steps.Mode) {
 // waitRoom gives the last report up to a second to reach the room before
 // the process exits.
 func (f *Factory) waitRoom() {
-	if f.room != nil && f.room.sender != nil {
+	f.room.once.Do(func() {}) // a sender is made before Do returns, or never
+	if f.room.sender != nil {
 		f.room.sender.Wait(room.SendTimeout)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +25,10 @@ const (
 	testInstructorToken = "instructor-token-for-tests"
 	testJoinToken       = "join-token-for-tests"
 )
+
+// insecureClient reads the test's own rooms, TLS ones included (the
+// learners' side pins the certificate; the test reads the API).
+var insecureClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 
 // roomServer is `kubetutor room serve` running in-process.
 type roomServer struct {
@@ -46,10 +52,14 @@ func freeAddr(t *testing.T) string {
 
 func startRoom(t *testing.T, addr string, args ...string) *roomServer {
 	t.Helper()
+	scheme := "http"
+	if slices.Contains(args, "--tls") {
+		scheme = "https"
+	}
 	ios, out, errOut := iostreams.Test("")
 	f := &Factory{IO: ios, Now: time.Now}
 	ctx, cancel := context.WithCancel(context.Background())
-	rs := &roomServer{url: "http://" + addr, cancel: cancel, done: make(chan struct{}), out: &strings.Builder{}}
+	rs := &roomServer{url: scheme + "://" + addr, cancel: cancel, done: make(chan struct{}), out: &strings.Builder{}}
 	go func() {
 		defer close(rs.done)
 		rs.code = Execute(ctx, f, append([]string{"room", "serve", "--addr", addr}, args...))
@@ -57,7 +67,7 @@ func startRoom(t *testing.T, addr string, args ...string) *roomServer {
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(rs.url + "/healthz")
+		resp, err := insecureClient.Get(rs.url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -85,7 +95,7 @@ func apiLearners(t *testing.T, base, token string) (int, []room.APILearner) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", base+"/api/learners", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := insecureClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,6 +375,107 @@ func TestRoomSendsFromWatchAndWalkthrough(t *testing.T) {
 	for _, a := range ls {
 		if a.Current != "tools" || a.Steps[0].Status != steps.Pass || a.Steps[1].Status != steps.Skip {
 			t.Errorf("%s: %+v", a.Name, a)
+		}
+	}
+}
+
+// TestRoomTLS: --tls serves HTTPS with a self-signed certificate whose
+// fingerprint the join URL carries; join pins it (a wrong one is refused
+// before anything is sent), checks report over it, and a restart with
+// --data keeps the certificate, so the pin stays valid.
+func TestRoomTLS(t *testing.T) {
+	addr := freeAddr(t)
+	data := filepath.Join(t.TempDir(), "room")
+	rs := startRoom(t, addr, "--tls", "--data", data, "--instructor-token", testInstructorToken, "--join-token", testJoinToken)
+	pair, err := tls.LoadX509KeyPair(filepath.Join(data, "tls.crt"), filepath.Join(data, "tls.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := room.Fingerprint(pair.Certificate[0])
+	hexFP, _ := room.NormalizeFingerprint(fp)
+	if fi, err := os.Stat(filepath.Join(data, "tls.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	base := "https://" + addr + "/?token=" + testJoinToken
+
+	wd, state := t.TempDir(), t.TempDir()
+	fakeTools(t, wd)
+	if r := execute(t, wd, state, "", "room", "join", base, "--name", "Ada"); r.code != 2 || !strings.Contains(r.errOut, "fingerprint") {
+		t.Fatalf("join https without a fingerprint: %d %s", r.code, r.errOut)
+	}
+	wrong := strings.Repeat("ab", 32)
+	if r := execute(t, wd, state, "", "room", "join", base+"&fingerprint="+wrong, "--name", "Ada"); r.code != 1 || !strings.Contains(r.errOut, "not the instructor's room") {
+		t.Fatalf("join with a wrong fingerprint: %d %s", r.code, r.errOut)
+	}
+	if r := execute(t, wd, state, "", "room", "join", base+"&fingerprint="+hexFP, "--name", "Ada"); r.code != 0 {
+		t.Fatalf("join: %d %s", r.code, r.errOut)
+	}
+	if r := execute(t, wd, state, "", "check", "-o", "json"); r.code != 1 {
+		t.Fatalf("check: %d %s", r.code, r.errOut)
+	}
+	_, ls := apiLearners(t, rs.url, testInstructorToken)
+	if len(ls) != 1 || ls[0].Name != "Ada" || ls[0].Current != "tools" {
+		t.Fatalf("%+v", ls)
+	}
+	rs.stop()
+	if !strings.Contains(rs.out.String(), "TLS certificate fingerprint (SHA-256): "+fp) ||
+		!strings.Contains(rs.out.String(), "kubetutor room join 'https://"+addr+"/?token="+testJoinToken+"&fingerprint="+hexFP+"' --name") {
+		t.Fatalf("room serve printed:\n%s", rs.out)
+	}
+	// The restarted room has the same certificate: Ada's pin holds.
+	rs = startRoom(t, addr, "--tls", "--data", data)
+	if r := execute(t, wd, state, "", "room", "status"); r.code != 0 || !strings.Contains(r.out, "takes your reports") {
+		t.Fatalf("status after a restart: %d %s %s", r.code, r.out, r.errOut)
+	}
+}
+
+// TestRoomDeadOrSilent: a room that is gone, or that takes connections and
+// never answers, changes neither a check's output nor its exit status, and
+// the check ends (the background send gives up after a second).
+func TestRoomDeadOrSilent(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for _, url := range []string{"http://" + silent.Addr().String(), "http://" + freeAddr(t)} {
+		wd, state := t.TempDir(), t.TempDir()
+		fakeTools(t, wd)
+		alone := execute(t, wd, state, "", "check")
+		if err := room.SaveState(state, &room.State{URL: url, Name: "Ada", ID: "0011", Secret: "s"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"check"}, {"check", "-o", "json"}, {"check", "tools", "--watch"}} {
+			r := execute(t, wd, state, "", args...)
+			if args[0] == "check" && len(args) == 1 && (r.out != alone.out || r.code != alone.code || r.errOut != alone.errOut) {
+				t.Fatalf("%s: in a dead room check printed\n%s%s(exit %d), alone\n%s%s(exit %d)", url, r.out, r.errOut, r.code, alone.out, alone.errOut, alone.code)
+			}
+			if len(args) > 1 && (r.errOut != "" && !strings.HasPrefix(r.errOut, "Waiting for step")) {
+				t.Fatalf("%s %v: stderr %q", url, args, r.errOut)
+			}
+		}
+		if r := execute(t, wd, state, "", "room", "status"); r.code != 1 || !strings.Contains(r.errOut, "does not take your reports") {
+			t.Fatalf("status of a dead room: %d %s %s", r.code, r.out, r.errOut)
 		}
 	}
 }

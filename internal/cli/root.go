@@ -34,7 +34,7 @@ type Factory struct {
 	// NewEnv builds the checks' environment; tests replace it.
 	NewEnv func() (*checks.Env, error)
 	// room is the joined room checks report to (room.go).
-	room *roomHook
+	room roomHook
 }
 
 // Env builds the environment the checks see from the global flags.
@@ -59,18 +59,13 @@ func (f *Factory) Env() (*checks.Env, error) {
 		env.ContainerdAddress = f.ContainerdAddress
 	}
 	env.Timeout = f.Timeout
+	env.CacheDir = filepath.Join(f.stateDir(), "cache")
 	env.SetDefaults()
 	return env, nil
 }
 
 // Store is the progress store.
-func (f *Factory) Store() *lessons.Store {
-	dir := f.StateDir
-	if dir == "" {
-		dir = lessons.DefaultStateDir()
-	}
-	return lessons.NewStore(dir)
-}
+func (f *Factory) Store() *lessons.Store { return lessons.NewStore(f.stateDir()) }
 
 // LoadProgress loads progress, reporting (not failing on) a corrupt file.
 func (f *Factory) LoadProgress() (*lessons.Progress, error) {

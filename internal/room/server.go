@@ -50,6 +50,10 @@ type Server struct {
 	subMu sync.Mutex
 	subs  map[chan []byte]struct{}
 	last  []byte
+
+	// stopped is closed when Run returns: the event streams end.
+	stopOnce sync.Once
+	stopped  chan struct{}
 }
 
 // NewServer builds the room's HTTP server; Run must run for live updates.
@@ -60,7 +64,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Coalesce <= 0 {
 		cfg.Coalesce = 150 * time.Millisecond
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), subs: map[chan []byte]struct{}{}}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), subs: map[chan []byte]struct{}{}, stopped: make(chan struct{})}
 	static, _ := fs.Sub(webFS, "web")
 	s.mux.HandleFunc("GET /{$}", s.instructor(s.page))
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -225,6 +229,9 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrNameTaken):
 		http.Error(w, err.Error(), http.StatusConflict)
 		return
+	case errors.Is(err, ErrRoomFull):
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
 	case err != nil && id == "":
 		http.Error(w, "bad name: "+err.Error(), http.StatusBadRequest)
 		return
@@ -271,6 +278,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 // Coalesce) and every 30 s, it sends the whole view to every open
 // dashboard. It returns when ctx ends.
 func (s *Server) Run(ctx context.Context) {
+	defer s.stopOnce.Do(func() { close(s.stopped) })
 	tick := time.NewTicker(30 * time.Second)
 	defer tick.Stop()
 	for {
@@ -345,6 +353,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-s.stopped:
 			return
 		case data := <-ch:
 			if !send(data) {

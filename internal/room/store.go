@@ -25,7 +25,12 @@ var (
 	ErrNameTaken      = errors.New("a learner of that name is already in the room")
 	ErrUnknownLearner = errors.New("no such learner in this room")
 	ErrBadSecret      = errors.New("wrong learner secret")
+	ErrRoomFull       = fmt.Errorf("the room is full (%d learners)", MaxLearners)
 )
+
+// MaxLearners bounds a room, so a leaked join token cannot fill the
+// instructor's memory and disk.
+const MaxLearners = 2000
 
 // Learner is one learner's record: what the room knows of their cluster.
 type Learner struct {
@@ -242,6 +247,10 @@ func (s *Store) Join(name, id, secret string, now time.Time) (string, string, er
 	if _, taken := s.byName[name]; taken {
 		s.mu.Unlock()
 		return "", "", ErrNameTaken
+	}
+	if len(s.byID) >= MaxLearners {
+		s.mu.Unlock()
+		return "", "", ErrRoomFull
 	}
 	id, secret = randomHex(8), RandomToken()
 	sum := sha256.Sum256([]byte(secret))

@@ -2,6 +2,7 @@ package room
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -227,5 +228,17 @@ func TestRandomTokens(t *testing.T) {
 			t.Fatalf("token %q", tok)
 		}
 		seen[tok] = true
+	}
+}
+
+func TestRoomFull(t *testing.T) {
+	s, _ := OpenStore("")
+	for i := range MaxLearners {
+		if _, _, err := s.Join(fmt.Sprint("learner ", i), "", "", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Join("one more", "", "", t0); !errors.Is(err, ErrRoomFull) {
+		t.Fatalf("join past the limit: %v", err)
 	}
 }

@@ -84,12 +84,15 @@ type ViewLearner struct {
 	Steps   []steps.Status `json:"steps"`
 }
 
-// ViewGroup is a set of learners failing the same check the same way.
+// ViewGroup is a set of learners failing the same check of the same step.
+// Messages often name each learner's own paths, so they do not split a
+// group: Message is the most common one, and Variants counts the others.
 type ViewGroup struct {
-	Step    string   `json:"step"`
-	Check   string   `json:"check"`
-	Message string   `json:"message"`
-	Names   []string `json:"names"`
+	Step     string   `json:"step"`
+	Check    string   `json:"check"`
+	Message  string   `json:"message"`
+	Variants int      `json:"variants"`
+	Names    []string `json:"names"`
 }
 
 // Stuck reports whether a learner has not advanced for stuckAfter and is
@@ -106,8 +109,9 @@ func BuildView(ls []Learner, now time.Time, stuckAfter time.Duration) View {
 		v.Steps = append(v.Steps, ViewStep{ID: s.ID, Title: s.Title})
 		index[s.ID] = i
 	}
-	type key struct{ step, check, message string }
+	type key struct{ step, check string }
 	groups := map[key]*ViewGroup{}
+	messages := map[key]map[string]int{}
 	for i := range ls {
 		l := &ls[i]
 		row := ViewLearner{Name: l.Name, Current: l.Current, At: l.At(), Since: l.Since.UTC(), Stuck: Stuck(l, now, stuckAfter)}
@@ -121,13 +125,15 @@ func BuildView(ls []Learner, now time.Time, stuckAfter time.Duration) View {
 		if f, ok := l.Failing(); ok {
 			f := f
 			row.Failing = &f
-			k := key{f.ID, f.Check, f.Message}
+			k := key{f.ID, f.Check}
 			g := groups[k]
 			if g == nil {
-				g = &ViewGroup{Step: f.ID, Check: f.Check, Message: f.Message}
+				g = &ViewGroup{Step: f.ID, Check: f.Check}
 				groups[k] = g
+				messages[k] = map[string]int{}
 			}
 			g.Names = append(g.Names, l.Name)
+			messages[k][f.Message]++
 		}
 		if row.At == "" {
 			v.Done++
@@ -139,8 +145,15 @@ func BuildView(ls []Learner, now time.Time, stuckAfter time.Duration) View {
 		}
 		v.Learners = append(v.Learners, row)
 	}
-	for _, g := range groups {
+	for k, g := range groups {
 		sort.Strings(g.Names)
+		best := -1
+		for m, n := range messages[k] {
+			if n > best || (n == best && m < g.Message) {
+				g.Message, best = m, n
+			}
+		}
+		g.Variants = len(messages[k]) - 1
 		v.Groups = append(v.Groups, *g)
 	}
 	sort.Slice(v.Groups, func(i, j int) bool {
@@ -151,10 +164,7 @@ func BuildView(ls []Learner, now time.Time, stuckAfter time.Duration) View {
 		if index[a.Step] != index[b.Step] {
 			return index[a.Step] < index[b.Step]
 		}
-		if a.Check != b.Check {
-			return a.Check < b.Check
-		}
-		return a.Message < b.Message
+		return a.Check < b.Check
 	})
 	return v
 }

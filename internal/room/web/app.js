@@ -53,19 +53,21 @@
     clear(ul);
     const shown = view.groups.filter(function (g) { return g.names.length > 1; }).slice(0, 8);
     if (shown.length === 0) {
-      ul.appendChild(el("li", "none", view.groups.length ? "No two learners fail the same way." : "Nobody is failing a check."));
+      ul.appendChild(el("li", "none", view.groups.length ? "No two learners fail the same check." : "Nobody is failing a check."));
       return;
     }
     shown.forEach(function (g) {
       const li = el("li", "group");
       li.dataset.step = g.step;
       li.appendChild(el("span", "count", g.names.length + " learners: "));
-      li.appendChild(el("span", "what", g.step + " / " + g.check + " — " + g.message));
+      let what = g.step + " / " + g.check + " — " + g.message;
+      if (g.variants > 0) what += " (and " + g.variants + " other wording" + (g.variants > 1 ? "s" : "") + ")";
+      li.appendChild(el("span", "what", what));
       li.appendChild(el("span", "who", g.names.join(", ")));
       ul.appendChild(li);
     });
     const singles = view.groups.length - shown.length;
-    if (singles > 0) ul.appendChild(el("li", "none", singles + " other failure" + (singles > 1 ? "s" : "") + " seen by one learner each (see the table)."));
+    if (singles > 0) ul.appendChild(el("li", "none", singles + " other failing check" + (singles > 1 ? "s" : "") + ", one learner each (see the table)."));
   }
 
   function renderHead() {
@@ -76,8 +78,8 @@
     });
     view.steps.forEach(function (s, i) {
       const th = el("th", "step");
-      th.title = s.title;
-      th.appendChild(el("span", "", (i + 1) + " " + s.id));
+      th.title = s.id + ": " + s.title;
+      th.appendChild(el("span", "", String(i + 1)));
       tr.appendChild(th);
     });
   }
