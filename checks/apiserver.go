@@ -253,6 +253,8 @@ func describeNetError(err error) string {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused, nothing listens there"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the connection was reset"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return "no answer in time"
 	case errors.Is(err, os.ErrNotExist):

@@ -111,25 +111,42 @@ func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) 
 		}
 	}
 	var rep Report
-	stop := false
+	rep.Steps = make([]Result, len(all))
 	for i, s := range all {
-		r := Result{ID: s.ID, Title: s.Title, Index: i, Status: Skip, Checks: []checks.Result{}}
-		evaluate := false
-		switch opts.Mode {
-		case Locate:
-			evaluate = !stop
-		case Every:
-			evaluate = true
-		case Only:
-			evaluate = s.ID == opts.Step
+		rep.Steps[i] = Result{ID: s.ID, Title: s.Title, Index: i, Status: Skip, Checks: []checks.Result{}}
+	}
+	switch opts.Mode {
+	case Every:
+		// The steps are independent facts: evaluate them all at once, so
+		// that --all takes as long as the slowest step, not their sum.
+		var wg sync.WaitGroup
+		for i, s := range all {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if ctx.Err() == nil {
+					rep.Steps[i] = Evaluate(ctx, env, s)
+				}
+			}()
 		}
-		if evaluate && ctx.Err() == nil {
-			r = Evaluate(ctx, env, s)
-			if r.Status != Pass {
-				stop = true
+		wg.Wait()
+	case Only:
+		for i, s := range all {
+			if s.ID == opts.Step && ctx.Err() == nil {
+				rep.Steps[i] = Evaluate(ctx, env, s)
 			}
 		}
-		rep.Steps = append(rep.Steps, r)
+	default:
+		// Locate: in order, up to and including the first that fails.
+		for i, s := range all {
+			if ctx.Err() != nil {
+				break
+			}
+			rep.Steps[i] = Evaluate(ctx, env, s)
+			if rep.Steps[i].Status != Pass {
+				break
+			}
+		}
 	}
 	rep.Current = current(rep.Steps)
 	return rep, ctx.Err()
