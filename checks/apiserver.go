@@ -267,7 +267,7 @@ func describeNetError(err error) string {
 func kubeClient(env *Env) (kubernetes.Interface, *Result) {
 	if err := env.apiDownErr(); err != nil {
 		r := apiFailure(env, err)
-		r.Message += " (found by an earlier check; not asked again within " + env.Timeout.String() + ")"
+		r.Message += " (found by an earlier check of this run; not asked again)"
 		return nil, &r
 	}
 	kube, err := env.Kube()

@@ -105,6 +105,47 @@ type State struct {
 	Image       string `json:"image"`
 }
 
+// ParseState reads a demo state file (run/demo.json). It refuses what the
+// demo never writes and `demo down` would act on: a relative containerd
+// address, a CNI file that is not an absolute path to a CNI configuration.
+func ParseState(data []byte) (State, error) {
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return State{}, err
+	}
+	if st.ContainerdAddress != "" && !filepath.IsAbs(st.ContainerdAddress) {
+		return State{}, fmt.Errorf("containerdAddress %q is not an absolute path", st.ContainerdAddress)
+	}
+	if st.CNIConfFile != "" {
+		switch filepath.Ext(st.CNIConfFile) {
+		case ".conflist", ".conf", ".json":
+		default:
+			return State{}, fmt.Errorf("cniConfFile %q is not a CNI configuration file", st.CNIConfFile)
+		}
+		if !filepath.IsAbs(st.CNIConfFile) || filepath.Clean(st.CNIConfFile) != st.CNIConfFile {
+			return State{}, fmt.Errorf("cniConfFile %q is not a clean absolute path", st.CNIConfFile)
+		}
+	}
+	return st, nil
+}
+
+// parsePidfile reads a pidfile's "PID STARTTIME"; start is "" when the file
+// has only the pid.
+func parsePidfile(data []byte) (pid int, start string, ok bool) {
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0, "", false
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || pid <= 0 {
+		return 0, "", false
+	}
+	if len(f) > 1 {
+		start = f[1]
+	}
+	return pid, start, true
+}
+
 // ErrStopped means the presenter stopped the demo.
 var ErrStopped = errors.New("stopped by the presenter")
 
@@ -192,8 +233,11 @@ func (d *Demo) Run(ctx context.Context) error {
 
 func (d *Demo) loadOrInitState(ctx context.Context) error {
 	data, err := fsutil.ReadFile(d.L.StatePath(), fsutil.LimitConfig)
-	if err == nil && json.Unmarshal(data, &d.state) == nil && d.state.Image != "" {
-		return nil
+	if err == nil {
+		if st, perr := ParseState(data); perr == nil && st.Image != "" {
+			d.state = st
+			return nil
+		}
 	}
 	offline := d.Opts.Offline
 	if !offline && d.Opts.OfflineAuto {
@@ -470,16 +514,12 @@ func RunningPid(l Layout, name string) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	f := strings.Fields(string(data))
-	if len(f) == 0 {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(f[0])
-	if err != nil || pid <= 0 {
+	pid, want, ok := parsePidfile(data)
+	if !ok {
 		return 0, false
 	}
 	start, err := procStartTime(pid)
-	if err != nil || (len(f) > 1 && f[1] != start) {
+	if err != nil || (want != "" && want != start) {
 		return pid, false
 	}
 	if !alive(pid) {
