@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -81,11 +82,17 @@ func TestRealDemoUpstream(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "Welcome to nginx") {
 		t.Errorf("pod answered %d %q", resp.StatusCode, body)
 	}
+	// It was containerd 2.x that read the lesson's version = 2 file.
+	if log, _ := os.ReadFile(filepath.Join(d.dir, "logs", "containerd.log")); !containerd2Started.Match(log) {
+		t.Errorf("the demo's containerd is not 2.x; its log begins:\n%.1500s", log)
+	}
 	ver, _ := os.ReadFile(filepath.Join(dir, ".versions"))
 	t.Logf("upstream stack: %s", strings.TrimSpace(string(ver)))
 	assertBlocksCovered(t, d)
 	down(t, d)
 }
+
+var containerd2Started = regexp.MustCompile(`msg="starting containerd".* version=v?2\.`)
 
 // installCNI copies the plugins of src into dst, and removes them (and dst,
 // and its parents, when it created them) after the test.
