@@ -6,7 +6,7 @@ KUBE_VERSION ?= v1.37.2
 KUBE_BIN ?= $(HOME)/.cache/kubetutor/bin-$(KUBE_VERSION)
 GO_TEST_FLAGS ?=
 
-.PHONY: all build run test unit bench deps kube-binaries upstream-stack lint clean
+.PHONY: all build run test unit bench fuzz deps kube-binaries upstream-stack lint clean
 
 all: build
 
@@ -45,6 +45,18 @@ test: deps kube-binaries upstream-stack
 # Unit tests only (no cluster).
 unit:
 	go test -count=1 -short ./...
+
+# Go native fuzzing of every parser of outside input, FUZZTIME each (their
+# seed corpora also run as unit tests in `make test`).
+FUZZTIME ?= 30s
+FUZZ_TARGETS = ./checks:FuzzParseCertificatePEM ./checks:FuzzParsePrivateKeyPEM ./checks:FuzzLoadPublicKey \
+	./checks:FuzzKubeconfig ./checks:FuzzCNIConfig ./lessons:FuzzProgressFile ./internal/demo:FuzzDemoState \
+	./internal/pki:FuzzInspectFile
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 # Benchmarks on the real cluster (root): the demo to a Running pod, check
 # beside kubectl get, and how fast check --watch notices a change; and the

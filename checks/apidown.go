@@ -23,12 +23,24 @@ func (e *Env) noteAPIDown(err error) {
 	e.apiDown = apiDownMemo{host: host, err: err, at: time.Now()}
 }
 
-// apiDownErr is the recorded error while it is fresh (younger than one
-// timeout, for the same server), nil otherwise: a long-lived Env (--watch,
-// the walkthrough) asks again once it is older.
+// ForgetAPIDown forgets an API server found unreachable: the step runner
+// calls it when a run (check, one re-check of --watch or the walkthrough)
+// begins, so that each run asks the server once.
+func (e *Env) ForgetAPIDown() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.apiDown = apiDownMemo{}
+}
+
+// apiDownErr is the error recorded in this run for the same server, nil if
+// there is none.
 func (e *Env) apiDownErr() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.apiDownLocked()
+}
+
+func (e *Env) apiDownLocked() error {
 	m := e.apiDown
 	if m.err == nil || e.kubeInjected {
 		return nil
@@ -37,7 +49,7 @@ func (e *Env) apiDownErr() error {
 	if e.restConfig != nil {
 		host = e.restConfig.Host
 	}
-	if host != m.host || time.Since(m.at) > e.Timeout {
+	if host != m.host {
 		return nil
 	}
 	return m.err

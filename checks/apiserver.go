@@ -253,6 +253,8 @@ func describeNetError(err error) string {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused, nothing listens there"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the connection was reset"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return "no answer in time"
 	case errors.Is(err, os.ErrNotExist):
@@ -265,7 +267,7 @@ func describeNetError(err error) string {
 func kubeClient(env *Env) (kubernetes.Interface, *Result) {
 	if err := env.apiDownErr(); err != nil {
 		r := apiFailure(env, err)
-		r.Message += " (found by an earlier check; not asked again within " + env.Timeout.String() + ")"
+		r.Message += " (found by an earlier check of this run; not asked again)"
 		return nil, &r
 	}
 	kube, err := env.Kube()

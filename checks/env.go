@@ -516,6 +516,11 @@ func (e *Env) Kube() (kubernetes.Interface, error) {
 	if e.configErr != nil {
 		return nil, e.configErr
 	}
+	// An API server that did not answer earlier in this run is not asked
+	// again (see apiDownMemo).
+	if err := e.apiDownLocked(); err != nil {
+		return nil, err
+	}
 	if err := e.refreshExecLocked(); err != nil {
 		return nil, err
 	}

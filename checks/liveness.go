@@ -13,6 +13,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -39,6 +40,9 @@ type component struct {
 	LeaseKind string
 	// Healthz is its /healthz URL on this machine.
 	Healthz string
+	// NoLease, when set, replaces "it never ran" when there is no Lease
+	// (the kubelet: its node exists but has no Lease yet).
+	NoLease string
 }
 
 // liveness is what was found about a component.
@@ -176,6 +180,8 @@ func checkLiveness(ctx context.Context, env *Env, kube kubernetes.Interface, c c
 		switch {
 		case lv.Lease != nil && seen != "":
 			lv.Message += fmt.Sprintf("; last seen alive %s (its %s, held by %s)", seen, c.LeaseKind, holderOf(lv.Lease))
+		case c.NoLease != "":
+			lv.Message += "; " + c.NoLease
 		case lv.LeaseErr == nil && kube != nil && c.LeaseName != "":
 			lv.Message += fmt.Sprintf("; it never ran against this cluster (no %s)", c.LeaseKind)
 		}
@@ -260,23 +266,32 @@ func kubeletLiveness(ctx context.Context, env *Env) liveness {
 		kube = nil
 	}
 	if kube != nil {
-		comp.LeaseName = localNodeName(ctx, env, kube)
+		if n := localNode(ctx, env, kube); n != nil {
+			comp.LeaseName = n.Name
+			comp.LeaseKind = "node Lease kube-node-lease/" + n.Name
+			comp.NoLease = fmt.Sprintf("node %s has no Lease in kube-node-lease", n.Name)
+			if c := nodeCondition(n, corev1.NodeReady); c != nil && !c.LastHeartbeatTime.IsZero() {
+				comp.NoLease += fmt.Sprintf(", and its status was last posted %s ago", env.Now().Sub(c.LastHeartbeatTime.Time).Round(time.Second))
+			}
+		} else {
+			comp.NoLease = "no node has registered"
+		}
 	}
 	return checkLiveness(ctx, env, kube, comp)
 }
 
-// localNodeName is the node named after this machine, else the first node.
-func localNodeName(ctx context.Context, env *Env, kube kubernetes.Interface) string {
+// localNode is the node named after this machine, else the first node.
+func localNode(ctx context.Context, env *Env, kube kubernetes.Interface) *corev1.Node {
 	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil || len(nodes.Items) == 0 {
-		return ""
+		return nil
 	}
-	for _, n := range nodes.Items {
-		if holderIsHost(n.Name, env.Hostname) {
-			return n.Name
+	for i := range nodes.Items {
+		if holderIsHost(nodes.Items[i].Name, env.Hostname) {
+			return &nodes.Items[i]
 		}
 	}
-	return nodes.Items[0].Name
+	return &nodes.Items[0]
 }
 
 func defaultHostname() string {

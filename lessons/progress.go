@@ -93,7 +93,11 @@ func (p *Progress) NextHint(s steps.Step) (hint string, n, total int) {
 	if total == 0 {
 		return "", 0, 0
 	}
-	n = min(max(sp.Hints, 0)+1, total)
+	// A hand-edited count (negative, or past the last) is clamped.
+	n = total
+	if sp.Hints < total {
+		n = max(sp.Hints, 0) + 1
+	}
 	sp.Hints = n
 	p.Steps[s.ID] = sp
 	return s.Hints[n-1], n, total

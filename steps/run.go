@@ -80,8 +80,17 @@ type RunOptions struct {
 // Evaluate runs one step's checks through the shared check runner. The
 // checks are independent facts, so they run concurrently (the tools step
 // starts six programs; the workload checks each ask the API server); the
-// results keep the step's order.
+// results keep the step's order. It is a run of its own: an API server
+// found unreachable by an earlier run is asked again.
 func Evaluate(ctx context.Context, env *checks.Env, s Step) Result {
+	env.ForgetAPIDown()
+	return evaluateStep(ctx, env, s)
+}
+
+// evaluateStep runs one step's checks. Within a run, once the API server did
+// not answer in time the checks that need it and start later fail at once
+// (checks.Env remembers it) rather than each waiting the full timeout.
+func evaluateStep(ctx context.Context, env *checks.Env, s Step) Result {
 	_, idx, _ := Lookup(s.ID)
 	res := Result{ID: s.ID, Title: s.Title, Index: idx, Status: Pass, Checks: make([]checks.Result, len(s.Checks))}
 	var wg sync.WaitGroup
@@ -105,31 +114,49 @@ func Evaluate(ctx context.Context, env *checks.Env, s Step) Result {
 // check, the walkthrough, --watch and the demo all use it.
 func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) {
 	env.SetDefaults()
+	env.ForgetAPIDown()
 	if opts.Mode == Only {
 		if _, _, err := Lookup(opts.Step); err != nil {
 			return Report{}, err
 		}
 	}
 	var rep Report
-	stop := false
+	rep.Steps = make([]Result, len(all))
 	for i, s := range all {
-		r := Result{ID: s.ID, Title: s.Title, Index: i, Status: Skip, Checks: []checks.Result{}}
-		evaluate := false
-		switch opts.Mode {
-		case Locate:
-			evaluate = !stop
-		case Every:
-			evaluate = true
-		case Only:
-			evaluate = s.ID == opts.Step
+		rep.Steps[i] = Result{ID: s.ID, Title: s.Title, Index: i, Status: Skip, Checks: []checks.Result{}}
+	}
+	switch opts.Mode {
+	case Every:
+		// The steps are independent facts: evaluate them all at once, so
+		// that --all takes as long as the slowest step, not their sum.
+		var wg sync.WaitGroup
+		for i, s := range all {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if ctx.Err() == nil {
+					rep.Steps[i] = evaluateStep(ctx, env, s)
+				}
+			}()
 		}
-		if evaluate && ctx.Err() == nil {
-			r = Evaluate(ctx, env, s)
-			if r.Status != Pass {
-				stop = true
+		wg.Wait()
+	case Only:
+		for i, s := range all {
+			if s.ID == opts.Step && ctx.Err() == nil {
+				rep.Steps[i] = evaluateStep(ctx, env, s)
 			}
 		}
-		rep.Steps = append(rep.Steps, r)
+	default:
+		// Locate: in order, up to and including the first that fails.
+		for i, s := range all {
+			if ctx.Err() != nil {
+				break
+			}
+			rep.Steps[i] = evaluateStep(ctx, env, s)
+			if rep.Steps[i].Status != Pass {
+				break
+			}
+		}
 	}
 	rep.Current = current(rep.Steps)
 	return rep, ctx.Err()

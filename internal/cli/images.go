@@ -118,10 +118,21 @@ func (o *ImagesOptions) load(ctx context.Context, tarballs []string) error {
 	if address == "" {
 		address = checks.DefaultContainerdAddress
 	}
-	if fi, err := os.Stat(address); err != nil {
-		return fmt.Errorf("no containerd socket at %s: start containerd first (kubetutor show containerd), or pass --containerd-address", address)
-	} else if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("%s is a %s, not containerd's socket: pass the socket containerd listens on with --containerd-address (its [grpc] address in config.toml)", address, fsutil.Kind(fi.Mode()))
+	// Ask containerd first, within --timeout, as `check containerd` does:
+	// a missing socket, a file in its place or a silent listener is named
+	// now, not after the import's minutes.
+	env, err := f.Env()
+	if err != nil {
+		return err
+	}
+	env.ContainerdAddress = address
+	res := checks.Run(ctx, env, checks.ContainerdRunning{})
+	env.Close()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if !res.Passed() {
+		return fmt.Errorf("%s Next: %s", res.Message, res.Hint)
 	}
 	if len(tarballs) == 0 {
 		dir, err := os.MkdirTemp("", "kubetutor-images-")

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -60,6 +59,9 @@ type Options struct {
 	// BinDir holds prebuilt Kubernetes binaries to link into bin/ when bin/
 	// lacks them.
 	BinDir string
+	// SearchDirs are looked in after BinDir, in order (./bin, the build
+	// cache, PATH), as `check tools` looks.
+	SearchDirs []string
 	// Auto advances without the presenter, pausing Pause between steps.
 	Auto  bool
 	Pause time.Duration
@@ -101,6 +103,47 @@ type State struct {
 	Cni0Created bool   `json:"cni0Created,omitempty"`
 	Offline     bool   `json:"offline"`
 	Image       string `json:"image"`
+}
+
+// ParseState reads a demo state file (run/demo.json). It refuses what the
+// demo never writes and `demo down` would act on: a relative containerd
+// address, a CNI file that is not an absolute path to a CNI configuration.
+func ParseState(data []byte) (State, error) {
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return State{}, err
+	}
+	if st.ContainerdAddress != "" && !filepath.IsAbs(st.ContainerdAddress) {
+		return State{}, fmt.Errorf("containerdAddress %q is not an absolute path", st.ContainerdAddress)
+	}
+	if st.CNIConfFile != "" {
+		switch filepath.Ext(st.CNIConfFile) {
+		case ".conflist", ".conf", ".json":
+		default:
+			return State{}, fmt.Errorf("cniConfFile %q is not a CNI configuration file", st.CNIConfFile)
+		}
+		if !filepath.IsAbs(st.CNIConfFile) || filepath.Clean(st.CNIConfFile) != st.CNIConfFile {
+			return State{}, fmt.Errorf("cniConfFile %q is not a clean absolute path", st.CNIConfFile)
+		}
+	}
+	return st, nil
+}
+
+// parsePidfile reads a pidfile's "PID STARTTIME"; start is "" when the file
+// has only the pid.
+func parsePidfile(data []byte) (pid int, start string, ok bool) {
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0, "", false
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || pid <= 0 {
+		return 0, "", false
+	}
+	if len(f) > 1 {
+		start = f[1]
+	}
+	return pid, start, true
 }
 
 // ErrStopped means the presenter stopped the demo.
@@ -190,8 +233,11 @@ func (d *Demo) Run(ctx context.Context) error {
 
 func (d *Demo) loadOrInitState(ctx context.Context) error {
 	data, err := fsutil.ReadFile(d.L.StatePath(), fsutil.LimitConfig)
-	if err == nil && json.Unmarshal(data, &d.state) == nil && d.state.Image != "" {
-		return nil
+	if err == nil {
+		if st, perr := ParseState(data); perr == nil && st.Image != "" {
+			d.state = st
+			return nil
+		}
 	}
 	offline := d.Opts.Offline
 	if !offline && d.Opts.OfflineAuto {
@@ -383,28 +429,57 @@ func (d *Demo) ensureBinaries() error {
 	if err := os.MkdirAll(d.L.Bin(), 0o755); err != nil {
 		return err
 	}
+	dirs := append([]string{d.Opts.BinDir}, d.Opts.SearchDirs...)
 	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd"} {
 		dst := filepath.Join(d.L.Bin(), b)
-		if _, err := os.Stat(dst); err == nil {
+		if target, err := filepath.EvalSymlinks(dst); err == nil {
+			fmt.Fprintf(d.Out, "   %s: %s (already in bin/)\n", b, target)
 			continue
 		}
-		var src string
-		if d.Opts.BinDir != "" {
-			if _, err := os.Stat(filepath.Join(d.Opts.BinDir, b)); err == nil {
-				src = filepath.Join(d.Opts.BinDir, b)
+		src := ""
+		var looked []string
+		for _, dir := range dirs {
+			if dir == "" {
+				continue
+			}
+			looked = append(looked, dir)
+			p := filepath.Join(dir, b)
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				src = p
+				break
 			}
 		}
-		if src == "" && b == "etcd" {
-			src, _ = exec.LookPath("etcd")
-		}
 		if src == "" {
-			return fmt.Errorf("%s is neither in %s nor in --bin-dir %q (make kube-binaries builds them; apt install etcd-server gives etcd)", b, d.L.Bin(), d.Opts.BinDir)
+			return fmt.Errorf("%s is not in %s, nor in %s (kubetutor fetch puts them in ./bin; make kube-binaries builds them; apt install etcd-server gives etcd)", b, d.L.Bin(), strings.Join(looked, ", "))
 		}
 		if abs, err := filepath.Abs(src); err == nil {
 			src = abs
 		}
+		_ = os.Remove(dst) // a dangling link from an earlier run
 		if err := os.Symlink(src, dst); err != nil {
 			return fmt.Errorf("link %s: %w", b, err)
+		}
+		fmt.Fprintf(d.Out, "   %s: %s\n", b, src)
+	}
+	return d.refuseSkew()
+}
+
+// refuseSkew runs the tools step's version-skew check on what bin/ now
+// holds: a mix outside Kubernetes' policy would fail in confusing ways later.
+func (d *Demo) refuseSkew() error {
+	if d.Env == nil {
+		return nil
+	}
+	tools, _, err := steps.Lookup("tools")
+	if err != nil {
+		return err
+	}
+	for _, c := range tools.Checks {
+		if _, ok := c.(checks.VersionSkew); !ok {
+			continue
+		}
+		if r := checks.Run(context.Background(), d.Env, c); !r.Passed() {
+			return fmt.Errorf("%s\n%s", r.Message, r.Hint)
 		}
 	}
 	return nil
@@ -439,16 +514,12 @@ func RunningPid(l Layout, name string) (int, bool) {
 	if err != nil {
 		return 0, false
 	}
-	f := strings.Fields(string(data))
-	if len(f) == 0 {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(f[0])
-	if err != nil || pid <= 0 {
+	pid, want, ok := parsePidfile(data)
+	if !ok {
 		return 0, false
 	}
 	start, err := procStartTime(pid)
-	if err != nil || (len(f) > 1 && f[1] != start) {
+	if err != nil || (want != "" && want != start) {
 		return pid, false
 	}
 	if !alive(pid) {

@@ -3,7 +3,6 @@ package demo
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,8 +45,8 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 	if err != nil {
 		return ErrNotDemo
 	}
-	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
+	st, err := ParseState(data)
+	if err != nil {
 		return fmt.Errorf("read %s: %w", l.StatePath(), err)
 	}
 	if st.ContainerdAddress != "" {

@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubetutor/kubetutor/internal/demo"
+)
+
+// livenessBound is how soon a stopped component's step must fail (issue 8).
+const livenessBound = 20 * time.Second
+
+// checkStep runs `kubetutor check STEP -o json` and returns the step's
+// status and the messages of its checks that did not pass.
+func (d *demoRun) checkStep(id string) (string, []string) {
+	d.t.Helper()
+	out, _ := d.run("check", id, "-o", "json")
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		d.t.Fatalf("kubetutor check %s -o json: %v\n%s", id, err, out)
+	}
+	for _, s := range rep.Steps {
+		if s.ID != id {
+			continue
+		}
+		var msgs []string
+		for _, c := range s.Checks {
+			if c.Status != "pass" && c.Status != "warn" {
+				msgs = append(msgs, c.Name+": "+c.Message)
+			}
+		}
+		return s.Status, msgs
+	}
+	d.t.Fatalf("no step %s in %s", id, out)
+	return "", nil
+}
+
+// TestRealComponentDeath builds the whole cluster with the demo, then stops
+// each component in turn: its step must fail within the bound, naming the
+// component as not running, and pass again once the demo restarts it.
+func TestRealComponentDeath(t *testing.T) {
+	requireDemo(t)
+	d := newDemoRun(t)
+	binDir := kubeBinDir()
+	if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", binDir); code != 0 {
+		t.Fatalf("demo: exit %d\n%s", code, out)
+	}
+	if rep := d.checkAll(); rep.Current != "cni" {
+		t.Fatalf("after the demo: current %q", rep.Current)
+	}
+	l := demo.Layout{WorkDir: d.dir, ContainerdAddress: d.sock}
+	restart := func(step string) {
+		t.Helper()
+		if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", binDir, "--from", step, "--to", step); code != 0 {
+			t.Fatalf("restart %s: demo --from %s --to %s: exit %d\n%s", step, step, step, code, out)
+		}
+	}
+	// Stale effects: what stays true in the API after the component is gone.
+	stale := map[string]string{"kubelet": "cni"}
+	for _, c := range []demo.Component{
+		{Name: "kube-scheduler", Step: "scheduler"},
+		{Name: "kube-controller-manager", Step: "controller-manager"},
+		{Name: "kubelet", Step: "kubelet"},
+		{Name: "containerd", Step: "containerd"},
+		{Name: "kube-apiserver", Step: "apiserver"},
+		{Name: "etcd", Step: "etcd"},
+	} {
+		t.Run(c.Name, func(t *testing.T) {
+			pid, ok := demo.RunningPid(l, c.Name)
+			if !ok {
+				t.Fatalf("%s does not run before the test", c.Name)
+			}
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatalf("kill %s (pid %d): %v", c.Name, pid, err)
+			}
+			stopped := time.Now()
+			var msgs []string
+			status := ""
+			for time.Since(stopped) < livenessBound {
+				if status, msgs = d.checkStep(c.Step); status == "fail" && strings.Contains(strings.Join(msgs, "\n"), "not running") {
+					break
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if status != "fail" || !strings.Contains(strings.Join(msgs, "\n"), c.Name+" is not running") {
+				t.Errorf("%s killed: step %s is %s within %s, want a failure saying %q:\n  %s", c.Name, c.Step, status, livenessBound, c.Name+" is not running", strings.Join(msgs, "\n  "))
+			} else {
+				t.Logf("%s killed: step %s failed after %s: %s", c.Name, c.Step, time.Since(stopped).Round(time.Millisecond), msgs[0])
+			}
+			if s := stale[c.Name]; s != "" {
+				if st, m := d.checkStep(s); st != "fail" || !strings.Contains(strings.Join(m, "\n"), "stale") {
+					t.Errorf("%s killed: step %s is %s, want a failure calling its facts stale: %v", c.Name, s, st, m)
+				}
+			}
+			restart(c.Step)
+			// Without the API server (or etcd) for long, the leader-elected
+			// components give up and exit, as Kubernetes' do: start them again.
+			for _, dep := range []demo.Component{{Name: "kube-controller-manager", Step: "controller-manager"}, {Name: "kube-scheduler", Step: "scheduler"}} {
+				if _, ok := demo.RunningPid(l, dep.Name); !ok && dep.Name != c.Name {
+					t.Logf("%s exited while %s was down; restarting it", dep.Name, c.Name)
+					restart(dep.Step)
+				}
+			}
+			var rep jsonReport
+			deadline := time.Now().Add(90 * time.Second)
+			for {
+				rep = d.checkAll()
+				if rep.Current == "cni" || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(time.Second)
+			}
+			assertVerdicts(t, "after restarting "+c.Name, rep, len(rep.Steps))
+		})
+	}
+}
