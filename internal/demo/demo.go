@@ -353,7 +353,7 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 	if componentOfStep(s.ID) == "" && steps.Evaluate(ctx, d.Env, s).Status == steps.Pass {
 		fmt.Fprintf(d.Out, " • Already done: step %s passes\n", s.ID)
 	} else {
-		err = d.status("Typing the lesson's commands", func() error {
+		err = d.status("Typing the "+s.ID+" lesson's commands", func() error {
 			p, err = d.perform(ctx, s)
 			return err
 		})
