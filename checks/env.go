@@ -165,7 +165,9 @@ func (e *Env) SetDefaults() {
 }
 
 // HostPath is a path of the host's filesystem, under HostRoot.
-func (e *Env) HostPath(p string) string { return filepath.Join(e.HostRoot, p) }
+func (e *Env) HostPath(p ...string) string {
+	return filepath.Join(append([]string{e.HostRoot}, p...)...)
+}
 
 // Path joins elements under the work directory.
 func (e *Env) Path(elem ...string) string {
