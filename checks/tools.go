@@ -18,7 +18,8 @@ import (
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
-// Binary checks that a program is found (work dir bin/ first, then PATH), is
+// Binary checks that a program is found (work dir bin/ first, then the work
+// dir, then PATH; see find), is
 // executable, and reports its version.
 type Binary struct {
 	// Program is the file name, e.g. "kube-apiserver".
@@ -143,10 +144,18 @@ type versionCall struct {
 	err  error
 }
 
+// find looks where learners put the programs: the work dir's bin/ (the
+// lessons), the work dir itself (the talk's `curl -LO`), a directory named
+// after the program (the talk's etcd/ from the release tarball), then PATH.
 func (b Binary) find(env *Env) (path, where string, err error) {
-	local := env.Path("bin", b.Program)
-	if fi, err := os.Stat(local); err == nil && !fi.IsDir() {
-		return local, "in the work dir's bin/", nil
+	for _, c := range []struct{ path, where string }{
+		{env.Path("bin", b.Program), "in the work dir's bin/"},
+		{env.Path(b.Program), "in the work dir"},
+		{env.Path(b.Program, b.Program), "in the work dir's " + b.Program + "/"},
+	} {
+		if fi, err := os.Stat(c.path); err == nil && fi.Mode().IsRegular() {
+			return c.path, c.where, nil
+		}
 	}
 	pathEnv := env.PathEnv
 	if pathEnv == "" {

@@ -227,3 +227,28 @@ func TestBinaryChmodHintNamesFile(t *testing.T) {
 		t.Fatalf("got %s %q (hint %q), want fail with hint %q", res.Status, res.Message, res.Hint, "chmod +x "+p)
 	}
 }
+
+// The talk downloads the binaries into the work dir itself and extracts etcd
+// into etcd/: they are found there, and bin/ still comes first.
+func TestBinaryTalkLayout(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "kube-apiserver"), script(`echo "Kubernetes v1.37.2"`), 0o755)
+	writeFile(t, filepath.Join(dir, "etcd", "etcd"), script(`echo "etcd Version: 3.4.29"`), 0o755)
+	env := checks.NewEnv(dir)
+	env.PathEnv = filepath.Join(dir, "empty")
+	for _, tc := range []struct {
+		b    checks.Binary
+		want string
+	}{
+		{checks.Binary{Program: "kube-apiserver", VersionArgs: []string{"--version"}}, "kube-apiserver v1.37.2 (in the work dir)."},
+		{checks.Binary{Program: "etcd", VersionArgs: []string{"--version"}}, "etcd 3.4.29 (in the work dir's etcd/)."},
+	} {
+		if r := runCheck(t, env, tc.b); r.Status != checks.Pass || r.Message != tc.want {
+			t.Errorf("%s: %s %q, want %q", tc.b.Program, r.Status, r.Message, tc.want)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "bin", "etcd"), script(`echo "etcd Version: 3.5.21"`), 0o755)
+	if r := runCheck(t, env, checks.Binary{Program: "etcd", VersionArgs: []string{"--version"}}); !strings.Contains(r.Message, "3.5.21 (in the work dir's bin/)") {
+		t.Errorf("bin/ does not come first: %q", r.Message)
+	}
+}

@@ -3,6 +3,7 @@ package lessons
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"charm.land/glamour/v2"
@@ -55,7 +56,10 @@ func split(md string) ([]segment, error) {
 	for i := range blocks {
 		b := &blocks[i]
 		open := b.Line - 1
-		out = append(out, segment{prose: strings.Join(lines[prev:open], "\n")}, segment{code: b})
+		if prose := strings.Join(lines[prev:open], "\n"); strings.TrimSpace(prose) != "" {
+			out = append(out, segment{prose: prose})
+		}
+		out = append(out, segment{code: b})
 		prev = open + len(b.Lines()) + 2
 		if b.Text == "" {
 			prev = open + 2
@@ -72,6 +76,9 @@ func (r *Renderer) Render(md string) (string, error) {
 	segs, err := split(md)
 	if err != nil {
 		return "", fmt.Errorf("render lesson: %w", err)
+	}
+	if r.Host != nil {
+		fitsFirst(segs, r.Host)
 	}
 	var parts []string
 	for _, s := range segs {
@@ -120,6 +127,23 @@ func joinListLines(md string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "\n")
+}
+
+// fitsFirst reorders each run of adjacent variant blocks (no prose
+// between them) so that the blocks for this host come first.
+func fitsFirst(segs []segment, host script.Set) {
+	isVariant := func(s segment) bool { return s.code != nil && len(s.code.When) > 0 }
+	for i := 0; i < len(segs); {
+		j := i
+		for j < len(segs) && isVariant(segs[j]) {
+			j++
+		}
+		if j-i > 1 {
+			run := segs[i:j]
+			sort.SliceStable(run, func(a, b int) bool { return run[a].code.Fits(host) && !run[b].code.Fits(host) })
+		}
+		i = max(j, i+1)
+	}
 }
 
 // label says which machines a variant block is for.

@@ -42,7 +42,7 @@ func TestCodeBlocksVerbatim(t *testing.T) {
 }
 
 // assertVerbatim finds every code block of md as consecutive whole lines of
-// out, blocks in order.
+// out (adjacent variants may be reordered for the host).
 func assertVerbatim(t *testing.T, md, out string) {
 	t.Helper()
 	blocks, err := script.Parse(md)
@@ -50,11 +50,10 @@ func assertVerbatim(t *testing.T, md, out string) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(out, "\n")
-	at := 0
 	for _, b := range blocks {
 		want := b.Lines()
 		found := -1
-		for i := at; i+len(want) <= len(lines); i++ {
+		for i := 0; i+len(want) <= len(lines); i++ {
 			match := true
 			for j, w := range want {
 				if lines[i+j] != w {
@@ -70,7 +69,6 @@ func assertVerbatim(t *testing.T, md, out string) {
 		if found < 0 {
 			t.Fatalf("block at line %d is not verbatim in the rendering:\n%s\n--- rendering ---\n%s", b.Line, b.Text, out)
 		}
-		at = found + len(want)
 	}
 }
 
@@ -91,6 +89,12 @@ func TestRenderLabelsVariants(t *testing.T) {
 	out, _ = r.Render(md)
 	if !strings.Contains(out, "(for this machine: offline)") || !strings.Contains(out, "(not for this machine: it needs online)") {
 		t.Errorf("no host labels:\n%s", out)
+	}
+	// Adjacent variants: this machine's first.
+	r.Host = script.Set{"online": true}
+	out, _ = r.Render(md)
+	if strings.Index(out, "\ntrue\n") > strings.Index(out, "\nkubetutor images load\n") {
+		t.Errorf("the variant for this machine is not first:\n%s", out)
 	}
 }
 

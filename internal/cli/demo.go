@@ -87,6 +87,13 @@ func demoLayout(f *Factory) (demo.Layout, error) {
 	wd := f.WorkDir
 	if wd == "" {
 		wd = defaultDemoDir
+		// Inside the demo directory (as the demo's "In another pane: cd …"
+		// line suggests), the demo is right here.
+		if _, err := os.Stat(filepath.Join(defaultDemoDir, "run", "demo.json")); err != nil {
+			if _, err := os.Stat(filepath.Join("run", "demo.json")); err == nil {
+				wd = "."
+			}
+		}
 	}
 	abs, err := filepath.Abs(wd)
 	if err != nil {
@@ -153,6 +160,18 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 			}
 		}
 	}
+	// Where the demo looks for binaries bin/ lacks, after --bin-dir: as
+	// `check tools` does, ./bin (where kubetutor fetch puts them), the
+	// build cache, then PATH. The tools step's version-skew check refuses
+	// a mix outside Kubernetes' policy.
+	var search []string
+	if cwd, err := os.Getwd(); err == nil && filepath.Join(cwd, "bin") != l.Bin() {
+		search = append(search, filepath.Join(cwd, "bin"))
+	}
+	if binDir != o.BinDir {
+		search, binDir = append(search, binDir), ""
+	}
+	search = append(search, filepath.SplitList(os.Getenv("PATH"))...)
 	facts := host.Detect()
 	fmt.Fprintf(f.IO.Out, "Demo in %s. Host: cgroup v1 %t, oom_score_adj restricted %t, CNI plugins in %s.\n",
 		l.WorkDir, facts.CgroupV1, facts.RestrictOOMScoreAdj, orDefault(facts.CNIBinDir, "(none found)"))
@@ -185,7 +204,7 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	d := &demo.Demo{
 		L: l, Env: env, Host: facts, Out: f.IO.Out, Color: f.IO.Color, Keys: f.IO.In,
 		Render: render.Render,
-		Opts: demo.Options{BinDir: binDir, Auto: o.Auto, Pause: o.Pause, From: o.From, To: o.To,
+		Opts: demo.Options{BinDir: binDir, SearchDirs: search, Auto: o.Auto, Pause: o.Pause, From: o.From, To: o.To,
 			Offline: o.Offline, OfflineAuto: !o.Online, StepTimeout: o.StepTimeout},
 	}
 	if err := d.Run(ctx); err != nil {

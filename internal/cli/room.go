@@ -232,6 +232,9 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 		_ = hs.Close()
 	}
 	wg.Wait()
+	if err := store.Close(); err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "Room closed.")
 	return ctx.Err()
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -60,6 +59,9 @@ type Options struct {
 	// BinDir holds prebuilt Kubernetes binaries to link into bin/ when bin/
 	// lacks them.
 	BinDir string
+	// SearchDirs are looked in after BinDir, in order (./bin, the build
+	// cache, PATH), as `check tools` looks.
+	SearchDirs []string
 	// Auto advances without the presenter, pausing Pause between steps.
 	Auto  bool
 	Pause time.Duration
@@ -351,7 +353,7 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 	if componentOfStep(s.ID) == "" && steps.Evaluate(ctx, d.Env, s).Status == steps.Pass {
 		fmt.Fprintf(d.Out, " • Already done: step %s passes\n", s.ID)
 	} else {
-		err = d.status("Typing the lesson's commands", func() error {
+		err = d.status("Typing the "+s.ID+" lesson's commands", func() error {
 			p, err = d.perform(ctx, s)
 			return err
 		})
@@ -427,28 +429,57 @@ func (d *Demo) ensureBinaries() error {
 	if err := os.MkdirAll(d.L.Bin(), 0o755); err != nil {
 		return err
 	}
+	dirs := append([]string{d.Opts.BinDir}, d.Opts.SearchDirs...)
 	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd"} {
 		dst := filepath.Join(d.L.Bin(), b)
-		if _, err := os.Stat(dst); err == nil {
+		if target, err := filepath.EvalSymlinks(dst); err == nil {
+			fmt.Fprintf(d.Out, "   %s: %s (already in bin/)\n", b, target)
 			continue
 		}
-		var src string
-		if d.Opts.BinDir != "" {
-			if _, err := os.Stat(filepath.Join(d.Opts.BinDir, b)); err == nil {
-				src = filepath.Join(d.Opts.BinDir, b)
+		src := ""
+		var looked []string
+		for _, dir := range dirs {
+			if dir == "" {
+				continue
+			}
+			looked = append(looked, dir)
+			p := filepath.Join(dir, b)
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				src = p
+				break
 			}
 		}
-		if src == "" && b == "etcd" {
-			src, _ = exec.LookPath("etcd")
-		}
 		if src == "" {
-			return fmt.Errorf("%s is neither in %s nor in --bin-dir %q (make kube-binaries builds them; apt install etcd-server gives etcd)", b, d.L.Bin(), d.Opts.BinDir)
+			return fmt.Errorf("%s is not in %s, nor in %s (kubetutor fetch puts them in ./bin; make kube-binaries builds them; apt install etcd-server gives etcd)", b, d.L.Bin(), strings.Join(looked, ", "))
 		}
 		if abs, err := filepath.Abs(src); err == nil {
 			src = abs
 		}
+		_ = os.Remove(dst) // a dangling link from an earlier run
 		if err := os.Symlink(src, dst); err != nil {
 			return fmt.Errorf("link %s: %w", b, err)
+		}
+		fmt.Fprintf(d.Out, "   %s: %s\n", b, src)
+	}
+	return d.refuseSkew()
+}
+
+// refuseSkew runs the tools step's version-skew check on what bin/ now
+// holds: a mix outside Kubernetes' policy would fail in confusing ways later.
+func (d *Demo) refuseSkew() error {
+	if d.Env == nil {
+		return nil
+	}
+	tools, _, err := steps.Lookup("tools")
+	if err != nil {
+		return err
+	}
+	for _, c := range tools.Checks {
+		if _, ok := c.(checks.VersionSkew); !ok {
+			continue
+		}
+		if r := checks.Run(context.Background(), d.Env, c); !r.Passed() {
+			return fmt.Errorf("%s\n%s", r.Message, r.Hint)
 		}
 	}
 	return nil

@@ -116,8 +116,10 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Fatalf("report: %d %s", code, body)
 		}
 	}
+	posted := time.Now()
 	post(ada, rep(2, "etcd-health", "etcd does not answer on 127.0.0.1:2379"))
 	wait("Ada advances to etcd", rowJS("Ada")+`.querySelector("td.at").textContent === "etcd"`)
+	t.Logf("the page showed Ada's check %s after it was sent (measured, not asserted)", time.Since(posted).Round(time.Millisecond))
 	if got := eval(rowJS("Ada") + `.querySelector("td.msg").textContent`); got != "etcd-health: etcd does not answer on 127.0.0.1:2379" {
 		t.Fatalf("Ada's failing check: %q", got)
 	}

@@ -171,7 +171,8 @@ func BenchmarkRoomLoad(b *testing.B) {
 	}
 	for b.Loop() {
 		r := newLoadRoom(b, n)
-		views := watchViews(b, r)
+		probe := make(chan probeMark, 1)
+		views := watchViews(b, r, probe)
 		last := make([]Report, n)
 		sent := make([]int, n)
 		lat := make([][]time.Duration, n)
@@ -189,10 +190,19 @@ func BenchmarkRoomLoad(b *testing.B) {
 					if time.Since(start) >= dur {
 						return
 					}
+					sentAt := time.Now()
 					d, rp, err := r.send(i, k)
 					if err != nil {
 						failed.Store(i, err)
 						return
+					}
+					if i == 0 && rp.failingMessage() != "" {
+						// Learner 0 is the probe: how soon does the open
+						// dashboard show its report?
+						select {
+						case probe <- probeMark{name: r.learner[0].Name, message: rp.failingMessage(), at: sentAt}:
+						default:
+						}
 					}
 					last[i], sent[i] = rp, sent[i]+1
 					lat[i] = append(lat[i], d)
@@ -218,20 +228,42 @@ func BenchmarkRoomLoad(b *testing.B) {
 			return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
 		}
 		r.stop()
-		nViews := views()
+		nViews, lags := views()
+		slices.Sort(lags)
 		b.ReportMetric(float64(total), "reports")
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "reports/s")
 		b.ReportMetric(pct(0.50), "p50-ms")
 		b.ReportMetric(pct(0.99), "p99-ms")
 		b.ReportMetric(float64(all[len(all)-1].Microseconds())/1000, "max-ms")
 		b.ReportMetric(float64(nViews), "dashboard-updates")
-		b.Logf("%d learners, %d reports in %s, none lost; ingest latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; the open dashboard got %d live updates",
-			n, total, elapsed.Round(time.Millisecond), pct(0.50), pct(0.99), float64(all[len(all)-1].Microseconds())/1000, nViews)
+		lagMax := 0.0
+		if len(lags) > 0 {
+			lagMax = float64(lags[len(lags)-1].Microseconds()) / 1000
+		}
+		b.ReportMetric(lagMax, "dashboard-lag-max-ms")
+		b.Logf("%d learners, %d reports in %s, none lost; ingest latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; the open dashboard got %d live updates; a check reached it in at most %.0f ms (%d probes)",
+			n, total, elapsed.Round(time.Millisecond), pct(0.50), pct(0.99), float64(all[len(all)-1].Microseconds())/1000, nViews, lagMax, len(lags))
 	}
 }
 
-// watchViews keeps a dashboard's event stream open and counts its views.
-func watchViews(tb testing.TB, r *loadRoom) func() int {
+// probeMark is a report whose arrival on the dashboard is timed.
+type probeMark struct {
+	name, message string
+	at            time.Time
+}
+
+func (r Report) failingMessage() string {
+	for _, s := range r.Steps {
+		if s.Status == steps.Fail {
+			return s.Message
+		}
+	}
+	return ""
+}
+
+// watchViews keeps a dashboard's event stream open, counts its views and
+// times how soon each probe report shows in them.
+func watchViews(tb testing.TB, r *loadRoom, probe <-chan probeMark) func() (int, []time.Duration) {
 	req, _ := http.NewRequest("GET", r.hs.URL+"/events?token="+itok, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -239,24 +271,50 @@ func watchViews(tb testing.TB, r *loadRoom) func() int {
 	}
 	var mu sync.Mutex
 	n := 0
+	var lags []time.Duration
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		var pending *probeMark
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 4<<20), 4<<20)
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "data: ") {
-				mu.Lock()
-				n++
-				mu.Unlock()
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			now := time.Now()
+			mu.Lock()
+			n++
+			mu.Unlock()
+			if pending == nil {
+				select {
+				case p := <-probe:
+					pending = &p
+				default:
+					continue
+				}
+			}
+			var v View
+			if json.Unmarshal([]byte(data), &v) != nil {
+				continue
+			}
+			for _, l := range v.Learners {
+				if l.Name == pending.name && l.Failing != nil && l.Failing.Message == pending.message {
+					mu.Lock()
+					lags = append(lags, now.Sub(pending.at))
+					mu.Unlock()
+					pending = nil
+					break
+				}
 			}
 		}
 	}()
-	return func() int {
+	return func() (int, []time.Duration) {
 		resp.Body.Close()
 		<-done
 		mu.Lock()
 		defer mu.Unlock()
-		return n
+		return n, lags
 	}
 }

@@ -288,6 +288,9 @@ func (s *Server) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			if err := s.cfg.Store.Err(); err != nil {
+				s.logf("warning: %v", err)
+			}
 		case <-changed:
 			select {
 			case <-ctx.Done():

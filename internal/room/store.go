@@ -131,7 +131,23 @@ type Store struct {
 	byName  map[string]string
 	changed chan struct{}
 	db      *bolt.DB
+
+	// Reports reach the disk in the background (FlushEvery): a report is
+	// answered once it is in memory, and a crash loses at most the last
+	// FlushEvery of reports, which the learners' next checks send again.
+	// Joins are written before they are answered: a learner's secret is
+	// never lost.
+	dirtyMu   sync.Mutex
+	dirty     map[string]Learner
+	flushErr  error
+	stopFlush chan struct{}
+	flushDone chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
+
+// FlushEvery is how often reports are written to the --data store.
+const FlushEvery = 200 * time.Millisecond
 
 var (
 	bucketLearners = []byte("learners")
@@ -181,6 +197,9 @@ func OpenStore(dir string) (*Store, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	s.db = db
+	s.dirty = map[string]Learner{}
+	s.stopFlush, s.flushDone = make(chan struct{}), make(chan struct{})
+	go s.flusher()
 	return s, nil
 }
 
@@ -198,12 +217,77 @@ func normalizeSteps(in []StepReport) []StepReport {
 	return out
 }
 
-// Close closes the store's file.
+// Close writes what is pending and closes the store's file.
 func (s *Store) Close() error {
 	if s.db == nil {
 		return nil
 	}
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		close(s.stopFlush)
+		<-s.flushDone
+		s.closeErr = s.flush()
+		if err := s.db.Close(); s.closeErr == nil {
+			s.closeErr = err
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) flusher() {
+	defer close(s.flushDone)
+	t := time.NewTicker(FlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopFlush:
+			return
+		case <-t.C:
+			_ = s.flush()
+		}
+	}
+}
+
+// flush writes the reports received since the last flush in one
+// transaction; on failure they stay pending for the next.
+func (s *Store) flush() error {
+	s.dirtyMu.Lock()
+	batch := s.dirty
+	s.dirty = map[string]Learner{}
+	s.dirtyMu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, l := range batch {
+			if err := putNewer(tx, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.dirtyMu.Lock()
+	defer s.dirtyMu.Unlock()
+	if err != nil {
+		for id, l := range batch {
+			if cur, ok := s.dirty[id]; !ok || cur.Seq < l.Seq {
+				s.dirty[id] = l
+			}
+		}
+		s.flushErr = fmt.Errorf("save the room's reports: %w", err)
+		return s.flushErr
+	}
+	s.flushErr = nil
+	return nil
+}
+
+// Err is the last background write's error, nil once a write succeeds.
+func (s *Store) Err() error {
+	if s.db == nil {
+		return nil
+	}
+	s.dirtyMu.Lock()
+	defer s.dirtyMu.Unlock()
+	return s.flushErr
 }
 
 // Changed is closed at the next change of the room.
@@ -237,6 +321,7 @@ func (s *Store) Join(name, id, secret string, now time.Time) (string, string, er
 			}
 			delete(s.byName, l.Name)
 			l.Name = name
+			l.Seq++ // newer than any report pending a write
 			s.byName[name] = id
 			c := l.clone()
 			s.notify()
@@ -287,35 +372,43 @@ func (s *Store) Report(id, secret string, rep Report, now time.Time) error {
 	c := l.clone()
 	s.notify()
 	s.mu.Unlock()
-	return s.persist(c)
+	if s.db != nil {
+		s.dirtyMu.Lock()
+		if cur, ok := s.dirty[id]; !ok || cur.Seq < c.Seq {
+			s.dirty[id] = c
+		}
+		s.dirtyMu.Unlock()
+	}
+	return nil
 }
 
-// persist writes a learner's record, unless a newer one is already there.
+// persist writes a learner's record now (joins), unless a newer one is
+// already there.
 func (s *Store) persist(l Learner) error {
 	if s.db == nil {
 		return nil
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return putNewer(tx, l) }); err != nil {
+		return fmt.Errorf("save learner %s: %w", l.ID, err)
+	}
+	return nil
+}
+
+func putNewer(tx *bolt.Tx, l Learner) error {
+	b := tx.Bucket(bucketLearners)
+	if old := b.Get([]byte(l.ID)); old != nil {
+		var prev struct {
+			Seq uint64 `json:"seq"`
+		}
+		if json.Unmarshal(old, &prev) == nil && prev.Seq > l.Seq {
+			return nil
+		}
 	}
 	data, err := json.Marshal(l)
 	if err != nil {
 		return fmt.Errorf("encode learner %s: %w", l.ID, err)
 	}
-	err = s.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLearners)
-		if old := b.Get([]byte(l.ID)); old != nil {
-			var prev struct {
-				Seq  uint64 `json:"seq"`
-				Name string `json:"name"`
-			}
-			if json.Unmarshal(old, &prev) == nil && prev.Seq > l.Seq {
-				return nil
-			}
-		}
-		return b.Put([]byte(l.ID), data)
-	})
-	if err != nil {
-		return fmt.Errorf("save learner %s: %w", l.ID, err)
-	}
-	return nil
+	return b.Put([]byte(l.ID), data)
 }
 
 // Learners returns copies of every record, by name.

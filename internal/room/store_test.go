@@ -159,6 +159,14 @@ func TestStorePersists(t *testing.T) {
 	if err := s.Report(id, secret, rep(4, "apiserver-ready", "503"), t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	// A rename right after a report is not undone by the report's
+	// background write.
+	if _, _, err := s.Join("Grace H.", id, secret, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Join("Grace", id, secret, t0); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.SetMeta("join-token", "abcdefgh"); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +187,7 @@ func TestStorePersists(t *testing.T) {
 	}
 	defer s.Close()
 	ls := s.Learners()
-	if len(ls) != 1 || ls[0].Name != "Grace" || ls[0].Current != "apiserver" || ls[0].Seq != 1 {
+	if len(ls) != 1 || ls[0].Name != "Grace" || ls[0].Current != "apiserver" || ls[0].Seq != 3 {
 		t.Fatalf("after reopening: %+v", ls)
 	}
 	if s.Meta("join-token") != "abcdefgh" {
