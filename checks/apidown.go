@@ -32,8 +32,8 @@ func (e *Env) ForgetAPIDown() {
 	e.apiDown = apiDownMemo{}
 }
 
-// apiDownErr is the error recorded in this run for the same server, nil if
-// there is none.
+// apiDownErr is the error recorded in this run for the same server within
+// the last timeout, nil if there is none.
 func (e *Env) apiDownErr() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -49,7 +49,9 @@ func (e *Env) apiDownLocked() error {
 	if e.restConfig != nil {
 		host = e.restConfig.Host
 	}
-	if host != m.host {
+	// Never for longer than one timeout, should a caller run checks
+	// without the step runner (which forgets it at each run).
+	if host != m.host || time.Since(m.at) > e.Timeout {
 		return nil
 	}
 	return m.err

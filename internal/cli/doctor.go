@@ -55,6 +55,9 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 		err = report.JSON(f.IO.Out, rep)
 	} else {
 		err = report.Step(f.IO.Out, res, report.Options{Color: f.IO.Color, Verbose: true})
+		if err == nil {
+			err = printVariants(ctx, f)
+		}
 	}
 	if err != nil {
 		return asExit2(err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -60,3 +61,22 @@ func commandsText(s steps.Step, tags script.Set) string {
 
 // DaemonComment precedes a long-running block in `show --commands`.
 const DaemonComment = "# In its own terminal (it runs in the foreground until Ctrl-C):"
+
+// printVariants says which variant of the lessons' commands fits this
+// machine, from the same facts.
+func printVariants(ctx context.Context, f *Factory) error {
+	tags, err := f.hostTags(ctx, "")
+	if err != nil {
+		return err
+	}
+	var fit []string
+	for _, p := range script.Tags {
+		for _, t := range p {
+			if tags[t] {
+				fit = append(fit, t)
+			}
+		}
+	}
+	_, err = fmt.Fprintf(f.IO.Out, "\nThe lessons show the commands for this machine: %s (kubetutor show STEP --commands; --variant for others).\n", strings.Join(fit, ", "))
+	return err
+}

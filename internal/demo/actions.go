@@ -81,6 +81,9 @@ type Instead struct {
 	Do func(ctx context.Context, d *Demo, text string) error
 }
 
+// imagesLoad is the lesson's import of the offline images.
+const imagesLoad = "kubetutor images load"
+
 // Insteads are the blocks the demo performs otherwise.
 var Insteads = []Instead{
 	{
@@ -106,7 +109,7 @@ var Insteads = []Instead{
 		Why:    "the demo installs no CNI plugins; its preflight found them",
 	},
 	{
-		Prefix: "kubetutor images load",
+		Prefix: imagesLoad,
 		Why:    "the demo imports the same images into its own containerd socket",
 		Do:     func(ctx context.Context, d *Demo, _ string) error { return d.loadImages(ctx) },
 	},
@@ -275,4 +278,17 @@ func (d *Demo) hostTags() script.Set {
 		d.tags[t] = true
 	}
 	return d.tags
+}
+
+// needsImages reports whether one of these steps imports the offline
+// images on this host.
+func (d *Demo) needsImages(ss []steps.Step) bool {
+	for _, s := range ss {
+		for _, b := range d.blocks(s) {
+			if in := insteadFor(b); in != nil && in.Prefix == imagesLoad {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -87,8 +87,10 @@ type Demo struct {
 	// Render renders lesson Markdown for the screen.
 	Render func(string) (string, error)
 
-	keys   *bufio.Reader
-	tags   script.Set
+	keys *bufio.Reader
+	tags script.Set
+	// packed yields the result of packing the offline images.
+	packed chan error
 	course *lessons.Course
 	state  State
 }
@@ -191,6 +193,10 @@ func (d *Demo) Run(ctx context.Context) error {
 	}
 	if err := d.loadOrInitState(ctx); err != nil {
 		return err
+	}
+	if d.needsImages(all[from : to+1]) {
+		// Pack the offline images meanwhile: they take seconds.
+		d.packImages()
 	}
 	if from > 0 {
 		// Resume against what runs: the step before must pass.
@@ -544,16 +550,34 @@ func procStartTime(pid int) (string, error) {
 // loadImages packs the sandbox and workload images from this very binary
 // and imports them into containerd.
 func (d *Demo) loadImages(ctx context.Context) error {
-	specs, err := images.FromSelf()
-	if err != nil {
-		return err
+	if d.packed == nil {
+		d.packImages()
 	}
-	tarPath := d.L.ImagesTarball()
-	if err := images.WriteTarball(tarPath, specs...); err != nil {
-		return err
+	select {
+	case err := <-d.packed:
+		d.packed = nil
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	_, err = images.Import(ictx, d.L.ContainerdAddress, tarPath, "overlayfs")
+	_, err := images.Import(ictx, d.L.ContainerdAddress, d.L.ImagesTarball(), "overlayfs")
 	return err
+}
+
+// packImages writes the images tarball in the background (packing them
+// from this binary takes seconds), so that it is ready when containerd is.
+func (d *Demo) packImages() {
+	ch := make(chan error, 1)
+	d.packed = ch
+	go func() {
+		specs, err := images.FromSelf()
+		if err == nil {
+			err = images.WriteTarball(d.L.ImagesTarball(), specs...)
+		}
+		ch <- err
+	}()
 }

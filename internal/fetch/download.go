@@ -340,6 +340,11 @@ func (d *downloader) install(ctx context.Context, label, url, want, dir, name st
 // commit gives a verified temporary file its mode and then its name, and
 // makes the rename durable. On error the temporary file is removed.
 func commit(tmp, dest string, mode os.FileMode) error {
+	// Never put a download in place of a directory, device or FIFO.
+	if err := fsutil.CheckRegular(dest); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("put %s in place: %w", dest, err)
+	}
 	if err := os.Chmod(tmp, mode); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("chmod %s: %w", tmp, err)

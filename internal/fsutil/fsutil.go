@@ -396,7 +396,7 @@ func (b *Batch) Commit() (err error) {
 		}
 		if err := os.Rename(s.f.File.Name(), s.f.target); err != nil {
 			rollback()
-			return fmt.Errorf("write %s: %w (no file was changed)", s.f.path, err)
+			return fmt.Errorf("write %s: %w", s.f.path, err)
 		}
 		s.placed = true
 		s.f.done = true
