@@ -51,7 +51,7 @@ unit:
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./checks:FuzzParseCertificatePEM ./checks:FuzzParsePrivateKeyPEM ./checks:FuzzLoadPublicKey \
 	./checks:FuzzKubeconfig ./checks:FuzzCNIConfig ./lessons:FuzzProgressFile ./internal/demo:FuzzDemoState \
-	./internal/pki:FuzzInspectFile
+	./internal/pki:FuzzInspectFile ./internal/script:FuzzParse
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \

@@ -122,28 +122,6 @@ func Sections(md string) []string {
 	return out
 }
 
-// CodeBlocks returns the contents of the fenced code blocks of a lesson.
-func CodeBlocks(md string) []string {
-	var out []string
-	var cur strings.Builder
-	inFence := false
-	for _, line := range strings.Split(md, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "```") {
-			if inFence {
-				out = append(out, cur.String())
-				cur.Reset()
-			}
-			inFence = !inFence
-			continue
-		}
-		if inFence {
-			cur.WriteString(line)
-			cur.WriteByte('\n')
-		}
-	}
-	return out
-}
-
 // Validate checks the course's content against the steps: every step has a
 // lesson with the required sections, its commands appear in the lesson's
 // code blocks, and it has hints and checks.
