@@ -276,7 +276,10 @@ func kubeletLiveness(ctx context.Context, env *Env) liveness {
 		if n := localNode(ctx, env, kube); n != nil {
 			comp.LeaseName = n.Name
 			comp.LeaseKind = "node Lease kube-node-lease/" + n.Name
-			comp.NoLease = fmt.Sprintf("node %s has no Lease in kube-node-lease", n.Name)
+			// The kubelet's lease controller first tries before its node is
+			// registered, cannot set the node as the Lease's owner, and tries
+			// again one renew interval later (10 s by default).
+			comp.NoLease = fmt.Sprintf("node %s has no Lease in kube-node-lease yet (a kubelet creates it about 10 s after it starts, once its node is registered)", n.Name)
 			if c := nodeCondition(n, corev1.NodeReady); c != nil && !c.LastHeartbeatTime.IsZero() {
 				comp.NoLease += fmt.Sprintf(", and its status was last posted %s ago", env.Now().Sub(c.LastHeartbeatTime.Time).Round(time.Second))
 			}

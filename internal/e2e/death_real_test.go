@@ -1,14 +1,61 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/kubetutor/kubetutor/internal/demo"
 )
+
+// nodeLeaseWait bounds the wait for the kubelet's node Lease. The kubelet's
+// lease controller tries first before its node is registered, fails to set
+// the Lease's owner (the node), and tries again one renew interval later
+// (a quarter of nodeLeaseDurationSeconds, 40 s: 10 s), so the Lease appears
+// about 10 s after the kubelet starts.
+const nodeLeaseWait = 45 * time.Second
+
+// waitNodeLease waits until the kubelet's Lease exists in kube-node-lease
+// and returns its name.
+func (d *demoRun) waitNodeLease() string {
+	d.t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(d.dir, "admin.conf"))
+	if err != nil {
+		d.t.Fatalf("admin.conf: %v", err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		d.t.Fatalf("client: %v", err)
+	}
+	ctx := context.Background()
+	var name string
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, nodeLeaseWait, true, func(ctx context.Context) (bool, error) {
+		nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil || len(nodes.Items) == 0 {
+			return false, nil
+		}
+		name = nodes.Items[0].Name
+		_, err = kube.CoordinationV1().Leases("kube-node-lease").Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, nil
+	})
+	if err != nil {
+		d.t.Fatalf("no Lease kube-node-lease/%s within %s: %v", name, nodeLeaseWait, err)
+	}
+	return name
+}
 
 // livenessBound is how soon a stopped component's step must fail (issue 8).
 const livenessBound = 20 * time.Second
@@ -69,6 +116,12 @@ func TestRealComponentDeath(t *testing.T) {
 		{Name: "etcd", Step: "etcd"},
 	} {
 		t.Run(c.Name, func(t *testing.T) {
+			// The kubelet's verdict must rest on its node Lease ("last
+			// seen alive … its node Lease"), not only on /healthz.
+			lease := ""
+			if c.Name == "kubelet" {
+				lease = "node Lease kube-node-lease/" + d.waitNodeLease()
+			}
 			pid, ok := demo.RunningPid(l, c.Name)
 			if !ok {
 				t.Fatalf("%s does not run before the test", c.Name)
@@ -87,6 +140,8 @@ func TestRealComponentDeath(t *testing.T) {
 			}
 			if status != "fail" || !strings.Contains(strings.Join(msgs, "\n"), c.Name+" is not running") {
 				t.Errorf("%s killed: step %s is %s within %s, want a failure saying %q:\n  %s", c.Name, c.Step, status, livenessBound, c.Name+" is not running", strings.Join(msgs, "\n  "))
+			} else if m := strings.Join(msgs, "\n"); lease != "" && (!strings.Contains(m, "last seen alive") || !strings.Contains(m, lease)) {
+				t.Errorf("%s killed: step %s does not say when its %s was last renewed:\n  %s", c.Name, c.Step, lease, strings.Join(msgs, "\n  "))
 			} else {
 				t.Logf("%s killed: step %s failed after %s: %s", c.Name, c.Step, time.Since(stopped).Round(time.Millisecond), msgs[0])
 			}
