@@ -165,7 +165,9 @@ func (e *Env) SetDefaults() {
 }
 
 // HostPath is a path of the host's filesystem, under HostRoot.
-func (e *Env) HostPath(p string) string { return filepath.Join(e.HostRoot, p) }
+func (e *Env) HostPath(p ...string) string {
+	return filepath.Join(append([]string{e.HostRoot}, p...)...)
+}
 
 // Path joins elements under the work directory.
 func (e *Env) Path(elem ...string) string {
@@ -205,6 +207,8 @@ type KubeconfigResolution struct {
 	Source string
 	// Err says why no kubeconfig can be loaded (nil when Files is set).
 	Err error
+	// kubectlPlaces is how many of Searched are kubectl's own places.
+	kubectlPlaces int
 }
 
 // Describe names the files used, for messages: "admin.conf (found in the
@@ -214,7 +218,7 @@ func (r KubeconfigResolution) Describe() string {
 	case len(r.Files) == 0:
 		return "no kubeconfig"
 	case r.Source == "work dir":
-		return fmt.Sprintf("%s (from the work dir: %s does not exist)", r.Files[0], strings.Join(r.Searched[:len(r.Searched)-len(workDirKubeconfigs)], ", "))
+		return fmt.Sprintf("%s (from the work dir: %s does not exist)", r.Files[0], strings.Join(r.Searched[:r.kubectlPlaces], ", "))
 	case len(r.Files) > 1:
 		return fmt.Sprintf("%s (%s, merged)", strings.Join(r.Files, " + "), r.Source)
 	}
@@ -279,6 +283,7 @@ func (e *Env) ResolveKubeconfig() KubeconfigResolution {
 	if len(r.Files) > 0 {
 		return r
 	}
+	r.kubectlPlaces = len(r.Searched)
 	for _, name := range workDirKubeconfigs {
 		p := e.Path(name)
 		r.Searched = append(r.Searched, p)

@@ -159,6 +159,9 @@ func TestKubeconfigResolution(t *testing.T) {
 			if !strings.Contains(res.Describe(), want[0]) {
 				t.Errorf("Describe() = %q does not name %s", res.Describe(), want[0])
 			}
+			if res.Source == "work dir" && !strings.Contains(res.Describe(), "from the work dir: "+res.Searched[0]+" does not exist") {
+				t.Errorf("Describe() = %q does not say which of kubectl's places were empty", res.Describe())
+			}
 			cfg, err := env.RESTConfig()
 			if err != nil {
 				t.Fatalf("RESTConfig: %v", err)

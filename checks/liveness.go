@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // Where the components answer /healthz on this machine, by default.
@@ -173,6 +176,10 @@ func checkLiveness(ctx context.Context, env *Env, kube kubernetes.Interface, c c
 	case lv.Lease != nil && lv.LeaseFresh && !lv.LeaseLocal:
 		lv.Alive = true
 		lv.Message = fmt.Sprintf("%s is running on %s: its %s was renewed %s", c.Name, holderOf(lv.Lease), c.LeaseKind, seen)
+	case strings.Contains(lv.Healthz, "refused") && localProcess(env, c.Name) > 0:
+		// Started with another port (--secure-port, --healthz-port)?
+		lv.Alive = true
+		lv.Message = fmt.Sprintf("%s runs on this machine (pid %d), but %s: was it started with another port?", c.Name, localProcess(env, c.Name), lv.Healthz)
 	case lv.HealthzKnown && !strings.Contains(lv.Healthz, "refused"):
 		lv.Message = fmt.Sprintf("%s is not healthy: %s", c.Name, lv.Healthz)
 	default:
@@ -297,4 +304,38 @@ func localNode(ctx context.Context, env *Env, kube kubernetes.Interface) *corev1
 func defaultHostname() string {
 	h, _ := os.Hostname()
 	return h
+}
+
+// localProcess is the pid of a live (not zombie) process of this machine
+// whose command name is name (as /proc truncates it), or 0.
+func localProcess(env *Env, name string) int {
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	entries, err := os.ReadDir(env.HostPath("proc"))
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := fsutil.ReadFile(env.HostPath("proc", e.Name(), "stat"), fsutil.LimitSmall)
+		if err != nil {
+			continue
+		}
+		st := string(stat)
+		open, end := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		if st[open+1:end] != name {
+			continue
+		}
+		if f := strings.Fields(st[end+1:]); len(f) > 0 && f[0] != "Z" && f[0] != "X" {
+			return pid
+		}
+	}
+	return 0
 }

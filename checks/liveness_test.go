@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,20 +56,26 @@ func TestLiveness(t *testing.T) {
 		lease   *coordinationv1.Lease
 		status  checks.Status
 		want    []string
+		procs   map[string]string // pid → /proc/PID/stat, in the fake host
 	}{
 		{"healthz ok and fresh lease", serving(200, "ok"), lease("kube-system", cm, "vm_1234", 2*time.Second, 15, now), checks.Pass,
-			[]string{"kube-controller-manager is running", "/healthz ok", "renewed 2s ago"}},
-		{"healthz ok, no lease yet", serving(200, "ok"), nil, checks.Pass, []string{"is running"}},
+			[]string{"kube-controller-manager is running", "/healthz ok", "renewed 2s ago"}, nil},
+		{"healthz ok, no lease yet", serving(200, "ok"), nil, checks.Pass, []string{"is running"}, nil},
 		{"killed: refused, lease left behind", refused, lease("kube-system", cm, "vm_1234", 42*time.Second, 15, now), checks.Fail,
-			[]string{"kube-controller-manager is not running", "connection refused", "last seen alive 42s ago", "vm_1234", "stale, not proof"}},
+			[]string{"kube-controller-manager is not running", "connection refused", "last seen alive 42s ago", "vm_1234", "stale, not proof"}, nil},
 		{"just killed: refused, lease still within its duration", refused, lease("kube-system", cm, "vm_1234", 3*time.Second, 15, now), checks.Fail,
-			[]string{"is not running", "last seen alive 3s ago"}},
-		{"never started", refused, nil, checks.Fail, []string{"is not running", "never ran against this cluster"}},
+			[]string{"is not running", "last seen alive 3s ago"}, nil},
+		{"never started", refused, nil, checks.Fail, []string{"is not running", "never ran against this cluster"}, nil},
 		{"runs on another machine", refused, lease("kube-system", cm, "other-host_99", 3*time.Second, 15, now), checks.Pass,
-			[]string{"is running on other-host_99"}},
+			[]string{"is running on other-host_99"}, nil},
 		{"died on another machine", refused, lease("kube-system", cm, "other-host_99", time.Minute, 15, now), checks.Fail,
-			[]string{"is not running", "last seen alive 1m0s ago"}},
-		{"unhealthy", serving(500, "[-]leaderElection failed"), nil, checks.Fail, []string{"is not healthy", "HTTP 500"}},
+			[]string{"is not running", "last seen alive 1m0s ago"}, nil},
+		{"unhealthy", serving(500, "[-]leaderElection failed"), nil, checks.Fail, []string{"is not healthy", "HTTP 500"}, nil},
+		{"runs here with another --secure-port", refused, lease("kube-system", cm, "vm_1234", 2*time.Second, 15, now), checks.Pass,
+			[]string{"kube-controller-manager runs on this machine (pid 4242)", "another port"},
+			map[string]string{"4242": "4242 (kube-controller) S 1 4242 4242 0 -1", "77": "77 (bash) S 1 77 77 0 -1"}},
+		{"a zombie does not count", refused, lease("kube-system", cm, "vm_1234", 42*time.Second, 15, now), checks.Fail,
+			[]string{"is not running"}, map[string]string{"4242": "4242 (kube-controller) Z 1 4242 4242 0 -1"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,6 +86,10 @@ func TestLiveness(t *testing.T) {
 				}
 			}
 			env := checks.NewEnv(t.TempDir())
+			env.HostRoot = t.TempDir()
+			for pid, stat := range tc.procs {
+				writeFile(t, filepath.Join(env.HostRoot, "proc", pid, "stat"), []byte(stat+"\n"), 0o644)
+			}
 			env.SetKube(kube)
 			env.Now = func() time.Time { return now }
 			env.Hostname = "vm"
@@ -111,6 +122,7 @@ func TestKubeletLiveness(t *testing.T) {
 		lease("kube-node-lease", "vm", "vm", 25*time.Second, 40, now),
 	)
 	env := checks.NewEnv(t.TempDir())
+	env.HostRoot = t.TempDir() // no kubelet process in this fake host
 	env.SetKube(kube)
 	env.Hostname = "vm"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))

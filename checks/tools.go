@@ -39,7 +39,7 @@ var versionRE = regexp.MustCompile(`v?\d+\.\d+\.\d+[0-9A-Za-z.+-]*`)
 func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 	path, where, err := b.find(env)
 	if err != nil {
-		return failf("%s is not in %s nor on PATH.", b.Program, env.Path("bin")).
+		return failf("%s is not in %s, in the work dir itself, nor on PATH.", b.Program, env.Path("bin")).
 			saw("not found", "an executable "+b.Program).
 			hint("%s", b.Install), nil
 	}

@@ -69,6 +69,7 @@ func newWorld(t *testing.T) *world {
 	env.SchedulerHealthz = "https://" + w.schedAddr + "/healthz"
 	env.KubeletHealthz = "http://" + w.kubeletAddr + "/healthz"
 	env.Hostname = "workshop"
+	env.HostRoot = filepath.Join(dir, "host") // no component processes: /healthz decides
 	env.SetKube(w.kube)
 	w.env = env
 	t.Cleanup(func() {

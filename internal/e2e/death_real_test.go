@@ -96,9 +96,11 @@ func TestRealComponentDeath(t *testing.T) {
 				}
 			}
 			restart(c.Step)
-			// Without the API server (or etcd) for long, the leader-elected
-			// components give up and exit, as Kubernetes' do: start them again.
-			for _, dep := range []demo.Component{{Name: "kube-controller-manager", Step: "controller-manager"}, {Name: "kube-scheduler", Step: "scheduler"}} {
+			// Components that depend on the one stopped may give up and exit
+			// meanwhile, as Kubernetes' own do (leader-elected components
+			// without the API server, a kubelet that loses its runtime while
+			// starting): start them again, in order, as a learner would.
+			for _, dep := range demo.Components {
 				if _, ok := demo.RunningPid(l, dep.Name); !ok && dep.Name != c.Name {
 					t.Logf("%s exited while %s was down; restarting it", dep.Name, c.Name)
 					restart(dep.Step)

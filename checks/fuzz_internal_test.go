@@ -1,0 +1,35 @@
+package checks
+
+import (
+	"strings"
+	"testing"
+)
+
+// Version strings come from whatever binary a learner put in bin/.
+func FuzzKubeMinor(f *testing.F) {
+	for _, s := range []string{"Kubernetes v1.37.2", "Client Version: v1.32.4-dispatcher", "etcd Version: 3.4.23", "", "v99999999999999999999.1.2", "1.2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		major, minor, ok := kubeMinor(s)
+		if ok && (major < 0 || minor < 0) {
+			t.Errorf("kubeMinor(%q) = %d.%d", s, major, minor)
+		}
+		_ = skewWords(minor-37, major != 1)
+	})
+}
+
+// Lease holders come from the API server: any string.
+func FuzzHolderIsHost(f *testing.F) {
+	for _, s := range []string{"vm_3f2a", "vm", "VM.example.org", "", "_", "vm_"} {
+		f.Add(s, "vm")
+	}
+	f.Fuzz(func(t *testing.T, holder, host string) {
+		if holderIsHost(holder, host) && (holder == "" || host == "") {
+			t.Errorf("holderIsHost(%q, %q) with an empty side", holder, host)
+		}
+		if host != "" && !strings.Contains(host, ".") && holderIsHost(host, host) == false && !strings.HasPrefix(host, ".") {
+			t.Errorf("a host is not its own holder: %q", host)
+		}
+	})
+}
