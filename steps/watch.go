@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
@@ -60,7 +61,7 @@ func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Res
 	if len(s.WatchKinds) > 0 {
 		if kube, err := env.WatchKube(); err == nil {
 			for _, k := range s.WatchKinds {
-				go watchKind(ctx, kube, env.Namespace, k, changes)
+				go watchKind(ctx, kube, env, k, changes)
 			}
 		}
 	}
@@ -102,10 +103,10 @@ func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Res
 
 // watchKind signals changes of one kind of object until ctx ends,
 // re-establishing the watch when the server closes it.
-func watchKind(ctx context.Context, kube kubernetes.Interface, ns string, k Kind, changes chan<- struct{}) {
+func watchKind(ctx context.Context, kube kubernetes.Interface, env *checks.Env, k Kind, changes chan<- struct{}) {
 	for ctx.Err() == nil {
 		started := time.Now()
-		if w, err := startWatch(ctx, kube, ns, k); err == nil {
+		if w, err := startWatch(ctx, kube, env, k); err == nil {
 			for ev := range w.ResultChan() {
 				if ev.Type == watch.Error {
 					break
@@ -129,10 +130,13 @@ func watchKind(ctx context.Context, kube kubernetes.Interface, ns string, k Kind
 	}
 }
 
-func startWatch(ctx context.Context, kube kubernetes.Interface, ns string, k Kind) (watch.Interface, error) {
+func startWatch(ctx context.Context, kube kubernetes.Interface, env *checks.Env, k Kind) (watch.Interface, error) {
+	ns := env.Namespace
 	opts := metav1.ListOptions{}
 	switch k {
 	case Deployments:
+		// Only the learner's Deployment wakes the step up.
+		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", env.Deployment).String()
 		return kube.AppsV1().Deployments(ns).Watch(ctx, opts)
 	case ReplicaSets:
 		return kube.AppsV1().ReplicaSets(ns).Watch(ctx, opts)
