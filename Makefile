@@ -55,7 +55,7 @@ unit:
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./checks:FuzzParseCertificatePEM ./checks:FuzzParsePrivateKeyPEM ./checks:FuzzLoadPublicKey \
 	./checks:FuzzKubeconfig ./checks:FuzzCNIConfig ./lessons:FuzzProgressFile ./internal/demo:FuzzDemoState \
-	./internal/pki:FuzzInspectFile ./internal/script:FuzzParse
+	./internal/pki:FuzzInspectFile ./internal/script:FuzzParse ./internal/host:FuzzParseVersion
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
