@@ -40,7 +40,11 @@ upstream-stack:
 test: deps kube-binaries upstream-stack
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" >&2; exit 1)
 	go vet ./...
-	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -count=1 -timeout 30m $(GO_TEST_FLAGS) ./...
+	# The real-cluster tests (internal/e2e) hold the cluster ports 2379, 6443,
+	# 10250...; they run after the other packages, never beside them, so that
+	# no other test's check sees (or is seen by) their cluster.
+	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -count=1 -timeout 30m $(GO_TEST_FLAGS) $$(go list ./... | grep -v /internal/e2e$$)
+	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -count=1 -timeout 30m $(GO_TEST_FLAGS) ./internal/e2e
 
 # Unit tests only (no cluster).
 unit:
@@ -51,7 +55,7 @@ unit:
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./checks:FuzzParseCertificatePEM ./checks:FuzzParsePrivateKeyPEM ./checks:FuzzLoadPublicKey \
 	./checks:FuzzKubeconfig ./checks:FuzzCNIConfig ./lessons:FuzzProgressFile ./internal/demo:FuzzDemoState \
-	./internal/pki:FuzzInspectFile ./internal/script:FuzzParse
+	./internal/pki:FuzzInspectFile ./internal/script:FuzzParse ./internal/host:FuzzParseVersion
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \

@@ -37,16 +37,28 @@ func TestRealCopyPaste(t *testing.T) {
 	lines := heredoc.Lines()
 	wantFile := strings.Join(lines[1:len(lines)-1], "\n") + "\n"
 
-	for _, width := range []int{60, 200} {
-		t.Run(fmt.Sprint(width), func(t *testing.T) {
+	for _, tc := range []struct {
+		width int
+		pager string
+	}{{60, "cat"}, {200, "cat"}, {60, "less"}} {
+		t.Run(fmt.Sprintf("%d-%s", tc.width, tc.pager), func(t *testing.T) {
 			wd := t.TempDir()
-			m := &tmux{t: t, session: fmt.Sprintf("kubetutor-copy-%d-%d", os.Getpid(), width)}
-			m.run("new-session", "-d", "-s", m.session, "-x", fmt.Sprint(width), "-y", "50", "-c", wd,
-				"env", "TERM=xterm-256color", "GLAMOUR_STYLE=dark", "KUBETUTOR_PAGER=cat", "PS1=$ ", "bash", "--norc", "--noprofile")
+			m := &tmux{t: t, session: fmt.Sprintf("kubetutor-copy-%d-%d-%s", os.Getpid(), tc.width, tc.pager)}
+			m.run("new-session", "-d", "-s", m.session, "-x", fmt.Sprint(tc.width), "-y", "60", "-c", wd,
+				"env", "TERM=xterm-256color", "GLAMOUR_STYLE=dark", "KUBETUTOR_PAGER="+tc.pager, "LESS=FRX", "PS1=$ ", "bash", "--norc", "--noprofile")
 			t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", m.session).Run() })
 			m.run("send-keys", "-t", m.session, "-l", bin+" show kubelet --state-dir "+wd+"/state; echo SHOWN-$((40+2))\n")
-			m.waitFor("SHOWN-42")
-			screen := m.screen()
+			var screen string
+			if tc.pager == "less" {
+				// Copy from less's first page, then leave it.
+				m.waitFor("clientCAFile: certs/ca.crt", "failCgroupV1: false\nEOF")
+				screen = m.screen()
+				m.run("send-keys", "-t", m.session, "q")
+				m.waitFor("SHOWN-42")
+			} else {
+				m.waitFor("SHOWN-42")
+				screen = m.screen()
+			}
 			start := strings.Index(screen, "\ncat > kubelet.yaml <<EOF\n")
 			if start < 0 {
 				t.Fatalf("the heredoc does not start at column 0 on screen:\n%s", screen)

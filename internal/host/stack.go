@@ -76,8 +76,12 @@ func ParseVersion(out, pattern string) (major, minor int) {
 	if m == nil {
 		return 0, 0
 	}
-	major, _ = strconv.Atoi(m[1])
-	minor, _ = strconv.Atoi(m[2])
+	major, err1 := strconv.Atoi(m[1])
+	minor, err2 := strconv.Atoi(m[2])
+	if err1 != nil || err2 != nil {
+		// A number out of range is no version we know.
+		return 0, 0
+	}
 	return major, minor
 }
 
