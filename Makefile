@@ -54,16 +54,16 @@ test: deps kube-binaries upstream-stack
 unit:
 	go test -count=1 -short ./...
 
-# Go native fuzzing of every parser of outside input, FUZZTIME each (their
-# seed corpora also run as unit tests in `make test`).
+# Go native fuzzing of every parser of outside input: every Fuzz* target of
+# every package, FUZZTIME each (their seed corpora also run as unit tests in
+# `make test`).
 FUZZTIME ?= 30s
-FUZZ_TARGETS = ./checks:FuzzParseCertificatePEM ./checks:FuzzParsePrivateKeyPEM ./checks:FuzzLoadPublicKey \
-	./checks:FuzzKubeconfig ./checks:FuzzCNIConfig ./lessons:FuzzProgressFile ./internal/demo:FuzzDemoState \
-	./internal/pki:FuzzInspectFile ./internal/script:FuzzParse ./internal/host:FuzzParseVersion
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
-		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	@set -e; for pkg in $$(go list ./...); do \
+		for name in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$name ($$pkg, $(FUZZTIME))"; \
+			go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
 	done
 
 # Benchmarks on the real cluster (root): the demo to a Running pod, check
