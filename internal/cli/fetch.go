@@ -278,8 +278,15 @@ func fetchSummary(o *FetchOptions, opts fetch.Options, res *fetch.Result) {
 	}
 	bin, _ := filepath.Abs(opts.BinDir)
 	fmt.Fprintf(out, "\nThe programs are in %s. Put it first on your PATH and check:\n  export PATH=%s:$PATH\n  kubetutor check tools\n", bin, bin)
-	if it, ok := res.Item("CNI plugins"); ok && (it.Status == fetch.Downloaded || it.Status == fetch.UpToDate) && !slices.Contains(checks.DefaultCNIBinDirs, it.Path) {
-		fmt.Fprintf(out, "containerd looks for the CNI plugins in /opt/cni/bin unless its CRI config says\n  bin_dir = %q\n(kubetutor show containerd), or fetch them there as root: kubetutor fetch cni --cni-dir /opt/cni/bin\n", it.Path)
+	it, ok := res.Item("CNI plugins")
+	again := "kubetutor fetch cni --cni-dir /opt/cni/bin"
+	if b, built := res.Item("bridge"); built {
+		// Built from source: one item per plugin.
+		it, ok = fetch.Item{Path: filepath.Dir(b.Path), Status: b.Status}, true
+		again = "kubetutor fetch --from-source --cni-version " + b.Version + " cni --cni-dir /opt/cni/bin"
+	}
+	if ok && (it.Status == fetch.Downloaded || it.Status == fetch.UpToDate || it.Status == fetch.Built) && !slices.Contains(checks.DefaultCNIBinDirs, it.Path) {
+		fmt.Fprintf(out, "containerd looks for the CNI plugins in /opt/cni/bin unless its CRI config says\n  bin_dir = %q\n(kubetutor show containerd), or fetch them there as root: %s\n", it.Path, again)
 	}
 }
 
