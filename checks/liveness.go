@@ -264,7 +264,11 @@ func (KubeletAlive) Check(ctx context.Context, env *Env) (Result, error) {
 		// on a --kubeconfig that names no file (the talk's
 		// --kubeconfig=kubeconfig after the file moved to ~/.kube/config).
 		kc := env.KubeconfigPath()
-		return r.hint("start the kubelet as root (containerd must run first) with a kubeconfig that exists: kubetutor reads %s, so --kubeconfig=%s; if it exits, its first error line says why (kubetutor show kubelet --commands)", kc, kc), nil
+		cgroup := ""
+		if _, err := os.Stat(env.HostPath("sys/fs/cgroup/cgroup.controllers")); err != nil {
+			cgroup = " and, this host using cgroup v1, --config with a KubeletConfiguration saying failCgroupV1: false"
+		}
+		return r.hint("start the kubelet as root (containerd must run first) with a kubeconfig that exists: kubetutor reads %s, so --kubeconfig=%s%s; if it exits, its first error line says why (kubetutor show kubelet --commands)", kc, kc, cgroup), nil
 	}
 	return r.hint("start the kubelet again as root: run the step's commands, kubetutor show kubelet --commands (containerd must run first)"), nil
 }

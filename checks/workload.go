@@ -373,6 +373,17 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	p := w.pods[0]
 	r := failf("Pod %s is %s.", p.Name, podState(&p)).saw(podState(&p), "Running with an IP")
+	// A container waiting on its image says so itself; the newest warning
+	// event may be about something else (MissingClusterDNS repeats on
+	// every sync), so the image's state decides the hint.
+	for _, cs := range p.Status.ContainerStatuses {
+		if wt := cs.State.Waiting; wt != nil && strings.Contains(wt.Reason, "ImagePull") {
+			if wt.Message != "" {
+				r.Message += " " + truncate(firstLine(wt.Message), 300)
+			}
+			return r.hint("%s", hintForPodEvent("ImagePull")), nil
+		}
+	}
 	if ev := latestEvent(ctx, kube, env.Namespace, "Pod", p.Name, ""); ev != nil && ev.Type == corev1.EventTypeWarning {
 		r.Message += fmt.Sprintf(" Last warning: %s: %s", ev.Reason, ev.Message)
 		return r.hint("%s", hintForPodEvent(ev.Message)), nil

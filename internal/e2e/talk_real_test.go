@@ -319,6 +319,13 @@ func (k *talkRun) nodeSide() {
 	if c := findCheck(rep, "kubelet", "kubelet-running"); c == nil || c.Status != "fail" || !strings.Contains(c.Message, "kubelet is not running") || !strings.Contains(c.Hint, "--kubeconfig="+kc) {
 		t.Errorf("after the talk's kubelet exited: kubelet-running = %+v, want a failure saying it is not running, hinting --kubeconfig=%s", c, kc)
 	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		// On this host the kubelet stops on cgroup v1 before it reads its
+		// kubeconfig; the hint must name that too.
+		if c := findCheck(rep, "kubelet", "kubelet-running"); c == nil || !strings.Contains(c.Hint, "failCgroupV1: false") {
+			t.Errorf("cgroup v1 host: kubelet-running hint %+v, want it to name failCgroupV1: false", c)
+		}
+	}
 
 	// The learner's minimal fix: the kubeconfig they moved, and (this
 	// host, doctor) a config allowing cgroup v1.
@@ -343,7 +350,7 @@ func (k *talkRun) nodeSide() {
 	// The talk's --image=nginx is :latest, pulled always: offline, the
 	// node is Ready but the pod cannot start, and the verdict says why and
 	// what to do.
-	rep = k.waitCheck("cni", "pod-running", "fail", "pull", p)
+	rep = k.waitCheck("cni", "pod-running", "fail", "ImagePull", p)
 	if c := findCheck(rep, "cni", "pod-running"); !strings.Contains(c.Hint, "cannot be pulled") {
 		t.Errorf("the talk's nginx:latest offline: pod-running hint %q, want it to say the image cannot be pulled", c.Hint)
 	}
