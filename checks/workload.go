@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
+
+	kimages "github.com/kubetutor/kubetutor/internal/images"
 )
 
 // workload is what the cluster holds for the learner's Deployment.
@@ -380,6 +382,13 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 		if wt := cs.State.Waiting; wt != nil && strings.Contains(wt.Reason, "ImagePull") {
 			if wt.Message != "" {
 				r.Message += " " + truncate(firstLine(wt.Message), 300)
+			}
+			for _, c := range p.Spec.Containers {
+				if c.Name == cs.Name && c.ImagePullPolicy == corev1.PullAlways {
+					// `kubectl set image` keeps the Always that an untagged
+					// or :latest image was given: a local image is not used.
+					return r.hint("the image cannot be pulled, and its pull policy is Always (%s has no tag or is :latest), so even an imported image is pulled again; offline, import a local image (kubetutor images load) and create the Deployment again with its tag: kubectl delete deployment %s && kubectl create deployment %s --image=%s", c.Image, w.deployment.Name, w.deployment.Name, kimages.WorkloadImage), nil
+				}
 			}
 			return r.hint("%s", hintForPodEvent("ImagePull")), nil
 		}

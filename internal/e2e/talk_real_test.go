@@ -357,8 +357,13 @@ func (k *talkRun) nodeSide() {
 	wantMessage(t, rep, "cni", "node-ready", "pass", "")
 	wantMessage(t, rep, "cni", "cni-config", "pass", "/etc/cni/net.d/10-bridge.conflist")
 	assertVerdicts(t, "after CNI, with the talk's image", rep, len(rep.Steps)-1)
-	// The learner's fix: the image `kubetutor images load` imported.
-	k.sh("kubectl set image deployment/nginx nginx=" + images.WorkloadImage)
+	// The learner's fix, as the hint says (and the course's offline
+	// deployment lesson): the image `kubetutor images load` imported, with
+	// its tag. `kubectl set image` would keep the pull policy Always.
+	if c := findCheck(rep, "cni", "pod-running"); !strings.Contains(c.Hint, "kubectl create deployment nginx --image="+images.WorkloadImage) {
+		t.Errorf("pod-running hint %q, want it to recreate the Deployment with %s", c.Hint, images.WorkloadImage)
+	}
+	k.sh("kubectl delete deployment nginx && kubectl create deployment nginx --image=" + images.WorkloadImage)
 	k.waitPass("cni", p)
 	rep = k.check("check", "--all")
 	assertVerdicts(t, "after CNI", rep, len(rep.Steps))
