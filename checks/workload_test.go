@@ -90,6 +90,19 @@ func TestReplicaSetCreatedNamesTheCurrentRevision(t *testing.T) {
 // registry. The newest warning is the kubelet's MissingClusterDNS, repeated
 // on every sync; the hint must still follow the container's ImagePullBackOff.
 func TestPodRunningImagePull(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy corev1.PullPolicy
+		want   string
+	}{
+		{"tagged image", corev1.PullIfNotPresent, "cannot be pulled; offline, import a local image"},
+		{"latest, pulled always", corev1.PullAlways, "kubectl delete deployment nginx && kubectl create deployment nginx --image=localhost/kubetutor/web:1.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testPodRunningImagePull(t, tc.policy, tc.want) })
+	}
+}
+
+func testPodRunningImagePull(t *testing.T, policy corev1.PullPolicy, want string) {
 	kube := fake.NewClientset()
 	ctx := context.Background()
 	yes := true
@@ -103,7 +116,7 @@ func TestPodRunningImagePull(t *testing.T) {
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nginx-a-1", Namespace: "default",
 		OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &yes}}},
-		Spec: corev1.PodSpec{NodeName: "vm"},
+		Spec: corev1.PodSpec{NodeName: "vm", Containers: []corev1.Container{{Name: "nginx", Image: "nginx", ImagePullPolicy: policy}}},
 		Status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "nginx",
 			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: `Back-off pulling image "nginx"`}}}}}}
 	if _, err := kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
@@ -120,7 +133,7 @@ func TestPodRunningImagePull(t *testing.T) {
 	if res.Status != checks.Fail || !strings.Contains(res.Message, "ImagePullBackOff") || !strings.Contains(res.Message, `Back-off pulling image "nginx"`) {
 		t.Errorf("message: %s %q", res.Status, res.Message)
 	}
-	if !strings.Contains(res.Hint, "cannot be pulled") {
-		t.Errorf("hint %q, want the image pull hint", res.Hint)
+	if !strings.Contains(res.Hint, want) {
+		t.Errorf("hint %q, want %q", res.Hint, want)
 	}
 }
