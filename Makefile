@@ -5,6 +5,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 KUBE_VERSION ?= v1.37.2
 KUBE_BIN ?= $(HOME)/.cache/kubetutor/bin-$(KUBE_VERSION)
 GO_TEST_FLAGS ?=
+UPSTREAM_DIR ?= $(HOME)/.cache/kubetutor/upstream-stack
 
 .PHONY: all build run test unit bench fuzz deps kube-binaries upstream-stack lint clean
 
@@ -31,10 +32,13 @@ kube-binaries: build
 	./bin/kubetutor fetch --from-source --bin-dir $(KUBE_BIN) --kubernetes-version $(KUBE_VERSION) kubernetes
 
 # The second node stack of the demo e2e: upstream containerd 2.x, etcd 3.6,
-# the CNI plugins and crictl, built from the Go module proxy and cached
-# (about 4 minutes on a fresh Go cache; instant afterwards).
-upstream-stack:
-	hack/upstream-stack.sh
+# the CNI plugins and crictl, built by `kubetutor fetch --from-source` from the
+# Go module proxy into $(UPSTREAM_DIR)/bin and /cni (about 4 minutes on a fresh
+# Go cache; seconds afterwards: fetch skips binaries whose Go build info names
+# the wanted version).
+upstream-stack: build
+	./bin/kubetutor fetch --from-source --bin-dir $(UPSTREAM_DIR)/bin --cni-dir $(UPSTREAM_DIR)/cni \
+		--etcd-version v3.6.16 --cni-version v1.10.0 containerd crictl etcd cni
 
 # Every test, the real-cluster ones included.
 test: deps kube-binaries upstream-stack
@@ -44,22 +48,22 @@ test: deps kube-binaries upstream-stack
 	# 10250...; they run after the other packages, never beside them, so that
 	# no other test's check sees (or is seen by) their cluster.
 	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -count=1 -timeout 30m $(GO_TEST_FLAGS) $$(go list ./... | grep -v /internal/e2e$$)
-	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -count=1 -timeout 30m $(GO_TEST_FLAGS) ./internal/e2e
+	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) KUBETUTOR_UPSTREAM_DIR=$(UPSTREAM_DIR) go test -count=1 -timeout 30m $(GO_TEST_FLAGS) ./internal/e2e
 
 # Unit tests only (no cluster).
 unit:
 	go test -count=1 -short ./...
 
-# Go native fuzzing of every parser of outside input, FUZZTIME each (their
-# seed corpora also run as unit tests in `make test`).
+# Go native fuzzing of every parser of outside input: every Fuzz* target of
+# every package, FUZZTIME each (their seed corpora also run as unit tests in
+# `make test`).
 FUZZTIME ?= 30s
-FUZZ_TARGETS = ./checks:FuzzParseCertificatePEM ./checks:FuzzParsePrivateKeyPEM ./checks:FuzzLoadPublicKey \
-	./checks:FuzzKubeconfig ./checks:FuzzCNIConfig ./lessons:FuzzProgressFile ./internal/demo:FuzzDemoState \
-	./internal/pki:FuzzInspectFile ./internal/script:FuzzParse ./internal/host:FuzzParseVersion
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; echo "== $$name ($$pkg, $(FUZZTIME))"; \
-		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	@set -e; for pkg in $$(go list ./...); do \
+		for name in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$name ($$pkg, $(FUZZTIME))"; \
+			go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
 	done
 
 # Benchmarks on the real cluster (root): the demo to a Running pod, check

@@ -3,7 +3,7 @@ package lessons
 import (
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"charm.land/glamour/v2"
@@ -78,7 +78,7 @@ func (r *Renderer) Render(md string) (string, error) {
 		return "", fmt.Errorf("render lesson: %w", err)
 	}
 	if r.Host != nil {
-		fitsFirst(segs, r.Host)
+		segs = fitsFirst(segs, r.Host)
 	}
 	var parts []string
 	for _, s := range segs {
@@ -129,21 +129,194 @@ func joinListLines(md string) string {
 	return strings.Join(out, "\n")
 }
 
-// fitsFirst reorders each run of adjacent variant blocks (no prose
-// between them) so that the blocks for this host come first.
-func fitsFirst(segs []segment, host script.Set) {
-	isVariant := func(s segment) bool { return s.code != nil && len(s.code.When) > 0 }
-	for i := 0; i < len(segs); {
-		j := i
-		for j < len(segs) && isVariant(segs[j]) {
-			j++
+// fitsFirst puts, within each group of alternative blocks, the blocks that
+// fit this host first, each with the prose that explains it; the others
+// follow in lesson order.
+func fitsFirst(segs []segment, host script.Set) []segment {
+	var out []segment
+	for _, g := range variantGroups(segs) {
+		if len(g) == 1 {
+			out = append(out, g[0]...)
+			continue
 		}
-		if j-i > 1 {
-			run := segs[i:j]
-			sort.SliceStable(run, func(a, b int) bool { return run[a].code.Fits(host) && !run[b].code.Fits(host) })
+		slices.SortStableFunc(g, func(a, b []segment) int {
+			fa, fb := unitFits(a, host), unitFits(b, host)
+			switch {
+			case fa && !fb:
+				return -1
+			case fb && !fa:
+				return 1
+			}
+			return 0
+		})
+		for _, u := range g {
+			out = append(out, u...)
 		}
-		i = max(j, i+1)
 	}
+	return mergeProse(out)
+}
+
+// unitFits reports whether a unit's code block fits the host.
+func unitFits(u []segment, host script.Set) bool {
+	for _, s := range u {
+		if s.code != nil {
+			return s.code.Fits(host)
+		}
+	}
+	return true
+}
+
+// alternatives reports whether two variant blocks exclude each other: one
+// needs a tag whose opposite the other needs (online and offline; systemd
+// and no-systemd, ...).
+func alternatives(a, b *script.Block) bool {
+	for _, t := range a.When {
+		if slices.Contains(b.When, script.Opposite(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+// variantGroups cuts segs into groups of units. A group of alternatives is
+// a run of variant blocks, each an alternative of the one before, with only
+// prose between them (no other block, no heading); each of its units is one
+// block with the prose that belongs to it: the paragraphs that lead into it
+// (after the previous block's list of notes) and the list of notes right
+// after it. Everything else is a group of one unit.
+func variantGroups(segs []segment) [][][]segment {
+	var groups [][][]segment
+	var loose []segment // segments not in a group yet
+	flush := func() {
+		if len(loose) > 0 {
+			groups = append(groups, [][]segment{loose})
+			loose = nil
+		}
+	}
+	isVariant := func(i int) bool { return i < len(segs) && segs[i].code != nil && len(segs[i].code.When) > 0 }
+	for i := 0; i < len(segs); {
+		// Collect the blocks of a group starting at block i: j indexes the
+		// next block, k steps over the prose between.
+		if !isVariant(i) {
+			loose = append(loose, segs[i])
+			i++
+			continue
+		}
+		members := []int{i}
+		for {
+			last := members[len(members)-1]
+			k := last + 1
+			if k < len(segs) && segs[k].code == nil {
+				if hasHeading(segs[k].prose) {
+					break
+				}
+				k++
+			}
+			if !isVariant(k) || !alternatives(segs[last].code, segs[k].code) {
+				break
+			}
+			members = append(members, k)
+		}
+		if len(members) == 1 {
+			loose = append(loose, segs[i])
+			i++
+			continue
+		}
+		// The first block's lead-in: the last paragraph of the prose before it.
+		var lead []segment
+		if n := len(loose); n > 0 && loose[n-1].code == nil {
+			paras := paragraphs(loose[n-1].prose)
+			if l := paras[len(paras)-1]; !isList(l) && !hasHeading(l) {
+				loose[n-1].prose = strings.Join(paras[:len(paras)-1], "\n\n")
+				if strings.TrimSpace(loose[n-1].prose) == "" {
+					loose = loose[:n-1]
+				}
+				lead = []segment{{prose: l}}
+			}
+		}
+		flush()
+		var units [][]segment
+		for m, bi := range members {
+			u := append(lead, segs[bi])
+			lead = nil
+			next := bi + 1
+			if next < len(segs) && segs[next].code == nil {
+				notes, rest := splitNotes(segs[next].prose)
+				if notes != "" {
+					u = append(u, segment{prose: notes})
+				}
+				if m < len(members)-1 {
+					if rest != "" {
+						lead = []segment{{prose: rest}}
+					}
+				} else if rest != "" {
+					loose = append(loose, segment{prose: rest})
+				}
+			}
+			units = append(units, u)
+		}
+		groups = append(groups, units)
+		i = members[len(members)-1] + 1
+		if i < len(segs) && segs[i].code == nil {
+			i++
+		}
+	}
+	flush()
+	return groups
+}
+
+// paragraphs splits prose at blank lines.
+func paragraphs(prose string) []string {
+	var out []string
+	for p := range strings.SplitSeq(strings.Trim(prose, "\n"), "\n\n") {
+		if strings.TrimSpace(p) != "" {
+			out = append(out, strings.Trim(p, "\n"))
+		}
+	}
+	if out == nil {
+		out = []string{""}
+	}
+	return out
+}
+
+// isList reports whether a paragraph is a list (or a list's continuation).
+func isList(p string) bool {
+	return listItem.MatchString(strings.TrimLeft(p, " ")) || strings.HasPrefix(p, "  ")
+}
+
+// hasHeading reports whether prose holds a heading line.
+func hasHeading(prose string) bool {
+	for l := range strings.SplitSeq(prose, "\n") {
+		if strings.HasPrefix(l, "#") {
+			return true
+		}
+	}
+	return false
+}
+
+// splitNotes cuts the prose after a block into the list of notes on it
+// (its leading list paragraphs) and the rest.
+func splitNotes(prose string) (notes, rest string) {
+	paras := paragraphs(prose)
+	n := 0
+	for n < len(paras) && paras[n] != "" && isList(paras[n]) {
+		n++
+	}
+	return strings.Join(paras[:n], "\n\n"), strings.Join(paras[n:], "\n\n")
+}
+
+// mergeProse joins adjacent prose segments, so that glamour renders them as
+// the one Markdown run they are.
+func mergeProse(segs []segment) []segment {
+	var out []segment
+	for _, s := range segs {
+		if n := len(out); n > 0 && s.code == nil && out[n-1].code == nil {
+			out[n-1].prose += "\n\n" + s.prose
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // label says which machines a variant block is for.

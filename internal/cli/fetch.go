@@ -27,6 +27,8 @@ type FetchOptions struct {
 	KubernetesVersion string
 	EtcdVersion       string
 	CNIVersion        string
+	ContainerdVersion string
+	CrictlVersion     string
 	Arch              string
 	Mirror            string
 	MirrorDir         string
@@ -115,6 +117,9 @@ build failed, 2 on bad flags.`,
   # the CNI plugins where containerd looks by default (as root)
   sudo kubetutor fetch cni --cni-dir /opt/cni/bin
 
+  # the upstream stack: containerd 2.x, crictl, etcd 3.6, CNI plugins 1.10
+  kubetutor fetch --from-source --etcd-version v3.6.16 --cni-version v1.10.0 containerd crictl etcd cni
+
   # instructor: fill a mirror (amd64 and arm64), then serve it to the room
   kubetutor fetch --mirror-dir /srv/kubetutor
   kubetutor fetch --mirror-dir /srv/kubetutor --arch arm64
@@ -122,7 +127,7 @@ build failed, 2 on bad flags.`,
 
   # learners
   kubetutor fetch --mirror http://192.168.1.10:8080`,
-		ValidArgs: []string{"kubernetes", "etcd", "cni"},
+		ValidArgs: []string{"kubernetes", "etcd", "cni", "containerd", "crictl"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Components = args
 			return runFetch(cmd, o)
@@ -134,6 +139,8 @@ build failed, 2 on bad flags.`,
 	fl.StringVar(&o.KubernetesVersion, "kubernetes-version", fetch.DefaultKubernetesVersion, "the Kubernetes release")
 	fl.StringVar(&o.EtcdVersion, "etcd-version", fetch.DefaultEtcdVersion, "the etcd release")
 	fl.StringVar(&o.CNIVersion, "cni-version", fetch.DefaultCNIVersion, "the CNI plugins release")
+	fl.StringVar(&o.ContainerdVersion, "containerd-version", fetch.DefaultSourceContainerdVersion, "with --from-source, the containerd release to build")
+	fl.StringVar(&o.CrictlVersion, "crictl-version", fetch.DefaultSourceCrictlVersion, "with --from-source, the crictl release to build")
 	fl.StringVar(&o.Arch, "arch", runtime.GOARCH, "the architecture of the downloads: amd64 or arm64")
 	fl.StringVar(&o.Mirror, "mirror", "", "download from this mirror (http://HOST:PORT) instead of the upstream locations")
 	fl.StringVar(&o.MirrorDir, "mirror-dir", "", "fill this directory with the release files and checksums in the mirror layout, instead of bin/")
@@ -163,7 +170,7 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 		return out
 	}
 	if o.Serve != "" {
-		if c := changed("bin-dir", "cni-dir", "kubernetes-version", "etcd-version", "cni-version", "arch", "mirror", "mirror-dir", "use-os", "from-source", "stall-timeout"); len(c) > 0 || len(o.Components) > 0 {
+		if c := changed("bin-dir", "cni-dir", "kubernetes-version", "etcd-version", "cni-version", "arch", "mirror", "mirror-dir", "use-os", "from-source", "stall-timeout", "containerd-version", "crictl-version"); len(c) > 0 || len(o.Components) > 0 {
 			return usageErrorf("--serve only serves a directory: it takes --addr, not %s", strings.Join(append(c, o.Components...), " "))
 		}
 		return runFetchServe(cmd.Context(), o)
@@ -172,8 +179,16 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 		return usageErrorf("--addr is where --serve listens: give --serve DIR too")
 	}
 	for _, c := range o.Components {
-		if !slices.Contains(fetch.Components, fetch.Component(c)) {
-			return usageErrorf("unknown component %q: use kubernetes, etcd or cni (see kubetutor fetch --help)", c)
+		if !slices.Contains(fetch.SourceComponents, fetch.Component(c)) {
+			return usageErrorf("unknown component %q: use kubernetes, etcd or cni, with --from-source also containerd or crictl (see kubetutor fetch --help)", c)
+		}
+		if !o.FromSource && !slices.Contains(fetch.Components, fetch.Component(c)) {
+			return usageErrorf("%s is never downloaded: install it with your OS, or build it with --from-source (see kubetutor fetch --help)", c)
+		}
+	}
+	if !o.FromSource {
+		if c := changed("containerd-version", "crictl-version"); len(c) > 0 {
+			return usageErrorf("%s: only --from-source builds containerd and crictl", strings.Join(c, ", "))
 		}
 	}
 	if o.MirrorDir != "" {
@@ -182,8 +197,8 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 		}
 	}
 	if o.FromSource {
-		if c := changed("mirror", "etcd-version", "cni-version", "arch", "stall-timeout"); len(c) > 0 {
-			return usageErrorf("--from-source builds with the local Go toolchain and downloads nothing (etcd and the CNI plugins come from the OS): %s do not apply", strings.Join(c, ", "))
+		if c := changed("mirror", "arch", "stall-timeout"); len(c) > 0 {
+			return usageErrorf("--from-source builds with the local Go toolchain and downloads nothing: %s do not apply", strings.Join(c, ", "))
 		}
 	}
 	if o.StallTimeout <= 0 {
@@ -198,6 +213,8 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 		CNIVersion:        o.CNIVersion,
 		UseOS:             o.UseOS,
 		FromSource:        o.FromSource,
+		ContainerdVersion: o.ContainerdVersion,
+		CrictlVersion:     o.CrictlVersion,
 		HTTP:              fetch.HTTPOptions{StallTimeout: o.StallTimeout},
 		Reporter:          fetch.NewReporter(f.IO.Out, f.IO.OutTTY, f.IO.Width),
 		TTY:               f.IO.OutTTY,
@@ -214,6 +231,12 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 	}
 	if o.Verbose {
 		opts.Build.GoOutput = f.IO.ErrOut
+	}
+	if o.FromSource {
+		// etcd and the CNI plugins come from the OS unless a version to
+		// build is given.
+		opts.Build.Etcd = cmd.Flags().Changed("etcd-version")
+		opts.Build.CNI = cmd.Flags().Changed("cni-version")
 	}
 	if o.MirrorDir == "" {
 		wd, err := workDir(f)

@@ -258,14 +258,17 @@ func TestFetchUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"containerd"}, `unknown component "containerd": use kubernetes, etcd or cni`},
+		{[]string{"runc"}, `unknown component "runc": use kubernetes, etcd or cni, with --from-source also containerd or crictl`},
+		{[]string{"containerd"}, "containerd is never downloaded: install it with your OS, or build it with --from-source"},
+		{[]string{"--crictl-version", "v1.37.0"}, "--crictl-version: only --from-source builds containerd and crictl"},
+		{[]string{"--from-source", "--containerd-version", "2.4.2", "containerd"}, `containerd version "2.4.2" is not a release version like v1.2.3`},
 		{[]string{"--serve", "x", "--use-os"}, "--serve only serves a directory: it takes --addr, not --use-os"},
 		{[]string{"--serve", "x", "etcd"}, "--serve only serves a directory: it takes --addr, not etcd"},
 		{[]string{"--addr", ":9000"}, "--addr is where --serve listens"},
 		{[]string{"--serve", "/nonexistent/kubetutor-mirror"}, "serve /nonexistent/kubetutor-mirror: "},
 		{[]string{"--mirror-dir", "m", "--use-os"}, "--mirror-dir fills a mirror with release downloads: --use-os do not apply"},
 		{[]string{"--from-source", "--mirror", "http://x"}, "--from-source builds with the local Go toolchain and downloads nothing"},
-		{[]string{"--from-source", "--etcd-version", "v3.5.0"}, "--etcd-version do not apply"},
+		{[]string{"--from-source", "--arch", "arm64"}, "--arch do not apply"},
 		{[]string{"--kubernetes-version", "1.37.2"}, `Kubernetes version "1.37.2" is not a release version like v1.2.3`},
 		{[]string{"--arch", "s390x"}, `no release binaries for architecture "s390x"`},
 		{[]string{"--mirror", "ftp://host/x"}, `--mirror: "ftp://host/x" is not an http:// or https:// URL`},

@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// upstreamDir is where hack/upstream-stack.sh (make upstream-stack) builds
-// the upstream node stack.
+// upstreamDir is where make upstream-stack (kubetutor fetch --from-source
+// containerd crictl etcd cni) builds the upstream node stack: bin/ and cni/.
 func upstreamDir() string {
 	if d := os.Getenv("KUBETUTOR_UPSTREAM_DIR"); d != "" {
 		return d
@@ -33,8 +33,13 @@ func upstreamDir() string {
 func TestRealDemoUpstream(t *testing.T) {
 	requireDemo(t)
 	dir := upstreamDir()
-	_, err := os.Stat(filepath.Join(dir, ".versions"))
-	requireReal(t, "the upstream stack is not built in "+dir+" (make upstream-stack)", err == nil)
+	built := true
+	for _, p := range []string{"bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr", "bin/crictl", "bin/etcd", "bin/etcdctl", "cni/bridge", "cni/host-local", "cni/loopback", "cni/portmap"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			built = false
+		}
+	}
+	requireReal(t, "the upstream stack is not built in "+dir+" (make upstream-stack)", built)
 	if _, err := os.Stat("/opt/cni/bin/bridge"); err == nil {
 		t.Fatal("/opt/cni/bin already holds CNI plugins: this test installs its own there and needs a machine without them")
 	}

@@ -32,6 +32,9 @@ type BuildOptions struct {
 	// GoOutput, when set, receives go's own output as it runs (and go build
 	// gets -v, so it names every package it compiles).
 	GoOutput io.Writer
+	// Etcd and CNI build etcd (and etcdctl) and the CNI plugins from their
+	// modules at Options.EtcdVersion / CNIVersion instead of taking the OS's.
+	Etcd, CNI bool
 }
 
 // buildStagePrefix names the directory, inside the bin dir, go build writes

@@ -27,10 +27,16 @@ const (
 	Kubernetes Component = "kubernetes" // kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl
 	Etcd       Component = "etcd"       // etcd and etcdctl
 	CNI        Component = "cni"        // the CNI plugins
+	// Only --from-source builds these two.
+	Containerd Component = "containerd" // containerd, containerd-shim-runc-v2, ctr
+	Crictl     Component = "crictl"     // crictl
 )
 
-// Components are all the components, in order.
+// Components are the components fetched by default, in order.
 var Components = []Component{Kubernetes, Etcd, CNI}
+
+// SourceComponents are the components --from-source can build, in order.
+var SourceComponents = []Component{Kubernetes, Containerd, Etcd, CNI, Crictl}
 
 // Options say what to fetch, from where, and where to.
 type Options struct {
@@ -52,10 +58,14 @@ type Options struct {
 	// UseOS takes etcd and the CNI plugins from the OS when it has them
 	// (etcd and etcdctl are linked into BinDir), downloading only what it lacks.
 	UseOS bool
-	// FromSource builds the Kubernetes binaries with the local Go toolchain
-	// and downloads nothing: etcd and the CNI plugins come from the OS.
+	// FromSource builds with the local Go toolchain and downloads nothing:
+	// the Kubernetes binaries, containerd and crictl always; etcd and the CNI
+	// plugins when Build.Etcd / Build.CNI say so, else they come from the OS.
 	FromSource bool
-	Build      BuildOptions
+	// ContainerdVersion and CrictlVersion are the versions --from-source
+	// builds; default DefaultSourceContainerdVersion, DefaultSourceCrictlVersion.
+	ContainerdVersion, CrictlVersion string
+	Build                            BuildOptions
 
 	HTTP HTTPOptions
 	// OSBinDirs and OSCNIDirs are where the OS's programs and CNI plugins
@@ -121,6 +131,12 @@ func (o *Options) complete() error {
 	if o.CNIVersion == "" {
 		o.CNIVersion = DefaultCNIVersion
 	}
+	if o.ContainerdVersion == "" {
+		o.ContainerdVersion = DefaultSourceContainerdVersion
+	}
+	if o.CrictlVersion == "" {
+		o.CrictlVersion = DefaultSourceCrictlVersion
+	}
 	if o.Sources == (Sources{}) {
 		o.Sources = Upstream()
 	}
@@ -139,12 +155,19 @@ func (o *Options) complete() error {
 	o.HTTP.setDefaults()
 
 	for _, c := range o.Components {
-		if !slices.Contains(Components, c) {
-			return invalidf("unknown component %q: use kubernetes, etcd or cni", c)
+		if !slices.Contains(SourceComponents, c) {
+			return invalidf("unknown component %q: use kubernetes, etcd or cni (with --from-source also containerd or crictl)", c)
 		}
+		if !o.FromSource && !slices.Contains(Components, c) {
+			return invalidf("%s is never downloaded: install it with your OS, or build it with --from-source", c)
+		}
+	}
+	if (o.Build.Etcd || o.Build.CNI) && !o.FromSource {
+		return invalidf("building etcd or the CNI plugins from source needs --from-source")
 	}
 	for _, v := range []struct{ what, ver string }{
 		{"Kubernetes version", o.KubernetesVersion}, {"etcd version", o.EtcdVersion}, {"CNI plugins version", o.CNIVersion},
+		{"containerd version", o.ContainerdVersion}, {"crictl version", o.CrictlVersion},
 	} {
 		if err := CheckVersion(v.what, v.ver); err != nil {
 			return err
@@ -228,17 +251,39 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return r.res, err
 		}
 	}
+	if o.has(Containerd) {
+		if err := r.fromSourcePart(ctx, Containerd, o.ContainerdVersion); err != nil {
+			return r.res, err
+		}
+	}
 	if o.has(Etcd) {
-		if err := r.etcd(ctx); err != nil {
+		var err error
+		if o.FromSource && o.Build.Etcd {
+			err = r.fromSourcePart(ctx, Etcd, o.EtcdVersion)
+		} else {
+			err = r.etcd(ctx)
+		}
+		if err != nil {
 			return r.res, err
 		}
 	}
 	if o.has(CNI) {
-		if err := r.cni(ctx); err != nil {
+		var err error
+		if o.FromSource && o.Build.CNI {
+			err = r.fromSourcePart(ctx, CNI, o.CNIVersion)
+		} else {
+			err = r.cni(ctx)
+		}
+		if err != nil {
 			return r.res, err
 		}
 	}
-	if len(o.Components) == len(Components) {
+	if o.has(Crictl) {
+		if err := r.fromSourcePart(ctx, Crictl, o.CrictlVersion); err != nil {
+			return r.res, err
+		}
+	}
+	if len(o.Components) == len(Components) && !o.has(Containerd) && !o.has(Crictl) {
 		r.runtimes(ctx)
 	}
 	return r.res, nil

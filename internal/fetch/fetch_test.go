@@ -668,7 +668,7 @@ func TestOptionsValidation(t *testing.T) {
 		{"version without v", func(o *Options) { o.KubernetesVersion = "1.37.2" }, `Kubernetes version "1.37.2" is not a release version`},
 		{"path in a version", func(o *Options) { o.EtcdVersion = "v3.6.4/../x" }, "etcd version"},
 		{"arch", func(o *Options) { o.Arch = "s390x" }, `no release binaries for architecture "s390x"`},
-		{"component", func(o *Options) { o.Components = []Component{"containerd"} }, `unknown component "containerd"`},
+		{"component", func(o *Options) { o.Components = []Component{"runc"} }, `unknown component "runc"`},
 		{"source URL", func(o *Options) { o.Sources = Mirror("ftp://x") }, "not an http:// or https:// URL"},
 		{"mirror from the OS", func(o *Options) { o.MirrorDir, o.UseOS = t.TempDir(), true }, "cannot be filled from the OS"},
 		{"no bin dir", func(o *Options) { o.BinDir = "" }, "no bin directory"},

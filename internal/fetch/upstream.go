@@ -1,0 +1,234 @@
+package fetch
+
+import (
+	"context"
+	"debug/buildinfo"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
+)
+
+// The upstream node stack --from-source builds from the Go module proxy
+// (what Kubernetes the Hard Way and most internet-connected learners run),
+// as the recipe in ../shared/real-cluster.md measured it.
+const (
+	DefaultSourceContainerdVersion = "v2.4.2"
+	DefaultSourceCrictlVersion     = "v1.37.0"
+	DefaultSourceEtcdVersion       = "v3.6.16"
+	DefaultSourceCNIVersion        = "v1.10.0"
+)
+
+// sourceBuildTimeout bounds the build of one part (containerd takes about
+// 3 minutes on a fresh Go cache on 2 cores).
+var sourceBuildTimeout = 30 * time.Minute
+
+// sourceBinary is one program of a from-source part: the package go builds
+// and the module whose version the binary must report in its build info.
+type sourceBinary struct {
+	Name, Package, Module string
+}
+
+// sourcePart is a part --from-source builds with go install (or, for etcd,
+// go build in a wrapper module).
+type sourcePart struct {
+	Component Component
+	Binaries  []sourceBinary
+	// Tags are go's -tags.
+	Tags []string
+	// Wrapper builds through a wrapper module (etcd's own module has replace
+	// directives, so go install module@version refuses it).
+	Wrapper bool
+	// CNI installs into the CNI directory instead of the bin dir.
+	CNI bool
+}
+
+// sourceParts are the from-source parts other than Kubernetes, in build order.
+var sourceParts = []sourcePart{
+	{Component: Containerd, Tags: []string{"no_btrfs"}, Binaries: []sourceBinary{
+		{"containerd", "github.com/containerd/containerd/v2/cmd/containerd", "github.com/containerd/containerd/v2"},
+		{"containerd-shim-runc-v2", "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2", "github.com/containerd/containerd/v2"},
+		{"ctr", "github.com/containerd/containerd/v2/cmd/ctr", "github.com/containerd/containerd/v2"},
+	}},
+	{Component: CNI, CNI: true, Binaries: []sourceBinary{
+		{"bridge", "github.com/containernetworking/plugins/plugins/main/bridge", "github.com/containernetworking/plugins"},
+		{"host-local", "github.com/containernetworking/plugins/plugins/ipam/host-local", "github.com/containernetworking/plugins"},
+		{"loopback", "github.com/containernetworking/plugins/plugins/main/loopback", "github.com/containernetworking/plugins"},
+		{"portmap", "github.com/containernetworking/plugins/plugins/meta/portmap", "github.com/containernetworking/plugins"},
+	}},
+	{Component: Crictl, Binaries: []sourceBinary{
+		{"crictl", "sigs.k8s.io/cri-tools/cmd/crictl", "sigs.k8s.io/cri-tools"},
+	}},
+	{Component: Etcd, Wrapper: true, Binaries: []sourceBinary{
+		{"etcd", "go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/server/v3"},
+		{"etcdctl", "go.etcd.io/etcd/etcdctl/v3", "go.etcd.io/etcd/etcdctl/v3"},
+	}},
+}
+
+func findSourcePart(c Component) sourcePart {
+	for _, p := range sourceParts {
+		if p.Component == c {
+			return p
+		}
+	}
+	panic("fetch: no from-source recipe for " + string(c))
+}
+
+// etcdWrapperGoMod and etcdWrapperTools are etcd's wrapper module.
+const etcdWrapperGoMod = "module kubetutor.local/etcd-build\n\ngo 1.26\n"
+
+func etcdWrapperTools(p sourcePart) string {
+	var sb strings.Builder
+	sb.WriteString("//go:build tools\n\npackage tools\n\nimport (\n")
+	for _, b := range p.Binaries {
+		fmt.Fprintf(&sb, "\t_ %q\n", b.Package)
+	}
+	sb.WriteString(")\n")
+	return sb.String()
+}
+
+// sourceCommands are the go commands (arguments after "go") that build part
+// at ver into stage, in order. The environment is sourceEnv.
+func sourceCommands(p sourcePart, ver, stage string) [][]string {
+	var tags []string
+	if len(p.Tags) > 0 {
+		tags = []string{"-tags", strings.Join(p.Tags, ",")}
+	}
+	if !p.Wrapper {
+		args := append([]string{"install"}, tags...)
+		for _, b := range p.Binaries {
+			args = append(args, b.Package+"@"+ver)
+		}
+		return [][]string{args}
+	}
+	get := []string{"get"}
+	for _, b := range p.Binaries {
+		get = append(get, b.Module+"@"+ver)
+	}
+	cmds := [][]string{get, {"mod", "tidy"}}
+	for _, b := range p.Binaries {
+		cmds = append(cmds, append(append([]string{"build"}, tags...), "-o", filepath.Join(stage, b.Name), b.Package))
+	}
+	return cmds
+}
+
+// sourceEnv is the environment of the build commands: static binaries, and
+// go install puts them into the staging directory.
+func sourceEnv(stage string) []string {
+	return []string{"CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOBIN=" + stage}
+}
+
+// readBuildInfo reads a Go binary's build info; tests replace it.
+var readBuildInfo = func(path string) (mod, ver string, err error) {
+	bi, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "", "", err
+	}
+	return bi.Main.Path, bi.Main.Version, nil
+}
+
+// builtVersion is the version of b's module that the binary at path was
+// built from, or "" when it is missing, not a Go binary or built from
+// another module.
+func builtVersion(path string, b sourceBinary) string {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	mod, ver, err := readBuildInfo(path)
+	if err != nil || mod != b.Module {
+		return ""
+	}
+	return ver
+}
+
+// fromSourcePart builds one part (containerd, the CNI plugins, crictl or
+// etcd) at ver, unless every binary of it is there and was built from ver.
+func (r *runner) fromSourcePart(ctx context.Context, c Component, ver string) error {
+	o := r.o
+	p := findSourcePart(c)
+	dir := o.BinDir
+	if p.CNI {
+		dir = o.CNIDir
+	}
+	upToDate := true
+	for _, b := range p.Binaries {
+		if builtVersion(filepath.Join(dir, b.Name), b) != ver {
+			upToDate = false
+		}
+	}
+	if upToDate {
+		for _, b := range p.Binaries {
+			r.rep.Line("%s: up to date (built from %s %s)", b.Name, b.Module, ver)
+			r.add(Item{Name: b.Name, Path: filepath.Join(dir, b.Name), Status: UpToDate, Version: ver})
+		}
+		return nil
+	}
+	goCmd, err := findGo(o.Build.Go)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, sourceBuildTimeout)
+	defer cancel()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: create %s: %w", c, dir, err)
+	}
+	sweepTemps(dir)
+	stage, err := os.MkdirTemp(dir, buildStagePrefix)
+	if err != nil {
+		return fmt.Errorf("%s: create a staging directory: %w", c, err)
+	}
+	defer os.RemoveAll(stage)
+	// go runs in a directory of its own: for go install pkg@version an
+	// empty one, for etcd the wrapper module.
+	work, err := os.MkdirTemp("", "kubetutor-build-"+string(c)+"-")
+	if err != nil {
+		return fmt.Errorf("%s: create a build directory: %w", c, err)
+	}
+	defer os.RemoveAll(work)
+	if p.Wrapper {
+		if err := fsutil.WriteFile(filepath.Join(work, "go.mod"), []byte(etcdWrapperGoMod), 0o644); err != nil {
+			return fmt.Errorf("%s: write the wrapper module: %w", c, err)
+		}
+		if err := fsutil.WriteFile(filepath.Join(work, "tools.go"), []byte(etcdWrapperTools(p)), 0o644); err != nil {
+			return fmt.Errorf("%s: write the wrapper module: %w", c, err)
+		}
+	}
+	names := make([]string, len(p.Binaries))
+	for i, b := range p.Binaries {
+		names[i] = b.Name
+	}
+	r.rep.Line("Building %s %s from source with %s (a few minutes on a fresh Go cache, seconds when cached).", strings.Join(names, ", "), ver, goCmd)
+	start := time.Now()
+	b := &builder{goCmd: goCmd, dir: work, ver: ver, out: dir, rep: r.rep, tty: o.TTY, goOutput: o.Build.GoOutput}
+	for _, args := range sourceCommands(p, ver, stage) {
+		phase := "go " + strings.Join(args, " ")
+		if _, err := b.goRun(ctx, phase, sourceEnv(stage), args...); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("build %s from source: %s did not finish within %s: %w", c, phase, sourceBuildTimeout, err)
+			}
+			return fmt.Errorf("build %s from source: %w", c, err)
+		}
+	}
+	for _, bin := range p.Binaries {
+		staged := filepath.Join(stage, bin.Name)
+		if v := builtVersion(staged, bin); v != ver {
+			return fmt.Errorf("%s: built, but its build info names %s version %q, not %s", bin.Name, bin.Module, v, ver)
+		}
+		var size int64
+		if fi, err := os.Stat(staged); err == nil {
+			size = fi.Size()
+		}
+		dest := filepath.Join(dir, bin.Name)
+		if err := commit(staged, dest, 0o755); err != nil {
+			return fmt.Errorf("%s: %w", bin.Name, err)
+		}
+		r.rep.Line("%s: built, %s, from %s %s", bin.Name, FormatSize(size), bin.Module, ver)
+		r.add(Item{Name: bin.Name, Path: dest, Status: Built, Version: ver, Size: size})
+	}
+	r.rep.Line("Built in %s.", time.Since(start).Round(time.Second))
+	return nil
+}
