@@ -258,9 +258,19 @@ func (KubeletAlive) Check(ctx context.Context, env *Env) (Result, error) {
 	if lv.Alive {
 		return passf("%s.", lv.Message).saw("alive", "a running kubelet"), nil
 	}
-	return failf("%s.", lv.Message).
-		saw("not running", "a running kubelet").
-		hint("start the kubelet again as root: run the step's commands, kubetutor show kubelet --commands (containerd must run first)"), nil
+	r := failf("%s.", lv.Message).saw("not running", "a running kubelet")
+	if lv.Lease == nil && strings.Contains(lv.Message, "no node has registered") {
+		// It never got as far as registering: most often it exited at once,
+		// on a --kubeconfig that names no file (the talk's
+		// --kubeconfig=kubeconfig after the file moved to ~/.kube/config).
+		kc := env.KubeconfigPath()
+		cgroup := ""
+		if _, err := os.Stat(env.HostPath("sys/fs/cgroup/cgroup.controllers")); err != nil {
+			cgroup = " and, this host using cgroup v1, --config with a KubeletConfiguration saying failCgroupV1: false"
+		}
+		return r.hint("start the kubelet as root (containerd must run first) with a kubeconfig that exists: kubetutor reads %s, so --kubeconfig=%s%s; if it exits, its first error line says why (kubetutor show kubelet --commands)", kc, kc, cgroup), nil
+	}
+	return r.hint("start the kubelet again as root: run the step's commands, kubetutor show kubelet --commands (containerd must run first)"), nil
 }
 
 // kubeletLiveness finds this machine's node (or the only one) and decides

@@ -143,3 +143,41 @@ func TestKubeletLiveness(t *testing.T) {
 		t.Errorf("node ready after the kill: %s %q", r.Status, r.Message)
 	}
 }
+
+// A kubelet that never registered (it exited at once) and one whose Lease
+// does not exist yet: each message says what is true, and the first hint
+// names the kubeconfig the checks use, to pass to the kubelet.
+func TestKubeletLivenessWithoutLease(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		nodes             []*corev1.Node
+		wantMsg, wantHint string
+	}{
+		{name: "never registered", wantMsg: "no node has registered", wantHint: "--kubeconfig="},
+		{name: "registered, no Lease yet", nodes: []*corev1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "vm"}}},
+			wantMsg: "node vm has no Lease in kube-node-lease yet", wantHint: "kubetutor show kubelet --commands"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kube := fake.NewClientset()
+			for _, n := range tc.nodes {
+				if _, err := kube.CoreV1().Nodes().Create(context.Background(), n, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := checks.NewEnv(t.TempDir())
+			env.HostRoot = t.TempDir()
+			env.SetKube(kube)
+			env.Hostname = "vm"
+			srv := httptest.NewServer(http.NotFoundHandler())
+			env.KubeletHealthz = "http://" + srv.Listener.Addr().String() + "/healthz"
+			srv.Close() // refused
+			r := runCheck(t, env, checks.KubeletAlive{})
+			if r.Status != checks.Fail || !strings.Contains(r.Message, "kubelet is not running") || !strings.Contains(r.Message, tc.wantMsg) {
+				t.Errorf("message: %s %q, want %q", r.Status, r.Message, tc.wantMsg)
+			}
+			if !strings.Contains(r.Hint, tc.wantHint) {
+				t.Errorf("hint %q, want %q", r.Hint, tc.wantHint)
+			}
+		})
+	}
+}

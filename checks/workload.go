@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
+
+	kimages "github.com/kubetutor/kubetutor/internal/images"
 )
 
 // workload is what the cluster holds for the learner's Deployment.
@@ -373,6 +375,24 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	p := w.pods[0]
 	r := failf("Pod %s is %s.", p.Name, podState(&p)).saw(podState(&p), "Running with an IP")
+	// A container waiting on its image says so itself; the newest warning
+	// event may be about something else (MissingClusterDNS repeats on
+	// every sync), so the image's state decides the hint.
+	for _, cs := range p.Status.ContainerStatuses {
+		if wt := cs.State.Waiting; wt != nil && strings.Contains(wt.Reason, "ImagePull") {
+			if wt.Message != "" {
+				r.Message += " " + truncate(firstLine(wt.Message), 300)
+			}
+			for _, c := range p.Spec.Containers {
+				if c.Name == cs.Name && c.ImagePullPolicy == corev1.PullAlways {
+					// `kubectl set image` keeps the Always that an untagged
+					// or :latest image was given: a local image is not used.
+					return r.hint("the image cannot be pulled, and its pull policy is Always (%s has no tag or is :latest), so even an imported image is pulled again; offline, import a local image (kubetutor images load) and create the Deployment again with its tag: kubectl delete deployment %s && kubectl create deployment %s --image=%s", c.Image, w.deployment.Name, w.deployment.Name, kimages.WorkloadImage), nil
+				}
+			}
+			return r.hint("%s", hintForPodEvent("ImagePull")), nil
+		}
+	}
 	if ev := latestEvent(ctx, kube, env.Namespace, "Pod", p.Name, ""); ev != nil && ev.Type == corev1.EventTypeWarning {
 		r.Message += fmt.Sprintf(" Last warning: %s: %s", ev.Reason, ev.Message)
 		return r.hint("%s", hintForPodEvent(ev.Message)), nil

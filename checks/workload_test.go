@@ -85,3 +85,55 @@ func TestReplicaSetCreatedNamesTheCurrentRevision(t *testing.T) {
 		t.Errorf("%s %q", res.Status, res.Message)
 	}
 }
+
+// TestPodRunningImagePull: the talk's nginx:latest on a machine without a
+// registry. The newest warning is the kubelet's MissingClusterDNS, repeated
+// on every sync; the hint must still follow the container's ImagePullBackOff.
+func TestPodRunningImagePull(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy corev1.PullPolicy
+		want   string
+	}{
+		{"tagged image", corev1.PullIfNotPresent, "cannot be pulled; offline, import a local image"},
+		{"latest, pulled always", corev1.PullAlways, "kubectl delete deployment nginx && kubectl create deployment nginx --image=localhost/kubetutor/web:1.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testPodRunningImagePull(t, tc.policy, tc.want) })
+	}
+}
+
+func testPodRunningImagePull(t *testing.T, policy corev1.PullPolicy, want string) {
+	kube := fake.NewClientset()
+	ctx := context.Background()
+	yes := true
+	if _, err := kube.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "default", UID: "d"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "nginx-a", Namespace: "default", UID: "rs-a",
+		OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: "nginx", UID: "d", Controller: &yes}}}}
+	if _, err := kube.AppsV1().ReplicaSets("default").Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nginx-a-1", Namespace: "default",
+		OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: &yes}}},
+		Spec: corev1.PodSpec{NodeName: "vm", Containers: []corev1.Container{{Name: "nginx", Image: "nginx", ImagePullPolicy: policy}}},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{{Name: "nginx",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: `Back-off pulling image "nginx"`}}}}}}
+	if _, err := kube.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ev := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e1", Namespace: "default"}, Type: corev1.EventTypeWarning, Reason: "MissingClusterDNS",
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: pod.Name, Namespace: "default"}, Message: "kubelet does not have ClusterDNS IP configured"}
+	if _, err := kube.CoreV1().Events("default").Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	env := checks.NewEnv(t.TempDir())
+	env.SetKube(kube)
+	res := checks.Run(ctx, env, checks.PodRunning{})
+	if res.Status != checks.Fail || !strings.Contains(res.Message, "ImagePullBackOff") || !strings.Contains(res.Message, `Back-off pulling image "nginx"`) {
+		t.Errorf("message: %s %q", res.Status, res.Message)
+	}
+	if !strings.Contains(res.Hint, want) {
+		t.Errorf("hint %q, want %q", res.Hint, want)
+	}
+}

@@ -522,3 +522,37 @@ func splitRule(rule string) []string {
 	}
 	return out
 }
+
+// CleanNode removes what a node side outside a demo's work dir left behind
+// (a cluster started by hand, as the talk does, with containerd's and the
+// kubelet's default directories): the CRI containers of the containerd at
+// address (while it still runs), the shims serving it and their processes,
+// the mounts under dirs, the pod network namespaces, the iptables rules and
+// chains of its sandboxes, and the cni0 bridge when deleteCni0 is set. Call
+// it after the kubelet stopped and before containerd is stopped; it lists
+// the shims first, so it also works once containerd is gone.
+func CleanNode(ctx context.Context, address string, dirs []string, deleteCni0 bool, out io.Writer) error {
+	var errs []error
+	line := func(format string, a ...any) { fmt.Fprintf(out, " ✓ "+format+"\n", a...) }
+	warn := func(err error) {
+		fmt.Fprintf(out, " ✗ %v\n", err)
+		errs = append(errs, err)
+	}
+	shims := demoShims(address)
+	sandboxes, netns := shimSandboxes(shims)
+	if n, err := removeContainers(ctx, address); err == nil && n > 0 {
+		line("Removed %d containers", n)
+	}
+	if n := killShims(shims); n > 0 {
+		line("Killed %d shims and their containers", n)
+	}
+	for _, d := range dirs {
+		if n, err := unmountUnder(d); err != nil {
+			warn(err)
+		} else if n > 0 {
+			line("Unmounted %d mounts under %s", n, d)
+		}
+	}
+	cleanNetwork(ctx, State{Cni0Created: deleteCni0}, sandboxes, netns, line, warn)
+	return errors.Join(errs...)
+}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubetutor/kubetutor/internal/demo"
+	"github.com/kubetutor/kubetutor/internal/images"
 	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/steps"
 )
@@ -22,7 +25,7 @@ type talkRun struct {
 	dir   string // the talk's working directory
 	home  string // the learner's HOME: the talk's /root
 	path  string // PATH: kubectl and the shell's tools
-	sock  string // containerd's socket (none runs in this test)
+	sock  string // containerd's socket (its default: the talk runs plain `containerd`)
 	state string
 	procs []*proc.Process
 }
@@ -117,9 +120,13 @@ func wantMessage(t *testing.T, rep jsonReport, step, check, status, want string)
 // TestRealTalkReplay types the talk's own commands, in its order and with its
 // file names (binaries in the working directory, etcd in etcd/, the
 // certificates of its csr.conf, the kubeconfig moved to ~/.kube/config), and
-// asserts kubetutor's verdict on every step at every stage, up to the
-// scheduler (the node side needs root and this host's adjustments; the demo
-// tests cover it).
+// asserts kubetutor's verdict on every step at every stage, through
+// containerd, the kubelet and CNI. The node side adds only what this host
+// needs (doctor): containerd's restrict_oom_score_adj and CNI bin dir, the
+// kubelet's failCgroupV1: false, the offline images; where the talk's own
+// command cannot work (its kubelet reads ./kubeconfig, moved to
+// ~/.kube/config; its CNI is flannel, from the internet), the verdict must
+// say what to do and the replay makes the learner's minimal fix.
 func TestRealTalkReplay(t *testing.T) {
 	kb := kubeBinDir()
 	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"} {
@@ -130,7 +137,11 @@ func TestRealTalkReplay(t *testing.T) {
 	requireReal(t, "etcd not installed (apt install etcd-server)", err == nil)
 	_, err = exec.LookPath("openssl")
 	requireReal(t, "openssl not installed", err == nil)
-	for _, port := range []string{"2379", "2380", "6443", "10257", "10259"} {
+	requireReal(t, "the node side (containerd, kubelet) needs root", os.Geteuid() == 0)
+	if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
+		t.Fatal("a cni0 bridge exists: stop the cluster running on this machine first")
+	}
+	for _, port := range []string{"2379", "2380", "6443", "10248", "10250", "10257", "10259"} {
 		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 200*time.Millisecond); err == nil {
 			c.Close()
 			t.Fatalf("port %s is in use: stop the cluster running on this machine first", port)
@@ -138,7 +149,7 @@ func TestRealTalkReplay(t *testing.T) {
 	}
 	root := t.TempDir()
 	k := &talkRun{t: t, kt: kubetutorBinary(t), dir: filepath.Join(root, "talk"), home: filepath.Join(root, "home"),
-		sock: filepath.Join(root, "containerd.sock"), state: filepath.Join(root, "state")}
+		sock: "/run/containerd/containerd.sock", state: filepath.Join(root, "state")}
 	bin := filepath.Join(root, "bin") // where the learner's kubectl is
 	for _, d := range []string{k.dir, k.home, bin, k.state} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -218,4 +229,197 @@ func TestRealTalkReplay(t *testing.T) {
 	rep = k.expect("scheduler", "containerd-running", "containerd is not running")
 	wantMessage(t, rep, "scheduler", "pods-scheduled-or-attempted", "pass", "no nodes available to schedule pods")
 	wantMessage(t, rep, "scheduler", "kube-scheduler-running", "pass", "kube-scheduler is running")
+
+	k.nodeSide()
+}
+
+// nodeSide replays the talk's `containerd` and `./kubelet
+// --kubeconfig=kubeconfig`, then CNI. Everything it adds to the host is
+// removed when the test ends, also when it fails: the kubelet stopped, the
+// CRI containers, shims, mounts, pod network namespaces, CNI iptables chains
+// and cni0 removed (demo.CleanNode, the demo's own teardown), containerd
+// stopped, and the files and directories it created in /etc and /var gone.
+func (k *talkRun) nodeSide() {
+	t := k.t
+	dirs := []string{"/var/lib/kubelet", "/var/lib/containerd", "/run/containerd", "/var/lib/cni", "/run/netns",
+		"/etc/cni/net.d", "/etc/containerd", "/var/log/pods", "/var/log/containers", "/etc/kubernetes"}
+	restore := snapshotDirs(t, dirs)
+	const containerdConf = "/etc/containerd/config.toml"
+	oldConf, confErr := os.ReadFile(containerdConf)
+	nProcs := len(k.procs)
+	t.Cleanup(func() {
+		// Before the procs' own cleanup (Cleanup runs last-in first-out):
+		// the kubelet, then the containers while containerd still runs.
+		for i := len(k.procs) - 1; i >= nProcs; i-- {
+			if k.procs[i].Name == "containerd" {
+				continue
+			}
+			if err := k.procs[i].Stop(10 * time.Second); err != nil {
+				t.Errorf("stop %s: %v", k.procs[i].Name, err)
+			}
+		}
+		var out strings.Builder
+		if err := demo.CleanNode(context.Background(), k.sock, []string{"/var/lib/kubelet", "/run/containerd", "/var/lib/containerd"}, true, &out); err != nil {
+			t.Errorf("clean the node side: %v\n%s", err, out.String())
+		}
+		for i := len(k.procs) - 1; i >= nProcs; i-- {
+			if err := k.procs[i].Stop(10 * time.Second); err != nil {
+				t.Errorf("stop %s: %v", k.procs[i].Name, err)
+			}
+		}
+		// Once more without containerd: shims it left, their mounts.
+		if err := demo.CleanNode(context.Background(), k.sock, []string{"/var/lib/kubelet", "/run/containerd", "/var/lib/containerd"}, true, &out); err != nil {
+			t.Errorf("clean the node side: %v\n%s", err, out.String())
+		}
+		restore()
+		if confErr == nil {
+			if err := os.WriteFile(containerdConf, oldConf, 0o644); err != nil {
+				t.Errorf("restore %s: %v", containerdConf, err)
+			}
+		}
+		t.Logf("node side cleaned:\n%s", out.String())
+	})
+
+	// What this host needs for containerd (doctor): it drops
+	// CAP_SYS_RESOURCE, and Debian's CNI plugins are in /usr/lib/cni.
+	conf := "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  restrict_oom_score_adj = true\n"
+	if _, err := os.Stat("/opt/cni/bin/bridge"); err != nil {
+		conf += "  [plugins.\"io.containerd.grpc.v1.cri\".cni]\n    bin_dir = \"/usr/lib/cni\"\n"
+	}
+	if err := os.MkdirAll("/etc/containerd", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(containerdConf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := k.start("containerd", "containerd")
+	k.waitPass("containerd", p)
+	// No registry here: the course's offline images (what its containerd
+	// lesson runs on such a machine).
+	if out, err := exec.Command(k.kt, "images", "load").CombinedOutput(); err != nil {
+		t.Fatalf("kubetutor images load: %v\n%s", err, out)
+	}
+	rep := k.expect("containerd", "node-registered", "No node has registered")
+	wantMessage(t, rep, "kubelet", "kubelet-running", "fail", "kubelet is not running")
+
+	// The talk's kubelet command: its kubeconfig is no longer in the
+	// working directory (the talk moved it to ~/.kube/config), so the
+	// kubelet exits. The verdict must say so and what to pass instead.
+	p = k.start("kubelet", "./kubelet --kubeconfig=kubeconfig")
+	deadline := time.Now().Add(30 * time.Second)
+	for exited, _ := p.Exited(); !exited; exited, _ = p.Exited() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the talk's ./kubelet --kubeconfig=kubeconfig still runs after 30s with no ./kubeconfig:\n%s", p.Tail(20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("the talk's kubelet exited:\n%s", p.Tail(5))
+	rep = k.expect("containerd", "node-registered", "No node has registered")
+	kc := filepath.Join(k.home, ".kube", "config")
+	if c := findCheck(rep, "kubelet", "kubelet-running"); c == nil || c.Status != "fail" || !strings.Contains(c.Message, "kubelet is not running") || !strings.Contains(c.Hint, "--kubeconfig="+kc) {
+		t.Errorf("after the talk's kubelet exited: kubelet-running = %+v, want a failure saying it is not running, hinting --kubeconfig=%s", c, kc)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		// On this host the kubelet stops on cgroup v1 before it reads its
+		// kubeconfig; the hint must name that too.
+		if c := findCheck(rep, "kubelet", "kubelet-running"); c == nil || !strings.Contains(c.Hint, "failCgroupV1: false") {
+			t.Errorf("cgroup v1 host: kubelet-running hint %+v, want it to name failCgroupV1: false", c)
+		}
+	}
+
+	// The learner's minimal fix: the kubeconfig they moved, and (this
+	// host, doctor) a config allowing cgroup v1.
+	k.sh("cat > kubelet.yaml <<EOF\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfailCgroupV1: false\nEOF")
+	p = k.start("kubelet", "./kubelet --kubeconfig=/root/.kube/config --config=kubelet.yaml")
+	k.waitPass("kubelet", p)
+	rep = k.expect("kubelet", "cni-config", "There is no CNI configuration in /etc/cni/net.d")
+	wantMessage(t, rep, "kubelet", "kubelet-running", "pass", "kubelet is running")
+	wantMessage(t, rep, "cni", "node-ready", "fail", "")
+	wantMessage(t, rep, "cni", "pod-running", "fail", "")
+
+	// The talk's CNI is flannel, applied from the internet: not here. The
+	// course's bridge configuration, byte for byte as `show` prints it.
+	cmd := exec.Command(k.kt, "show", "cni", "--commands")
+	cmd.Env = append(os.Environ(), append(k.env(), "NO_COLOR=1")...)
+	cmd.Dir = k.dir
+	cni, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubetutor show cni --commands: %v", err)
+	}
+	k.sh(string(cni))
+	// The talk's --image=nginx is :latest, pulled always: offline, the
+	// node is Ready but the pod cannot start, and the verdict says why and
+	// what to do.
+	rep = k.waitCheck("cni", "pod-running", "fail", "ImagePull", p)
+	if c := findCheck(rep, "cni", "pod-running"); !strings.Contains(c.Hint, "cannot be pulled") {
+		t.Errorf("the talk's nginx:latest offline: pod-running hint %q, want it to say the image cannot be pulled", c.Hint)
+	}
+	wantMessage(t, rep, "cni", "node-ready", "pass", "")
+	wantMessage(t, rep, "cni", "cni-config", "pass", "/etc/cni/net.d/10-bridge.conflist")
+	assertVerdicts(t, "after CNI, with the talk's image", rep, len(rep.Steps)-1)
+	// The learner's fix, as the hint says (and the course's offline
+	// deployment lesson): the image `kubetutor images load` imported, with
+	// its tag. `kubectl set image` would keep the pull policy Always.
+	if c := findCheck(rep, "cni", "pod-running"); !strings.Contains(c.Hint, "kubectl create deployment nginx --image="+images.WorkloadImage) {
+		t.Errorf("pod-running hint %q, want it to recreate the Deployment with %s", c.Hint, images.WorkloadImage)
+	}
+	k.sh("kubectl delete deployment nginx && kubectl create deployment nginx --image=" + images.WorkloadImage)
+	k.waitPass("cni", p)
+	rep = k.check("check", "--all")
+	assertVerdicts(t, "after CNI", rep, len(rep.Steps))
+}
+
+// waitCheck polls `kubetutor check --all` until a check of a step has the
+// status and a message containing want, and returns that report.
+func (k *talkRun) waitCheck(step, check, status, want string, p *proc.Process) jsonReport {
+	k.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		rep := k.check("check", "--all")
+		c := findCheck(rep, step, check)
+		if c != nil && c.Status == status && strings.Contains(c.Message, want) {
+			return rep
+		}
+		if time.Now().After(deadline) {
+			k.t.Fatalf("step %s check %s = %+v after 90s, want %s saying %q\nlast log lines of %s:\n%s", step, check, c, status, want, p.Name, p.Tail(20))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// snapshotDirs records which of dirs exist and what they hold; the
+// returned func removes whatever was added since (entries, or the whole
+// directory when it did not exist).
+func snapshotDirs(t *testing.T, dirs []string) func() {
+	t.Helper()
+	before := map[string]map[string]bool{}
+	for _, d := range dirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		before[d] = map[string]bool{}
+		for _, e := range entries {
+			before[d][e.Name()] = true
+		}
+	}
+	return func() {
+		for _, d := range dirs {
+			had, existed := before[d]
+			if !existed {
+				if err := os.RemoveAll(d); err != nil {
+					t.Errorf("remove %s: %v", d, err)
+				}
+				continue
+			}
+			entries, _ := os.ReadDir(d)
+			for _, e := range entries {
+				if !had[e.Name()] {
+					if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
+						t.Errorf("remove %s: %v", filepath.Join(d, e.Name()), err)
+					}
+				}
+			}
+		}
+	}
 }
