@@ -58,7 +58,10 @@ func dialContainerd(address string, timeout time.Duration) (Runtime, error) {
 	if fi.Mode()&os.ModeSocket == 0 {
 		return nil, &NotSocketError{Address: address, Kind: fsutil.Kind(fi.Mode())}
 	}
-	c, err := containerd.New(address, containerd.WithTimeout(timeout))
+	// The client's connect timeout is longer than the check's own deadline,
+	// so that a socket that never answers ends on the check's deadline
+	// (named as such) rather than on the client tearing the connection down.
+	c, err := containerd.New(address, containerd.WithTimeout(2*timeout))
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", address, err)
 	}
@@ -90,6 +93,17 @@ func (r *containerdRuntime) Plugin(ctx context.Context, typ, id string) (bool, s
 }
 
 func (r *containerdRuntime) Close() error { return r.c.Close() }
+
+// deadlineErr marks err as a timeout when the check's time ran out: a
+// socket that accepts and never answers may surface as the transport's
+// "use of closed network connection" rather than as DeadlineExceeded,
+// depending on which side of the race gRPC lands.
+func deadlineErr(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+	}
+	return err
+}
 
 func runtimeFailure(env *Env, err error) Result {
 	var missing *SocketMissingError
@@ -144,7 +158,7 @@ func (ContainerdRunning) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	v, rev, err := rt.Version(ctx)
 	if err != nil {
-		return runtimeFailure(env, err), nil
+		return runtimeFailure(env, deadlineErr(ctx, err)), nil
 	}
 	env.markAlive("containerd")
 	return passf("containerd %s answers at %s.", v, env.ContainerdAddress).detail("version %s (revision %s)", v, rev), nil
@@ -165,7 +179,7 @@ func (CRIPluginLoaded) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	found, initErr, err := rt.Plugin(ctx, "io.containerd.grpc.v1", "cri")
 	if err != nil {
-		return runtimeFailure(env, err), nil
+		return runtimeFailure(env, deadlineErr(ctx, err)), nil
 	}
 	switch {
 	case !found:
