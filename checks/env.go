@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -97,6 +98,7 @@ type Env struct {
 	versions     map[string]*versionCall
 	closers      []func() error
 	apiDown      apiDownMemo
+	cache        *InformerCache
 }
 
 // NewEnv returns an Env with the talk's defaults filled in.
@@ -633,4 +635,37 @@ func (e *Env) lastAliveNote(component string) string {
 		return ""
 	}
 	return fmt.Sprintf("; last seen alive %s ago, at %s", e.Now().Sub(t).Round(time.Second), t.Local().Format("15:04:05"))
+}
+
+// KubeStamp identifies the kubeconfig the checks use now (its files, sizes
+// and modification times), re-resolved like every check does: a change
+// means clients built from the old one must be rebuilt.
+func (e *Env) KubeStamp() (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.kubeInjected {
+		return "injected", nil
+	}
+	e.loadConfigLocked()
+	if e.configErr != nil {
+		return "", e.configErr
+	}
+	return e.configStamp, nil
+}
+
+// PingAPI asks the API server for its version, bounded by the check
+// timeout: a cheap GET that says whether it answers now.
+func (e *Env) PingAPI(ctx context.Context) error {
+	e.ForgetAPIDown()
+	kube, err := e.Kube()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := e.withTimeout(ctx)
+	defer cancel()
+	if rc := kube.Discovery().RESTClient(); rc != nil && !reflect.ValueOf(rc).IsNil() {
+		return rc.Get().AbsPath("/version").Do(ctx).Error()
+	}
+	_, err = kube.Discovery().ServerVersion()
+	return err
 }

@@ -16,7 +16,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
@@ -106,7 +105,7 @@ func hostOf(rawURL string) string {
 
 // leaseState reads a Lease and says whether it is fresh and held here.
 func leaseState(ctx context.Context, env *Env, kube kubernetes.Interface, ns, name string, lv *liveness) {
-	l, err := kube.CoordinationV1().Leases(ns).Get(ctx, name, metav1.GetOptions{})
+	l, err := env.reader(kube).lease(ctx, ns, name)
 	if apierrors.IsNotFound(err) {
 		return
 	}
@@ -302,16 +301,16 @@ func kubeletLiveness(ctx context.Context, env *Env) liveness {
 
 // localNode is the node named after this machine, else the first node.
 func localNode(ctx context.Context, env *Env, kube kubernetes.Interface) *corev1.Node {
-	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil || len(nodes.Items) == 0 {
+	nodes, err := env.reader(kube).nodes(ctx)
+	if err != nil || len(nodes) == 0 {
 		return nil
 	}
-	for i := range nodes.Items {
-		if holderIsHost(nodes.Items[i].Name, env.Hostname) {
-			return &nodes.Items[i]
+	for i := range nodes {
+		if holderIsHost(nodes[i].Name, env.Hostname) {
+			return &nodes[i]
 		}
 	}
-	return &nodes.Items[0]
+	return &nodes[0]
 }
 
 func defaultHostname() string {

@@ -12,7 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
 	kimages "github.com/kubetutor/kubetutor/internal/images"
@@ -28,7 +28,8 @@ type workload struct {
 // loadWorkload reads the Deployment, its ReplicaSets and its pods. A nil
 // deployment with a nil error means it does not exist.
 func loadWorkload(ctx context.Context, env *Env, kube kubernetes.Interface) (*workload, error) {
-	d, err := kube.AppsV1().Deployments(env.Namespace).Get(ctx, env.Deployment, metav1.GetOptions{})
+	rd := env.reader(kube)
+	d, err := rd.deployment(ctx, env.Namespace, env.Deployment)
 	if apierrors.IsNotFound(err) {
 		return &workload{}, nil
 	}
@@ -37,25 +38,25 @@ func loadWorkload(ctx context.Context, env *Env, kube kubernetes.Interface) (*wo
 	}
 	w := &workload{deployment: d}
 	// Only the objects the Deployment's selector matches; ownership decides.
-	opts := metav1.ListOptions{}
-	if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err == nil && !sel.Empty() {
-		opts.LabelSelector = sel.String()
+	var sel labels.Selector
+	if s, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err == nil && !s.Empty() {
+		sel = s
 	}
-	rsList, err := kube.AppsV1().ReplicaSets(env.Namespace).List(ctx, opts)
+	rsList, err := rd.replicaSets(ctx, env.Namespace, sel)
 	if err != nil {
 		return nil, err
 	}
-	for _, rs := range rsList.Items {
+	for _, rs := range rsList {
 		if metav1.IsControlledBy(&rs, d) {
 			w.replicaSets = append(w.replicaSets, rs)
 		}
 	}
 	sort.Slice(w.replicaSets, func(i, j int) bool { return w.replicaSets[i].Name < w.replicaSets[j].Name })
-	podList, err := kube.CoreV1().Pods(env.Namespace).List(ctx, opts)
+	podList, err := rd.pods(ctx, env.Namespace, sel)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range podList.Items {
+	for _, p := range podList {
 		for _, rs := range w.replicaSets {
 			if metav1.IsControlledBy(&p, &rs) {
 				w.pods = append(w.pods, p)
@@ -157,7 +158,7 @@ func (ReplicaSetCreated) Check(ctx context.Context, env *Env) (Result, error) {
 		r := failf("Deployment %s has no ReplicaSet: no deployment controller has acted on it, so kube-controller-manager is not running (or cannot reach the API server).", w.deployment.Name).
 			saw("no ReplicaSet owned by "+w.deployment.Name, "a ReplicaSet "+w.deployment.Name+"-<hash>").
 			hint("start kube-controller-manager (kubetutor show controller-manager)")
-		if age, ok := leaseAge(ctx, kube, "kube-controller-manager", env.Now()); ok && age < time.Minute {
+		if age, ok := leaseAge(ctx, env.reader(kube), "kube-controller-manager", env.Now()); ok && age < time.Minute {
 			r.Message += fmt.Sprintf(" Its leader lease was renewed %s ago, so it runs: read its log for errors.", age.Round(time.Second))
 		}
 		return r, nil
@@ -238,7 +239,7 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 			saw("SchedulingGated", "a node assigned, or FailedScheduling").
 			hint("remove spec.schedulingGates from the pod template, or recreate the Deployment: kubectl create deployment nginx --image=nginx"), nil
 	}
-	ev := latestEvent(ctx, kube, env.Namespace, "Pod", p.Name, "FailedScheduling")
+	ev := latestEvent(ctx, env.reader(kube), env.Namespace, "Pod", p.Name, "FailedScheduling")
 	// Only the scheduler says Unschedulable (or SchedulerError) and records
 	// FailedScheduling; other writers of PodScheduled=False do not count.
 	if cond != nil && cond.Status == corev1.ConditionFalse && (cond.Reason == corev1.PodReasonUnschedulable || cond.Reason == corev1.PodReasonSchedulerError || ev != nil) {
@@ -256,7 +257,7 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 	r := failf("Pod %s is %s and no scheduler has looked at it: no node, no PodScheduled condition, no FailedScheduling event.", p.Name, p.Status.Phase).
 		saw("pod unscheduled, untouched", "a node assigned, or FailedScheduling").
 		hint("start kube-scheduler: run the step's commands, kubetutor show scheduler --commands")
-	if age, ok := leaseAge(ctx, kube, "kube-scheduler", env.Now()); ok && age < time.Minute {
+	if age, ok := leaseAge(ctx, env.reader(kube), "kube-scheduler", env.Now()); ok && age < time.Minute {
 		r.Message += fmt.Sprintf(" kube-scheduler's leader lease was renewed %s ago, so it runs: read its log.", age.Round(time.Second))
 	}
 	return r, nil
@@ -279,16 +280,16 @@ func (NodeRegistered) Check(ctx context.Context, env *Env) (Result, error) {
 	if fail != nil {
 		return *fail, nil
 	}
-	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := env.reader(kube).nodes(ctx)
 	if err != nil {
 		return apiFailure(env, err), nil
 	}
-	if len(nodes.Items) == 0 {
+	if len(nodes) == 0 {
 		return failf("No node has registered: the kubelet is not running, or cannot reach the API server.").
 			saw("0 nodes", "1 node").
 			hint("start the kubelet as root (kubetutor show kubelet); containerd must run first (kubetutor check containerd)"), nil
 	}
-	n := nodes.Items[0]
+	n := nodes[0]
 	ready := nodeCondition(&n, corev1.NodeReady)
 	switch {
 	case ready == nil || ready.Status == corev1.ConditionUnknown:
@@ -316,14 +317,14 @@ func (NodeReady) Check(ctx context.Context, env *Env) (Result, error) {
 	if fail != nil {
 		return *fail, nil
 	}
-	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := env.reader(kube).nodes(ctx)
 	if err != nil {
 		return apiFailure(env, err), nil
 	}
-	if len(nodes.Items) == 0 {
+	if len(nodes) == 0 {
 		return failf("No node has registered.").saw("0 nodes", "a Ready node").hint("the kubelet step comes first: kubetutor check kubelet"), nil
 	}
-	n := nodes.Items[0]
+	n := nodes[0]
 	ready := nodeCondition(&n, corev1.NodeReady)
 	if ready == nil || ready.Status != corev1.ConditionTrue {
 		status, msg := "Unknown", "no Ready condition"
@@ -393,7 +394,7 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 			return r.hint("%s", hintForPodEvent("ImagePull")), nil
 		}
 	}
-	if ev := latestEvent(ctx, kube, env.Namespace, "Pod", p.Name, ""); ev != nil && ev.Type == corev1.EventTypeWarning {
+	if ev := latestEvent(ctx, env.reader(kube), env.Namespace, "Pod", p.Name, ""); ev != nil && ev.Type == corev1.EventTypeWarning {
 		r.Message += fmt.Sprintf(" Last warning: %s: %s", ev.Reason, ev.Message)
 		return r.hint("%s", hintForPodEvent(ev.Message)), nil
 	}
@@ -471,19 +472,15 @@ func orNone(s string) string {
 }
 
 // latestEvent returns the newest event about an object, optionally of one reason.
-func latestEvent(ctx context.Context, kube kubernetes.Interface, ns, kind, name, reason string) *corev1.Event {
-	sel := fields.Set{"involvedObject.kind": kind, "involvedObject.name": name}
-	if reason != "" {
-		sel["reason"] = reason
-	}
-	list, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: sel.AsSelector().String()})
+func latestEvent(ctx context.Context, rd clusterReader, ns, kind, name, reason string) *corev1.Event {
+	list, err := rd.events(ctx, ns, kind, name, reason)
 	if err != nil {
 		return nil
 	}
 	var out *corev1.Event
 	var outTime time.Time
-	for i := range list.Items {
-		ev := &list.Items[i]
+	for i := range list {
+		ev := &list[i]
 		if ev.InvolvedObject.Kind != kind || ev.InvolvedObject.Name != name || (reason != "" && ev.Reason != reason) {
 			continue
 		}
@@ -512,8 +509,8 @@ func eventTime(ev *corev1.Event) time.Time {
 }
 
 // leaseAge says how long ago a component renewed its leader-election lease.
-func leaseAge(ctx context.Context, kube kubernetes.Interface, name string, now time.Time) (time.Duration, bool) {
-	l, err := kube.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})
+func leaseAge(ctx context.Context, rd clusterReader, name string, now time.Time) (time.Duration, bool) {
+	l, err := rd.lease(ctx, "kube-system", name)
 	if err != nil || l.Spec.RenewTime == nil {
 		return 0, false
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubetutor/kubetutor/checks"
@@ -269,8 +271,28 @@ func (fakeRuntime) Close() error { return nil }
 // TestStages walks the talk on a simulated cluster and asserts, at every
 // stage, the verdict of every step, where `check` locates the cluster, and
 // the explanation of the next step's failure.
+// TestStages walks the simulated cluster through every stage, reading it
+// both ways the checks can: straight from the API server (one-shot checks)
+// and through the informer cache a watch attaches. The verdicts must be the
+// same.
 func TestStages(t *testing.T) {
+	for _, through := range []string{"api", "informers"} {
+		t.Run(through, func(t *testing.T) { testStages(t, through == "informers") })
+	}
+}
+
+func testStages(t *testing.T, informers bool) {
 	w := newWorld(t)
+	var cache *checks.InformerCache
+	if informers {
+		cache = checks.NewInformerCache(w.kube, w.env.Namespace, w.env.Deployment)
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := cache.Start(sctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cache.Stop)
+	}
 	ids := steps.IDs()
 	for si, st := range stages {
 		name := st.step
@@ -282,6 +304,29 @@ func TestStages(t *testing.T) {
 			rep, err := steps.Run(ctx, w.env, steps.RunOptions{Mode: steps.Every})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if informers {
+				// The informers learn of the stage's objects a moment after
+				// the API (the fake clientset's tracker) has them: read
+				// through them until they caught up with the direct reading,
+				// then judge the informers' report.
+				direct := verdictTable(rep)
+				var got string
+				poll := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+					w.env.SetCache(cache)
+					defer w.env.SetCache(nil)
+					rep, err = steps.Run(ctx, w.env, steps.RunOptions{Mode: steps.Every})
+					if err != nil {
+						return false, err
+					}
+					got = verdictTable(rep)
+					return got == direct, nil
+				})
+				if poll != nil {
+					t.Fatalf("through the informers:\n%s\nthrough the API:\n%s", got, direct)
+				}
+				w.env.SetCache(cache)
+				defer w.env.SetCache(nil)
 			}
 			var verdicts []string
 			for i, r := range rep.Steps {
@@ -354,6 +399,21 @@ func describe(r steps.Result) string {
 	var b strings.Builder
 	for _, c := range r.Checks {
 		fmt.Fprintf(&b, "\n  %s %s: %s", c.Status, c.Name, c.Message)
+	}
+	return b.String()
+}
+
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// verdictTable is a report's every check with its status, message and hint,
+// numbers (ages, durations) masked.
+func verdictTable(rep steps.Report) string {
+	var b strings.Builder
+	for _, r := range rep.Steps {
+		fmt.Fprintf(&b, "%s %s\n", r.ID, r.Status)
+		for _, c := range r.Checks {
+			fmt.Fprintf(&b, "  %s %s: %s | %s\n", c.Status, c.Name, digits.ReplaceAllString(c.Message, "#"), digits.ReplaceAllString(c.Hint, "#"))
+		}
 	}
 	return b.String()
 }

@@ -6,11 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/kubetutor/kubetutor/checks"
 )
 
@@ -42,8 +37,11 @@ func (e *TimeoutError) Error() string {
 }
 
 // Watch evaluates a step until it passes. Between evaluations it waits for a
-// change of the API objects the step depends on (watches), or for Resync
-// when the step's facts live outside the API server.
+// change of the API objects the step depends on (the event handlers of
+// client-go informers, filtered by the Deployment's name and selector), or
+// for Resync when the step's facts live outside the API server. While the
+// API server answers, the checks read the informers' caches instead of
+// listing again; the informers stop when Watch returns.
 func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Result, error) {
 	env.SetDefaults()
 	if opts.Resync <= 0 {
@@ -55,20 +53,17 @@ func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Res
 	} else {
 		ctx, cancel = context.WithCancel(ctx)
 	}
-	// Ends the watches when Watch returns, whatever the caller's context.
+	// Ends the informers when Watch returns, whatever the caller's context.
 	defer cancel()
-	changes := make(chan struct{}, 1)
-	if len(s.WatchKinds) > 0 {
-		if kube, err := env.WatchKube(); err == nil {
-			for _, k := range s.WatchKinds {
-				go watchKind(ctx, kube, env, k, changes)
-			}
-		}
-	}
+	var cc cacheKeeper
+	defer cc.close(env)
 	ticker := time.NewTicker(opts.Resync)
 	defer ticker.Stop()
 	var last Result
 	for {
+		if len(s.WatchKinds) > 0 {
+			cc.refresh(ctx, env, s.WatchKinds)
+		}
 		res := Evaluate(ctx, env, s)
 		if ctx.Err() != nil && last.ID != "" {
 			// The deadline cut this evaluation short: the last complete
@@ -95,57 +90,82 @@ func Watch(ctx context.Context, env *checks.Env, s Step, opts WatchOptions) (Res
 				return last, &TimeoutError{Step: s.ID, Timeout: opts.Timeout, Last: last}
 			}
 			return last, ctx.Err()
-		case <-changes:
+		case <-cc.changed():
 		case <-ticker.C:
 		}
 	}
 }
 
-// watchKind signals changes of one kind of object until ctx ends,
-// re-establishing the watch when the server closes it.
-func watchKind(ctx context.Context, kube kubernetes.Interface, env *checks.Env, k Kind, changes chan<- struct{}) {
-	for ctx.Err() == nil {
-		started := time.Now()
-		if w, err := startWatch(ctx, kube, env, k); err == nil {
-			for ev := range w.ResultChan() {
-				if ev.Type == watch.Error {
-					break
-				}
-				select {
-				case changes <- struct{}{}:
-				default: // a change is already pending
-				}
-			}
-			w.Stop()
-		}
-		// A server that refuses or keeps closing the watch is retried at
-		// most once a second.
-		if wait := time.Second - time.Since(started); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-		}
+// cacheKeeper owns Watch's informer cache: built once the API server
+// answers, rebuilt when the kubeconfig changes (it is re-resolved on every
+// evaluation), attached to the Env only while the API server answers.
+type cacheKeeper struct {
+	cache  *checks.InformerCache
+	stamp  string
+	failed time.Time
+}
+
+func (k *cacheKeeper) changed() <-chan struct{} {
+	if k.cache == nil {
+		return nil
+	}
+	return k.cache.Changed()
+}
+
+func (k *cacheKeeper) drop(env *checks.Env) {
+	env.SetCache(nil)
+	if k.cache != nil {
+		k.cache.Stop()
+		k.cache, k.stamp = nil, ""
 	}
 }
 
-func startWatch(ctx context.Context, kube kubernetes.Interface, env *checks.Env, k Kind) (watch.Interface, error) {
-	ns := env.Namespace
-	opts := metav1.ListOptions{}
-	switch k {
-	case Deployments:
-		// Only the learner's Deployment wakes the step up.
-		opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", env.Deployment).String()
-		return kube.AppsV1().Deployments(ns).Watch(ctx, opts)
-	case ReplicaSets:
-		return kube.AppsV1().ReplicaSets(ns).Watch(ctx, opts)
-	case Pods:
-		return kube.CoreV1().Pods(ns).Watch(ctx, opts)
-	case Events:
-		return kube.CoreV1().Events(ns).Watch(ctx, opts)
-	case Nodes:
-		return kube.CoreV1().Nodes().Watch(ctx, opts)
+func (k *cacheKeeper) close(env *checks.Env) { k.drop(env) }
+
+func (k *cacheKeeper) refresh(ctx context.Context, env *checks.Env, kinds []Kind) {
+	// Until the API server answers, the checks ask it directly and fail the
+	// way a one-shot check does; a cache kept from before it stopped is
+	// not read.
+	env.SetCache(nil)
+	stamp, err := env.KubeStamp()
+	if err != nil {
+		k.drop(env)
+		return
 	}
-	return nil, fmt.Errorf("no watch for %q", k)
+	if k.cache != nil && stamp != k.stamp {
+		k.drop(env)
+	}
+	if err := env.PingAPI(ctx); err != nil {
+		return
+	}
+	if k.cache == nil {
+		// A cache that did not sync is tried again a few seconds later;
+		// meanwhile the checks read the API server.
+		if !k.failed.IsZero() && time.Since(k.failed) < 5*time.Second {
+			return
+		}
+		kube, err := env.WatchKube()
+		if err != nil {
+			return
+		}
+		c := checks.NewInformerCache(kube, env.Namespace, env.Deployment, kindNames(kinds)...)
+		sctx, cancel := context.WithTimeout(ctx, checks.SyncTimeout)
+		err = c.Start(sctx)
+		cancel()
+		if err != nil {
+			c.Stop()
+			k.failed = time.Now()
+			return
+		}
+		k.cache, k.stamp, k.failed = c, stamp, time.Time{}
+	}
+	env.SetCache(k.cache)
+}
+
+func kindNames(kinds []Kind) []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k)
+	}
+	return out
 }
