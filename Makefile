@@ -70,10 +70,10 @@ fuzz:
 # beside kubectl get, and how fast check --watch notices a change; and the
 # workshop room under 200 learners for a minute (loopback). Results
 # go to hack/bench.txt; the README quotes them.
-bench: deps kube-binaries
-	go test -run '^$$' -bench . -benchtime 5x ./internal/pki | tee hack/bench.txt
-	go test -run '^$$' -bench RoomLoad -benchtime 1x ./internal/room | tee -a hack/bench.txt
-	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -v -run '^$$' -bench . -benchtime 3x ./internal/e2e | grep -v '^\s*[•✓]' | tee -a hack/bench.txt
+bench: deps kube-binaries upstream-stack
+	set -o pipefail; go test -run '^$$' -bench . -benchtime 5x ./internal/pki | tee hack/bench.txt
+	set -o pipefail; go test -run '^$$' -bench RoomLoad -benchtime 1x ./internal/room | tee -a hack/bench.txt
+	set -o pipefail; KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) KUBETUTOR_UPSTREAM_DIR=$(UPSTREAM_DIR) go test -v -run '^$$' -bench . -benchtime 3x ./internal/e2e | grep -v '^\s*[•✓]' | tee -a hack/bench.txt
 
 clean:
 	rm -rf bin

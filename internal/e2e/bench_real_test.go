@@ -24,7 +24,16 @@ var waitLine = regexp.MustCompile(`✓ (.+?) \(([0-9.]+(?:ms|s|µs))\)$`)
 // Running (binaries present), in total and per status line.
 func BenchmarkRealDemo(b *testing.B) {
 	requireDemo(b)
-	d := newDemoRun(b)
+	benchDemo(b, newDemoRun(b))
+}
+
+// BenchmarkRealDemoUpstream is the same on the upstream stack (containerd
+// 2.x, etcd 3.6, the CNI plugins in /opt/cni/bin).
+func BenchmarkRealDemoUpstream(b *testing.B) {
+	benchDemo(b, newUpstreamDemo(b))
+}
+
+func benchDemo(b *testing.B, d *demoRun) {
 	perLine := map[string]time.Duration{}
 	var total time.Duration
 	for i := 0; i < b.N; i++ {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -31,29 +32,7 @@ func upstreamDir() string {
 // containerd-2, etcd-3.6 and cni-opt variants run for real. What it puts in
 // /opt/cni/bin it removes, also when it fails.
 func TestRealDemoUpstream(t *testing.T) {
-	requireDemo(t)
-	dir := upstreamDir()
-	built := true
-	for _, p := range []string{"bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr", "bin/crictl", "bin/etcd", "bin/etcdctl", "cni/bridge", "cni/host-local", "cni/loopback", "cni/portmap"} {
-		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
-			built = false
-		}
-	}
-	requireReal(t, "the upstream stack is not built in "+dir+" (make upstream-stack)", built)
-	if _, err := os.Stat("/opt/cni/bin/bridge"); err == nil {
-		t.Fatal("/opt/cni/bin already holds CNI plugins: this test installs its own there and needs a machine without them")
-	}
-	installCNI(t, filepath.Join(dir, "cni"), "/opt/cni/bin")
-
-	d := newDemoRun(t)
-	if err := os.MkdirAll(filepath.Join(d.dir, "bin"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "crictl", "etcd", "etcdctl"} {
-		if err := os.Symlink(filepath.Join(dir, "bin", b), filepath.Join(d.dir, "bin", b)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	d := newUpstreamDemo(t)
 	start := time.Now()
 	out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", kubeBinDir())
 	if code != 0 {
@@ -91,17 +70,50 @@ func TestRealDemoUpstream(t *testing.T) {
 	if log, _ := os.ReadFile(filepath.Join(d.dir, "logs", "containerd.log")); !containerd2Started.Match(log) {
 		t.Errorf("the demo's containerd is not 2.x; its log begins:\n%.1500s", log)
 	}
-	ver, _ := os.ReadFile(filepath.Join(dir, ".versions"))
-	t.Logf("upstream stack: %s", strings.TrimSpace(string(ver)))
+	for _, b := range []string{"containerd", "etcd"} {
+		ver, _ := exec.Command(filepath.Join(upstreamDir(), "bin", b), "--version").Output()
+		t.Logf("upstream stack: %s", strings.TrimSpace(string(ver)))
+	}
 	assertBlocksCovered(t, d)
 	down(t, d)
+}
+
+// newUpstreamDemo prepares a demo run on the upstream stack: the plugins of
+// the CNI release in /opt/cni/bin (removed after the test), containerd 2.x,
+// crictl and etcd 3.6 in the demo's bin/.
+func newUpstreamDemo(t testing.TB) *demoRun {
+	t.Helper()
+	requireDemo(t)
+	dir := upstreamDir()
+	built := true
+	for _, p := range []string{"bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr", "bin/crictl", "bin/etcd", "bin/etcdctl", "cni/bridge", "cni/host-local", "cni/loopback", "cni/portmap"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			built = false
+		}
+	}
+	requireReal(t, "the upstream stack is not built in "+dir+" (make upstream-stack)", built)
+	if _, err := os.Stat("/opt/cni/bin/bridge"); err == nil {
+		t.Fatal("/opt/cni/bin already holds CNI plugins: this test installs its own there and needs a machine without them")
+	}
+	installCNI(t, filepath.Join(dir, "cni"), "/opt/cni/bin")
+
+	d := newDemoRun(t)
+	if err := os.MkdirAll(filepath.Join(d.dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "ctr", "crictl", "etcd", "etcdctl"} {
+		if err := os.Symlink(filepath.Join(dir, "bin", b), filepath.Join(d.dir, "bin", b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
 }
 
 var containerd2Started = regexp.MustCompile(`msg="starting containerd".* version=v?2\.`)
 
 // installCNI copies the plugins of src into dst, and removes them (and dst,
 // and its parents, when it created them) after the test.
-func installCNI(t *testing.T, src, dst string) {
+func installCNI(t testing.TB, src, dst string) {
 	t.Helper()
 	var created []string
 	for p := dst; p != "/" && p != "."; p = filepath.Dir(p) {
