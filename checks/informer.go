@@ -107,7 +107,12 @@ func (c *InformerCache) factory(opts ...informers.SharedInformerOption) informer
 	return f
 }
 
+// addHandler registers h (if any) on inf, and keeps inf's list and watch
+// errors off the terminal: client-go logs them to stderr by default, over
+// the walkthrough's screen. An API server that stops is seen by the checks
+// (steps.Watch reads it directly while it does not answer).
 func addHandler(inf toolscache.SharedIndexInformer, h toolscache.ResourceEventHandler) {
+	_ = inf.SetWatchErrorHandler(func(*toolscache.Reflector, error) {})
 	if h != nil {
 		_, _ = inf.AddEventHandler(h)
 	}
@@ -137,7 +142,9 @@ func (c *InformerCache) Start(ctx context.Context) error {
 
 	for _, ns := range leaseNamespaces {
 		f := c.factory(informers.WithNamespace(ns))
-		c.leases[ns] = f.Coordination().V1().Leases().Informer().GetIndexer()
+		inf := f.Coordination().V1().Leases().Informer()
+		addHandler(inf, nil)
+		c.leases[ns] = inf.GetIndexer()
 	}
 	for _, f := range c.factories {
 		f.Start(c.stop)
