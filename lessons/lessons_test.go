@@ -51,7 +51,9 @@ func TestTroubleshootingCoversTheCommonErrors(t *testing.T) {
 		"neither iptables nor ip6tables usable", "Neither iptables nor ip6tables usable",
 		"code = Unimplemented desc = unknown service runtime.v1.RuntimeService", `disabled_plugins = ["cri"]`,
 		"running with swap on is not supported, please disable swap or set --fail-swap-on flag to false",
-		"SystemdCgroup", "etcdmain: listen tcp 127.0.0.1:2379: bind: address already in use",
+		`"Swap is on" /proc/swaps contents=`,
+		"SystemdCgroup", `"Failed to start ContainerManager" err="systemd not running on this host, cannot use systemd cgroups manager"`,
+		"Falling back to using cgroupDriver from kubelet config.", "etcdmain: listen tcp 127.0.0.1:2379: bind: address already in use",
 		`failed to get sandbox image "registry.k8s.io/pause:3.6"`, "You must be logged in to the server",
 	} {
 		if !strings.Contains(text, want) {
