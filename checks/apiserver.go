@@ -19,7 +19,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 )
 
 // APIServerReady checks that kube-apiserver answers, through the
@@ -57,9 +56,15 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 			saw("no certificate authority", "the cluster's CA embedded").
 			hint("kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=%s", env.APIServerURL), nil
 	}
-	client, err := rest.HTTPClientFor(cfg)
+	// The clientset's own client: the checks that use it share one
+	// connection (and one TLS handshake) with this one.
+	client, err := env.APIHTTPClient()
 	if err != nil {
-		return kubeconfigFailure(&KubeconfigError{Path: env.KubeconfigPath(), Err: err}), nil
+		var kerr *KubeconfigError
+		if !errors.As(err, &kerr) {
+			err = &KubeconfigError{Path: env.KubeconfigPath(), Err: err}
+		}
+		return kubeconfigFailure(err), nil
 	}
 	base := strings.TrimSuffix(cfg.Host, "/")
 	notAPIServer := func(what string) Result {

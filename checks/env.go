@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -85,6 +86,7 @@ type Env struct {
 
 	mu           sync.Mutex
 	kube         kubernetes.Interface
+	httpClient   *http.Client
 	kubeInjected bool
 	restConfig   *rest.Config
 	rawConfig    *clientcmdapi.Config
@@ -98,6 +100,7 @@ type Env struct {
 	versions     map[string]*versionCall
 	closers      []func() error
 	apiDown      apiDownMemo
+	memo         *runMemo
 	cache        *InformerCache
 }
 
@@ -503,6 +506,7 @@ func (e *Env) dropConfigLocked() {
 	if !e.kubeInjected {
 		e.kube = nil
 	}
+	e.httpClient = nil
 }
 
 // SetKube installs a clientset, for tests and for callers that already have one.
@@ -531,15 +535,82 @@ func (e *Env) Kube() (kubernetes.Interface, error) {
 	if err := e.refreshExecLocked(); err != nil {
 		return nil, err
 	}
-	if e.kube != nil {
-		return e.kube, nil
-	}
-	k, err := e.newClientLocked(e.restConfig)
-	if err != nil {
+	if err := e.buildClientLocked(); err != nil {
 		return nil, err
 	}
-	e.kube = k
-	return k, nil
+	return e.kube, nil
+}
+
+// buildClientLocked builds the clientset and its HTTP client once per
+// loaded kubeconfig.
+func (e *Env) buildClientLocked() error {
+	if e.kube != nil && e.httpClient != nil {
+		return nil
+	}
+	cfg := rest.CopyConfig(e.restConfig)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return &firstRequestGate{rt: rt, done: make(chan struct{})}
+	})
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return fmt.Errorf("build a Kubernetes client from the kubeconfig: %w", err)
+	}
+	k, err := kubernetes.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return fmt.Errorf("build a Kubernetes client from the kubeconfig: %w", err)
+	}
+	e.kube, e.httpClient = k, hc
+	return nil
+}
+
+// APIHTTPClient is the clientset's own HTTP client (the kubeconfig's TLS
+// and credentials, the check timeout), for requests the clientset has no
+// method for (/readyz): they share its connection. With an injected
+// clientset it is built from the kubeconfig alone.
+func (e *Env) APIHTTPClient() (*http.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.loadConfigLocked()
+	if e.configErr != nil {
+		return nil, e.configErr
+	}
+	if err := e.refreshExecLocked(); err != nil {
+		return nil, err
+	}
+	if e.kubeInjected {
+		return rest.HTTPClientFor(e.restConfig)
+	}
+	if err := e.buildClientLocked(); err != nil {
+		return nil, err
+	}
+	return e.httpClient, nil
+}
+
+// firstRequestGate holds a new client's requests until its first one has
+// an answer. The checks of a run start at once: without it, requests that
+// start while the first connection is still in its TLS handshake each dial
+// (and pay for a handshake) of their own; after it they all share one
+// HTTP/2 connection. A first request that fails or times out releases the
+// others, which then fail alike or within their own deadline.
+type firstRequestGate struct {
+	rt   http.RoundTripper
+	once sync.Once
+	done chan struct{}
+}
+
+func (g *firstRequestGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	first := false
+	g.once.Do(func() { first = true })
+	if first {
+		defer close(g.done)
+		return g.rt.RoundTrip(r)
+	}
+	select {
+	case <-g.done:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	return g.rt.RoundTrip(r)
 }
 
 func (e *Env) newClientLocked(cfg *rest.Config) (kubernetes.Interface, error) {

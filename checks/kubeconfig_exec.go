@@ -61,6 +61,7 @@ func (e *Env) refreshExecLocked() error {
 	if !e.kubeInjected {
 		e.kube = nil
 	}
+	e.httpClient = nil
 	return nil
 }
 

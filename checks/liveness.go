@@ -71,7 +71,21 @@ type liveness struct {
 // probeHealthz asks a component's /healthz. Components serve it with
 // self-signed certificates and allow it anonymously, so the probe neither
 // verifies nor authenticates: it only asks whether something is alive there.
+// Within a run each URL is asked once.
 func probeHealthz(ctx context.Context, env *Env, rawURL string) (ok, known bool, what string) {
+	type probe struct {
+		ok, known bool
+		what      string
+	}
+	p, _ := memoized(ctx, env, "healthz "+rawURL, func() (probe, error) {
+		var p probe
+		p.ok, p.known, p.what = askHealthz(ctx, env, rawURL)
+		return p, nil
+	})
+	return p.ok, p.known, p.what
+}
+
+func askHealthz(ctx context.Context, env *Env, rawURL string) (ok, known bool, what string) {
 	timeout := env.Timeout
 	if timeout > 2*time.Second {
 		timeout = 2 * time.Second
@@ -208,6 +222,36 @@ var (
 	kubelet           = component{Name: "kubelet", Step: "kubelet", LeaseNamespace: "kube-node-lease", LeaseKind: "node Lease"}
 )
 
+// controlPlaneComponent is kube-controller-manager or kube-scheduler (by
+// program name), with the Env's /healthz URL for it.
+func controlPlaneComponent(env *Env, name string) component {
+	if name == scheduler.Name {
+		c := scheduler
+		c.Healthz = env.SchedulerHealthz
+		return c
+	}
+	c := controllerManager
+	c.Healthz = env.ControllerManagerHealthz
+	return c
+}
+
+// staleUnlessAlive keeps a pass that rests on what a control-plane
+// component did (a ReplicaSet made, a pod bound) only while that component
+// runs: once it is gone the effect is still in etcd, and the result says it
+// is stale with a warning. The step's own liveness check is what fails.
+func staleUnlessAlive(ctx context.Context, env *Env, kube kubernetes.Interface, name string, r Result) Result {
+	if r.Status != Pass {
+		return r
+	}
+	lv := checkLiveness(ctx, env, kube, controlPlaneComponent(env, name))
+	if lv.Alive {
+		return r
+	}
+	r.Status = Warn
+	r.Message += fmt.Sprintf(" That is stale, not proof: %s.", lv.Message)
+	return r
+}
+
 // ComponentAlive checks that a control-plane component runs now, not that
 // it once did: its effects (a ReplicaSet, a bound pod) stay in etcd after
 // it is gone.
@@ -221,12 +265,7 @@ func (c ComponentAlive) Name() string { return c.Component + "-running" }
 
 // Check implements Checker.
 func (c ComponentAlive) Check(ctx context.Context, env *Env) (Result, error) {
-	comp := controllerManager
-	comp.Healthz = env.ControllerManagerHealthz
-	if c.Component == scheduler.Name {
-		comp = scheduler
-		comp.Healthz = env.SchedulerHealthz
-	}
+	comp := controlPlaneComponent(env, c.Component)
 	kube, err := env.Kube()
 	if err != nil {
 		kube = nil

@@ -25,29 +25,51 @@ func lease(ns, name, holder string, renewedAgo time.Duration, durSec int32, now 
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &durSec, RenewTime: &renew}}
 }
 
+// healthzRefused is a /healthz URL where nothing listens: a component
+// stopped on this machine.
+func healthzRefused(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "https://" + addr + "/healthz"
+}
+
+// healthzServing is a /healthz URL that answers code and body, as a
+// component's self-signed TLS endpoint does.
+func healthzServing(t *testing.T, code int, body string) string {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(code)
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/healthz"
+}
+
+// withControlPlane points env at a kube-controller-manager and a
+// kube-scheduler that run (alive) or were stopped, on a fake host with no
+// processes, whatever runs on the test machine.
+func withControlPlane(t *testing.T, env *checks.Env, alive bool) {
+	env.HostRoot = t.TempDir()
+	if alive {
+		env.ControllerManagerHealthz = healthzServing(t, 200, "ok")
+		env.SchedulerHealthz = healthzServing(t, 200, "ok")
+		return
+	}
+	env.ControllerManagerHealthz = healthzRefused(t)
+	env.SchedulerHealthz = healthzRefused(t)
+}
+
 // TestLiveness: a component runs when its /healthz here answers ok, or when
 // it runs elsewhere and renews its Lease; otherwise it is "not running", with
 // when it was last seen alive.
 func TestLiveness(t *testing.T) {
 	now := time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
-	refused := func(t *testing.T) string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		return "https://" + addr + "/healthz"
-	}
+	refused := healthzRefused
 	serving := func(code int, body string) func(t *testing.T) string {
-		return func(t *testing.T) string {
-			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				w.WriteHeader(code)
-				fmt.Fprint(w, body)
-			}))
-			t.Cleanup(srv.Close)
-			return srv.URL + "/healthz"
-		}
+		return func(t *testing.T) string { return healthzServing(t, code, body) }
 	}
 	const cm = "kube-controller-manager"
 	cases := []struct {

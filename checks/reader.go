@@ -31,13 +31,17 @@ type clusterReader interface {
 }
 
 // reader is the cluster reader of an evaluation: the attached informer
-// cache, else the API server through kube.
+// cache, else the API server through kube, once per question within a run
+// (see runMemo).
 func (e *Env) reader(kube kubernetes.Interface) clusterReader {
 	e.mu.Lock()
-	c := e.cache
+	c, memo := e.cache, e.memo
 	e.mu.Unlock()
 	if c != nil {
 		return c
+	}
+	if memo != nil {
+		return memoReader{rd: directReader{kube}, env: e}
 	}
 	return directReader{kube}
 }

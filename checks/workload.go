@@ -42,9 +42,21 @@ func loadWorkload(ctx context.Context, env *Env, kube kubernetes.Interface) (*wo
 	if s, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err == nil && !s.Empty() {
 		sel = s
 	}
+	// The ReplicaSets and the pods are independent questions: ask both at once.
+	var podList []corev1.Pod
+	var podErr error
+	podsDone := make(chan struct{})
+	go func() {
+		defer close(podsDone)
+		podList, podErr = rd.pods(ctx, env.Namespace, sel)
+	}()
 	rsList, err := rd.replicaSets(ctx, env.Namespace, sel)
+	<-podsDone
 	if err != nil {
 		return nil, err
+	}
+	if podErr != nil {
+		return nil, podErr
 	}
 	for _, rs := range rsList {
 		if metav1.IsControlledBy(&rs, d) {
@@ -52,10 +64,6 @@ func loadWorkload(ctx context.Context, env *Env, kube kubernetes.Interface) (*wo
 		}
 	}
 	sort.Slice(w.replicaSets, func(i, j int) bool { return w.replicaSets[i].Name < w.replicaSets[j].Name })
-	podList, err := rd.pods(ctx, env.Namespace, sel)
-	if err != nil {
-		return nil, err
-	}
 	for _, p := range podList {
 		for _, rs := range w.replicaSets {
 			if metav1.IsControlledBy(&p, &rs) {
@@ -164,7 +172,8 @@ func (ReplicaSetCreated) Check(ctx context.Context, env *Env) (Result, error) {
 		return r, nil
 	}
 	rs := w.newestReplicaSet()
-	return passf("The deployment controller created ReplicaSet %s (desired %d, current %d).", rs.Name, ptrInt(rs.Spec.Replicas), rs.Status.Replicas), nil
+	return staleUnlessAlive(ctx, env, kube, controllerManager.Name,
+		passf("The deployment controller created ReplicaSet %s (desired %d, current %d).", rs.Name, ptrInt(rs.Spec.Replicas), rs.Status.Replicas)), nil
 }
 
 // PodsCreated checks that the ReplicaSet controller made pods, and explains
@@ -176,14 +185,20 @@ func (PodsCreated) Name() string { return "pods-created" }
 
 // Check implements Checker.
 func (PodsCreated) Check(ctx context.Context, env *Env) (Result, error) {
-	w, _, fail := deploymentWorkload(ctx, env)
+	w, kube, fail := deploymentWorkload(ctx, env)
 	if fail != nil {
 		return *fail, nil
 	}
+	r := podsCreated(w)
+	return staleUnlessAlive(ctx, env, kube, controllerManager.Name, r), nil
+}
+
+// podsCreated is the verdict of PodsCreated on the loaded workload.
+func podsCreated(w *workload) Result {
 	if len(w.replicaSets) == 0 {
 		return failf("No ReplicaSet, so no pods: kube-controller-manager has not acted on Deployment %s.", w.deployment.Name).
 			saw("no ReplicaSet", "a ReplicaSet and its pods").
-			hint("start kube-controller-manager (kubetutor show controller-manager)"), nil
+			hint("start kube-controller-manager (kubetutor show controller-manager)")
 	}
 	if len(w.pods) == 0 {
 		r := failf("ReplicaSet %s exists but has no pods yet.", w.rsNames()).
@@ -199,14 +214,14 @@ func (PodsCreated) Check(ctx context.Context, env *Env) (Result, error) {
 				}
 			}
 		}
-		return r, nil
+		return r
 	}
 	p := w.pods[0]
 	if p.Spec.NodeName == "" && podCondition(&p, corev1.PodScheduled) == nil {
 		return passf("Pod %s is %s with no node. That is expected now: the ReplicaSet controller created it, but choosing a node is the scheduler's job, and no kube-scheduler runs yet.", p.Name, p.Status.Phase).
-			saw(fmt.Sprintf("%d pod(s), %s, no node", len(w.pods), p.Status.Phase), "pods of ReplicaSet "+w.rsNames()), nil
+			saw(fmt.Sprintf("%d pod(s), %s, no node", len(w.pods), p.Status.Phase), "pods of ReplicaSet "+w.rsNames())
 	}
-	return passf("ReplicaSet %s has %d pod(s); %s is %s.", w.rsNames(), len(w.pods), p.Name, podState(&p)), nil
+	return passf("ReplicaSet %s has %d pod(s); %s is %s.", w.rsNames(), len(w.pods), p.Name, podState(&p))
 }
 
 // PodsSchedulingAttempted checks that a scheduler has looked at the pods:
@@ -229,7 +244,8 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 	}
 	for _, p := range w.pods {
 		if p.Spec.NodeName != "" {
-			return passf("The scheduler assigned pod %s to node %s.", p.Name, p.Spec.NodeName).saw("node "+p.Spec.NodeName, "a node or FailedScheduling"), nil
+			return staleUnlessAlive(ctx, env, kube, scheduler.Name,
+				passf("The scheduler assigned pod %s to node %s.", p.Name, p.Spec.NodeName).saw("node "+p.Spec.NodeName, "a node or FailedScheduling")), nil
 		}
 	}
 	p := w.pods[0]
@@ -252,7 +268,7 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 		if noNodes(msg) {
 			res.Message += " That is expected now: no node has registered, because no kubelet runs. Next: containerd, then the kubelet."
 		}
-		return res, nil
+		return staleUnlessAlive(ctx, env, kube, scheduler.Name, res), nil
 	}
 	r := failf("Pod %s is %s and no scheduler has looked at it: no node, no PodScheduled condition, no FailedScheduling event.", p.Name, p.Status.Phase).
 		saw("pod unscheduled, untouched", "a node assigned, or FailedScheduling").

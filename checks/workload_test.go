@@ -2,12 +2,14 @@ package checks_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubetutor/kubetutor/checks"
@@ -51,11 +53,57 @@ func TestSchedulerVerdicts(t *testing.T) {
 			}
 			env := checks.NewEnv(t.TempDir())
 			env.SetKube(kube)
+			withControlPlane(t, env, true)
 			res := checks.Run(ctx, env, checks.PodsSchedulingAttempted{})
 			if res.Status != tc.status || !strings.Contains(res.Message, tc.want) {
 				t.Errorf("%s %q, want %s containing %q", res.Status, res.Message, tc.status, tc.want)
 			}
 		})
+	}
+}
+
+// TestStaleEffects: what kube-controller-manager and kube-scheduler did
+// stays in etcd after they stop. While they run it passes; once they are
+// stopped the same objects are a warning that calls them stale (the step's
+// liveness check is what fails), never a plain pass.
+func TestStaleEffects(t *testing.T) {
+	yes := true
+	objects := func(nodeName string) []runtime.Object {
+		return []runtime.Object{
+			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "default", UID: "d"}},
+			&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "nginx-a", Namespace: "default", UID: "rs-a",
+				OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: "nginx", UID: "d", Controller: &yes}}}},
+			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nginx-a-1", Namespace: "default",
+				OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "nginx-a", UID: "rs-a", Controller: &yes}}},
+				Spec: corev1.PodSpec{NodeName: nodeName}, Status: corev1.PodStatus{Phase: corev1.PodPending}},
+		}
+	}
+	for _, tc := range []struct {
+		check checks.Checker
+		want  string // in the message either way
+		who   string // the component named as not running
+	}{
+		{checks.ReplicaSetCreated{}, "created ReplicaSet nginx-a", "kube-controller-manager is not running"},
+		{checks.PodsCreated{}, "nginx-a-1", "kube-controller-manager is not running"},
+		{checks.PodsSchedulingAttempted{}, "assigned pod nginx-a-1 to node vm", "kube-scheduler is not running"},
+	} {
+		for _, alive := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s alive=%v", tc.check.Name(), alive), func(t *testing.T) {
+				env := checks.NewEnv(t.TempDir())
+				env.SetKube(fake.NewClientset(objects("vm")...))
+				withControlPlane(t, env, alive)
+				r := runCheck(t, env, tc.check)
+				if !strings.Contains(r.Message, tc.want) {
+					t.Errorf("message %q lacks %q", r.Message, tc.want)
+				}
+				switch {
+				case alive && (r.Status != checks.Pass || strings.Contains(r.Message, "stale")):
+					t.Errorf("alive: %s %q, want a pass", r.Status, r.Message)
+				case !alive && (r.Status != checks.Warn || !strings.Contains(r.Message, "That is stale, not proof: "+tc.who)):
+					t.Errorf("stopped: %s %q, want a warning that it is stale and %q", r.Status, r.Message, tc.who)
+				}
+			})
+		}
 	}
 }
 
@@ -80,6 +128,7 @@ func TestReplicaSetCreatedNamesTheCurrentRevision(t *testing.T) {
 	}
 	env := checks.NewEnv(t.TempDir())
 	env.SetKube(kube)
+	withControlPlane(t, env, true)
 	res := checks.Run(ctx, env, checks.ReplicaSetCreated{})
 	if res.Status != checks.Pass || !strings.Contains(res.Message, "nginx-zzz-new (desired 1") {
 		t.Errorf("%s %q", res.Status, res.Message)

@@ -83,7 +83,7 @@ type RunOptions struct {
 // results keep the step's order. It is a run of its own: an API server
 // found unreachable by an earlier run is asked again.
 func Evaluate(ctx context.Context, env *checks.Env, s Step) Result {
-	env.ForgetAPIDown()
+	defer env.BeginRun()()
 	return evaluateStep(ctx, env, s)
 }
 
@@ -114,7 +114,7 @@ func evaluateStep(ctx context.Context, env *checks.Env, s Step) Result {
 // check, the walkthrough, --watch and the demo all use it.
 func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) {
 	env.SetDefaults()
-	env.ForgetAPIDown()
+	defer env.BeginRun()()
 	if opts.Mode == Only {
 		if _, _, err := Lookup(opts.Step); err != nil {
 			return Report{}, err
