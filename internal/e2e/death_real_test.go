@@ -85,6 +85,25 @@ func (d *demoRun) checkStep(id string) (string, []string) {
 	return "", nil
 }
 
+// checkResult is the status and message of one check of a step.
+func (d *demoRun) checkResult(id, name string) (string, string) {
+	d.t.Helper()
+	out, _ := d.run("check", id, "-o", "json")
+	var rep jsonReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		d.t.Fatalf("kubetutor check %s -o json: %v\n%s", id, err, out)
+	}
+	for _, s := range rep.Steps {
+		for _, c := range s.Checks {
+			if s.ID == id && c.Name == name {
+				return c.Status, c.Message
+			}
+		}
+	}
+	d.t.Fatalf("no check %s in step %s: %s", name, id, out)
+	return "", ""
+}
+
 // TestRealComponentDeath builds the whole cluster with the demo, then stops
 // each component in turn: its step must fail within the bound, naming the
 // component as not running, and pass again once the demo restarts it.
@@ -107,6 +126,9 @@ func TestRealComponentDeath(t *testing.T) {
 	}
 	// Stale effects: what stays true in the API after the component is gone.
 	stale := map[string]string{"kubelet": "cni"}
+	// The effect checks of a control-plane component's own step: once it is
+	// stopped they warn that what they see is stale, rather than pass.
+	staleEffect := map[string]string{"kube-scheduler": "pods-scheduled-or-attempted", "kube-controller-manager": "replicaset-created"}
 	for _, c := range []demo.Component{
 		{Name: "kube-scheduler", Step: "scheduler"},
 		{Name: "kube-controller-manager", Step: "controller-manager"},
@@ -144,6 +166,11 @@ func TestRealComponentDeath(t *testing.T) {
 				t.Errorf("%s killed: step %s does not say when its %s was last renewed:\n  %s", c.Name, c.Step, lease, strings.Join(msgs, "\n  "))
 			} else {
 				t.Logf("%s killed: step %s failed after %s: %s", c.Name, c.Step, time.Since(stopped).Round(time.Millisecond), msgs[0])
+			}
+			if name := staleEffect[c.Name]; name != "" {
+				if st, m := d.checkResult(c.Step, name); st != "warn" || !strings.Contains(m, "That is stale, not proof: "+c.Name+" is not running") {
+					t.Errorf("%s killed: check %s is %s %q, want a warning that it is stale", c.Name, name, st, m)
+				}
 			}
 			if s := stale[c.Name]; s != "" {
 				if st, m := d.checkStep(s); st != "fail" || !strings.Contains(strings.Join(m, "\n"), "stale") {
