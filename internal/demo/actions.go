@@ -110,13 +110,21 @@ var Insteads = []Instead{
 	},
 	{
 		Prefix: imagesLoad,
-		Why:    "the demo imports the same images into its own containerd socket",
-		Do:     func(ctx context.Context, d *Demo, _ string) error { return d.loadImages(ctx) },
+		Why:    "the demo imports the same images into its own containerd socket, in the background: the pod needs them only once its node is Ready, and the CNI step waits for them",
+		Do: func(ctx context.Context, d *Demo, _ string) error {
+			d.startImport(ctx)
+			return nil
+		},
 	},
 	{
 		Prefix: "mkdir -p /etc/cni/net.d\n",
-		Why:    "the demo types it, unless a configuration is already there, and records what it creates, so that down removes only that",
-		Do:     func(ctx context.Context, d *Demo, text string) error { return d.writeCNIConfig(ctx, text) },
+		Why:    "the demo types it, unless a configuration is already there, and records what it creates, so that down removes only that; the images it imports in the background are in containerd first",
+		Do: func(ctx context.Context, d *Demo, text string) error {
+			if err := d.awaitImages(ctx); err != nil {
+				return err
+			}
+			return d.writeCNIConfig(ctx, text)
+		},
 	},
 }
 

@@ -91,8 +91,10 @@ type Demo struct {
 	tags script.Set
 	// packed yields the result of packing the offline images.
 	packed chan error
-	course *lessons.Course
-	state  State
+	// imported yields the result of importing them into containerd.
+	imported chan error
+	course   *lessons.Course
+	state    State
 }
 
 // State is what a demo run records in run/demo.json, for status and down.
@@ -152,7 +154,7 @@ func parsePidfile(data []byte) (pid int, start string, ok bool) {
 var ErrStopped = errors.New("stopped by the presenter")
 
 // Run performs the steps from Opts.From to Opts.To.
-func (d *Demo) Run(ctx context.Context) error {
+func (d *Demo) Run(ctx context.Context) (err error) {
 	all := steps.All()
 	from, to := 0, len(all)-1
 	if d.Opts.From != "" {
@@ -195,9 +197,16 @@ func (d *Demo) Run(ctx context.Context) error {
 		return err
 	}
 	if d.needsImages(all[from : to+1]) {
-		// Pack the offline images meanwhile: they take seconds.
+		// Pack the offline images meanwhile: they take a second.
 		d.packImages()
 	}
+	// An import still running when the demo ends (--to kubelet, a failed
+	// step) completes first: a resumed demo does not import again.
+	defer func() {
+		if ierr := d.awaitImages(ctx); err == nil {
+			err = ierr
+		}
+	}()
 	if from > 0 {
 		// Resume against what runs: the step before must pass.
 		prev := all[from-1]
@@ -408,7 +417,7 @@ func (d *Demo) waitStep(ctx context.Context, s steps.Step, p *proc.Process) (ste
 	var res steps.Result
 	err := d.status("Waiting for the checks of "+s.ID, func() error {
 		var err error
-		res, err = steps.Watch(wctx, d.Env, s, steps.WatchOptions{Timeout: d.Opts.StepTimeout, Resync: 250 * time.Millisecond})
+		res, err = steps.Watch(wctx, d.Env, s, steps.WatchOptions{Timeout: d.Opts.StepTimeout, Resync: 100 * time.Millisecond})
 		if cause := context.Cause(wctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 			err = cause
 		}
@@ -566,6 +575,38 @@ func (d *Demo) loadImages(ctx context.Context) error {
 	defer cancel()
 	_, err := images.Import(ictx, d.L.ContainerdAddress, d.L.ImagesTarball(), "overlayfs")
 	return err
+}
+
+// startImport begins importing the offline images into the demo's
+// containerd and returns at once. The pod needs them only once it has a
+// node, which is Ready only after the CNI step: the kubelet starts
+// meanwhile, and the CNI step waits for them (awaitImages) first.
+func (d *Demo) startImport(ctx context.Context) {
+	ch := make(chan error, 1)
+	d.imported = ch
+	go func() { ch <- d.loadImages(ctx) }()
+}
+
+// awaitImages waits for the import startImport began, if any.
+func (d *Demo) awaitImages(ctx context.Context) error {
+	ch := d.imported
+	if ch == nil {
+		return nil
+	}
+	d.imported = nil
+	select {
+	case err := <-ch:
+		return err
+	default:
+	}
+	return d.status("Waiting for the images to be imported", func() error {
+		select {
+		case err := <-ch:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 }
 
 // packImages writes the images tarball in the background (packing them

@@ -7,6 +7,7 @@ package images
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"debug/elf"
 	"fmt"
@@ -69,9 +70,22 @@ func FromSelf() ([]Spec, error) {
 
 // Build packs an image: one layer with the binary at /kubetutor.
 func Build(s Spec) (v1.Image, error) {
-	bin, err := fsutil.ReadFile(s.Binary, fsutil.LimitBinary)
+	layer, err := binaryLayer(s.Binary)
 	if err != nil {
-		return nil, fmt.Errorf("read binary for image %s: %w", s.Ref, err)
+		return nil, fmt.Errorf("make layer for %s: %w", s.Ref, err)
+	}
+	return buildWith(s, layer)
+}
+
+// binaryLayer is the one layer of an image packed from a static binary:
+// /kubetutor, with /tmp and /etc. It is stored, not compressed: the layer is
+// mostly a Go binary, gzip would spend seconds of CPU (while the demo starts
+// the control plane) to save disk space on this very machine, and
+// containerd reads a stored layer as fast as it copies it.
+func binaryLayer(binary string) (v1.Layer, error) {
+	bin, err := fsutil.ReadFile(binary, fsutil.LimitBinary)
+	if err != nil {
+		return nil, fmt.Errorf("read binary %s: %w", binary, err)
 	}
 	var layerTar bytes.Buffer
 	tw := tar.NewWriter(&layerTar)
@@ -91,10 +105,13 @@ func Build(s Spec) (v1.Image, error) {
 		return nil, err
 	}
 	data := layerTar.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-	if err != nil {
-		return nil, fmt.Errorf("make layer for %s: %w", s.Ref, err)
-	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+		tarball.WithCompressionLevel(gzip.NoCompression))
+}
+
+// buildWith makes the image of s around its layer.
+func buildWith(s Spec, layer v1.Layer) (v1.Image, error) {
+	mtime := time.Unix(0, 0)
 	img, err := mutate.AppendLayers(empty.Image, layer)
 	if err != nil {
 		return nil, fmt.Errorf("make image %s: %w", s.Ref, err)
@@ -121,12 +138,21 @@ func Build(s Spec) (v1.Image, error) {
 // `ctr images import` and `docker load` read.
 func WriteTarball(path string, specs ...Spec) error {
 	refs := map[name.Reference]v1.Image{}
+	// Images packed from the same binary share its layer: it is made once.
+	layers := map[string]v1.Layer{}
 	for _, s := range specs {
 		ref, err := name.ParseReference(s.Ref)
 		if err != nil {
 			return fmt.Errorf("parse image name %q: %w", s.Ref, err)
 		}
-		img, err := Build(s)
+		layer, ok := layers[s.Binary]
+		if !ok {
+			if layer, err = binaryLayer(s.Binary); err != nil {
+				return fmt.Errorf("make layer for %s: %w", s.Ref, err)
+			}
+			layers[s.Binary] = layer
+		}
+		img, err := buildWith(s, layer)
 		if err != nil {
 			return err
 		}
