@@ -366,16 +366,22 @@ func (e *Env) RawKubeconfig() (*clientcmdapi.Config, error) {
 	return nil, e.configErr
 }
 
+// usableConfigLocked (re)loads the kubeconfig and refreshes the exec
+// plugin's credentials when they are due: what every client is built from.
+func (e *Env) usableConfigLocked() error {
+	e.loadConfigLocked()
+	if e.configErr != nil {
+		return e.configErr
+	}
+	return e.refreshExecLocked()
+}
+
 // RESTConfig is the client configuration from the kubeconfig, with the check
 // timeout applied.
 func (e *Env) RESTConfig() (*rest.Config, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.loadConfigLocked()
-	if e.configErr != nil {
-		return nil, e.configErr
-	}
-	if err := e.refreshExecLocked(); err != nil {
+	if err := e.usableConfigLocked(); err != nil {
 		return nil, err
 	}
 	return rest.CopyConfig(e.restConfig), nil
@@ -570,11 +576,7 @@ func (e *Env) buildClientLocked() error {
 func (e *Env) APIHTTPClient() (*http.Client, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.loadConfigLocked()
-	if e.configErr != nil {
-		return nil, e.configErr
-	}
-	if err := e.refreshExecLocked(); err != nil {
+	if err := e.usableConfigLocked(); err != nil {
 		return nil, err
 	}
 	if e.kubeInjected {
@@ -630,11 +632,7 @@ func (e *Env) WatchKube() (kubernetes.Interface, error) {
 	if e.kubeInjected {
 		return e.kube, nil
 	}
-	e.loadConfigLocked()
-	if e.configErr != nil {
-		return nil, e.configErr
-	}
-	if err := e.refreshExecLocked(); err != nil {
+	if err := e.usableConfigLocked(); err != nil {
 		return nil, err
 	}
 	cfg := rest.CopyConfig(e.restConfig)

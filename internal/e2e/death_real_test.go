@@ -64,29 +64,18 @@ const livenessBound = 20 * time.Second
 // status and the messages of its checks that did not pass.
 func (d *demoRun) checkStep(id string) (string, []string) {
 	d.t.Helper()
-	out, _ := d.run("check", id, "-o", "json")
-	var rep jsonReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		d.t.Fatalf("kubetutor check %s -o json: %v\n%s", id, err, out)
-	}
-	for _, s := range rep.Steps {
-		if s.ID != id {
-			continue
+	s := d.stepReport(id)
+	var msgs []string
+	for _, c := range s.Checks {
+		if c.Status != "pass" && c.Status != "warn" {
+			msgs = append(msgs, c.Name+": "+c.Message)
 		}
-		var msgs []string
-		for _, c := range s.Checks {
-			if c.Status != "pass" && c.Status != "warn" {
-				msgs = append(msgs, c.Name+": "+c.Message)
-			}
-		}
-		return s.Status, msgs
 	}
-	d.t.Fatalf("no step %s in %s", id, out)
-	return "", nil
+	return s.Status, msgs
 }
 
-// checkResult is the status and message of one check of a step.
-func (d *demoRun) checkResult(id, name string) (string, string) {
+// stepReport is `check STEP -o json`'s verdict on the step.
+func (d *demoRun) stepReport(id string) jsonStep {
 	d.t.Helper()
 	out, _ := d.run("check", id, "-o", "json")
 	var rep jsonReport
@@ -94,13 +83,23 @@ func (d *demoRun) checkResult(id, name string) (string, string) {
 		d.t.Fatalf("kubetutor check %s -o json: %v\n%s", id, err, out)
 	}
 	for _, s := range rep.Steps {
-		for _, c := range s.Checks {
-			if s.ID == id && c.Name == name {
-				return c.Status, c.Message
-			}
+		if s.ID == id {
+			return s
 		}
 	}
-	d.t.Fatalf("no check %s in step %s: %s", name, id, out)
+	d.t.Fatalf("no step %s in %s", id, out)
+	return jsonStep{}
+}
+
+// checkResult is the status and message of one check of a step.
+func (d *demoRun) checkResult(id, name string) (string, string) {
+	d.t.Helper()
+	for _, c := range d.stepReport(id).Checks {
+		if c.Name == name {
+			return c.Status, c.Message
+		}
+	}
+	d.t.Fatalf("no check %s in step %s", name, id)
 	return "", ""
 }
 

@@ -50,14 +50,16 @@ func (d *demoRun) run(a ...string) (string, int) {
 }
 
 type jsonReport struct {
-	Current string `json:"current"`
-	Steps   []struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-		Checks []struct {
-			Name, Status, Message, Hint string
-		} `json:"checks"`
-	} `json:"steps"`
+	Current string     `json:"current"`
+	Steps   []jsonStep `json:"steps"`
+}
+
+type jsonStep struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	Checks []struct {
+		Name, Status, Message, Hint string
+	} `json:"checks"`
 }
 
 func (d *demoRun) checkAll() jsonReport {
