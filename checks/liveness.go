@@ -235,15 +235,20 @@ func controlPlaneComponent(env *Env, name string) component {
 	return c
 }
 
-// staleUnlessAlive keeps a pass that rests on what a control-plane
-// component did (a ReplicaSet made, a pod bound) only while that component
-// runs: once it is gone the effect is still in etcd, and the result says it
+// staleUnlessAlive keeps a pass that rests on what a component did (a
+// ReplicaSet made, a pod bound, a node's status posted) only while that
+// component runs: once it is gone the effect is still in etcd, and the result says it
 // is stale with a warning. The step's own liveness check is what fails.
 func staleUnlessAlive(ctx context.Context, env *Env, kube kubernetes.Interface, name string, r Result) Result {
 	if r.Status != Pass {
 		return r
 	}
-	lv := checkLiveness(ctx, env, kube, controlPlaneComponent(env, name))
+	var lv liveness
+	if name == kubelet.Name {
+		lv = kubeletLiveness(ctx, env)
+	} else {
+		lv = checkLiveness(ctx, env, kube, controlPlaneComponent(env, name))
+	}
 	if lv.Alive {
 		return r
 	}

@@ -48,18 +48,22 @@ func healthzServing(t *testing.T, code int, body string) string {
 	return srv.URL + "/healthz"
 }
 
-// withControlPlane points env at a kube-controller-manager and a
-// kube-scheduler that run (alive) or were stopped, on a fake host with no
-// processes, whatever runs on the test machine.
+// withControlPlane points env at a kube-controller-manager, a
+// kube-scheduler and a kubelet that run (alive) or were stopped, on a fake
+// host with no processes, whatever runs on the test machine.
 func withControlPlane(t *testing.T, env *checks.Env, alive bool) {
 	env.HostRoot = t.TempDir()
 	if alive {
 		env.ControllerManagerHealthz = healthzServing(t, 200, "ok")
 		env.SchedulerHealthz = healthzServing(t, 200, "ok")
+		kubelet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+		t.Cleanup(kubelet.Close)
+		env.KubeletHealthz = kubelet.URL + "/healthz"
 		return
 	}
 	env.ControllerManagerHealthz = healthzRefused(t)
 	env.SchedulerHealthz = healthzRefused(t)
+	env.KubeletHealthz = strings.Replace(healthzRefused(t), "https:", "http:", 1)
 }
 
 // TestLiveness: a component runs when its /healthz here answers ok, or when

@@ -305,20 +305,24 @@ func (NodeRegistered) Check(ctx context.Context, env *Env) (Result, error) {
 			saw("0 nodes", "1 node").
 			hint("start the kubelet as root (kubetutor show kubelet); containerd must run first (kubetutor check containerd)"), nil
 	}
-	n := nodes[0]
-	ready := nodeCondition(&n, corev1.NodeReady)
+	return staleUnlessAlive(ctx, env, kube, kubelet.Name, nodeRegistered(&nodes[0])), nil
+}
+
+// nodeRegistered is the verdict of NodeRegistered on the first node.
+func nodeRegistered(n *corev1.Node) Result {
+	ready := nodeCondition(n, corev1.NodeReady)
 	switch {
 	case ready == nil || ready.Status == corev1.ConditionUnknown:
 		return failf("Node %s is registered but its kubelet has stopped reporting (Ready=Unknown).", n.Name).
 			saw("Ready=Unknown", "a kubelet posting node status").
-			hint("start the kubelet again and read its log"), nil
+			hint("start the kubelet again and read its log")
 	case ready.Status == corev1.ConditionTrue:
-		return passf("Node %s registered and is Ready.", n.Name).saw("Ready=True", "a node"), nil
+		return passf("Node %s registered and is Ready.", n.Name).saw("Ready=True", "a node")
 	case strings.Contains(ready.Message, "NetworkReady=false") || strings.Contains(ready.Message, "network"):
 		return passf("Node %s registered and is NotReady (%s: %s). That is expected now: the container runtime has no pod network yet. Configuring CNI is the next lesson.", n.Name, ready.Reason, ready.Message).
-			saw("Ready=False: "+ready.Message, "a node"), nil
+			saw("Ready=False: "+ready.Message, "a node")
 	}
-	return passf("Node %s registered and is NotReady (%s: %s).", n.Name, ready.Reason, ready.Message).saw("Ready=False", "a node"), nil
+	return passf("Node %s registered and is NotReady (%s: %s).", n.Name, ready.Reason, ready.Message).saw("Ready=False", "a node")
 }
 
 // NodeReady checks that a node is Ready.

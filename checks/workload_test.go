@@ -62,8 +62,8 @@ func TestSchedulerVerdicts(t *testing.T) {
 	}
 }
 
-// TestStaleEffects: what kube-controller-manager and kube-scheduler did
-// stays in etcd after they stop. While they run it passes; once they are
+// TestStaleEffects: what kube-controller-manager, kube-scheduler and the
+// kubelet did stays in etcd after they stop. While they run it passes; once they are
 // stopped the same objects are a warning that calls them stale (the step's
 // liveness check is what fails), never a plain pass.
 func TestStaleEffects(t *testing.T) {
@@ -76,6 +76,8 @@ func TestStaleEffects(t *testing.T) {
 			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nginx-a-1", Namespace: "default",
 				OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "nginx-a", UID: "rs-a", Controller: &yes}}},
 				Spec: corev1.PodSpec{NodeName: nodeName}, Status: corev1.PodStatus{Phase: corev1.PodPending}},
+			&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName},
+				Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}},
 		}
 	}
 	for _, tc := range []struct {
@@ -86,6 +88,7 @@ func TestStaleEffects(t *testing.T) {
 		{checks.ReplicaSetCreated{}, "created ReplicaSet nginx-a", "kube-controller-manager is not running"},
 		{checks.PodsCreated{}, "nginx-a-1", "kube-controller-manager is not running"},
 		{checks.PodsSchedulingAttempted{}, "assigned pod nginx-a-1 to node vm", "kube-scheduler is not running"},
+		{checks.NodeRegistered{}, "Node vm registered and is Ready", "kubelet is not running"},
 	} {
 		for _, alive := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s alive=%v", tc.check.Name(), alive), func(t *testing.T) {

@@ -147,19 +147,47 @@ func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) 
 			}
 		}
 	default:
-		// Locate: in order, up to and including the first that fails.
-		for i, s := range all {
-			if ctx.Err() != nil {
-				break
-			}
-			rep.Steps[i] = evaluateStep(ctx, env, s)
-			if rep.Steps[i].Status != Pass {
-				break
-			}
-		}
+		rep.Steps = locate(ctx, env, rep.Steps)
 	}
 	rep.Current = current(rep.Steps)
 	return rep, ctx.Err()
+}
+
+// locate evaluates the steps up to and including the first that fails:
+// where the cluster stands, and what is next. The steps are independent
+// facts, so they all start at once, as with Every, and the report reads
+// them in order: once a step fails, the steps after it are cancelled and
+// stay skipped. A healthy cluster costs the slowest step, not the sum, and a
+// failing one no more than its steps up to the failure.
+func locate(ctx context.Context, env *checks.Env, skipped []Result) []Result {
+	out := append([]Result(nil), skipped...)
+	results := make([]Result, len(all))
+	cancels := make([]context.CancelFunc, len(all))
+	done := make([]chan struct{}, len(all))
+	for i, s := range all {
+		sctx, cancel := context.WithCancel(ctx)
+		cancels[i], done[i] = cancel, make(chan struct{})
+		go func() {
+			defer close(done[i])
+			results[i] = evaluateStep(sctx, env, s)
+		}()
+	}
+	failed := false
+	for i := range all {
+		if failed || ctx.Err() != nil {
+			cancels[i]()
+			continue
+		}
+		<-done[i]
+		out[i] = results[i]
+		failed = results[i].Status != Pass
+	}
+	// The cancelled steps end at once; wait, so that none outlives the run.
+	for i := range all {
+		<-done[i]
+		cancels[i]()
+	}
+	return out
 }
 
 // ReportOf is the report of a run that evaluated one step: that step's

@@ -417,3 +417,48 @@ func verdictTable(rep steps.Report) string {
 	}
 	return b.String()
 }
+
+// TestLocateCancelsTheStepsAfterAFailure: locating starts every step at
+// once; once a step fails, the steps after it are cancelled, not waited for.
+// Here the tools step fails at once while the API server accepts
+// connections and never answers: the run ends long before the check
+// timeout that apiserver-ready would otherwise wait out.
+func TestLocateCancelsTheStepsAfterAFailure(t *testing.T) {
+	w := newWorld(t)
+	w.env.Timeout = 20 * time.Second
+	if _, err := pki.Init(pki.Options{WorkDir: w.dir, KeyAlgo: "ecdsa", APIServerURL: w.env.APIServerURL}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", w.apiAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // silent: never a byte back
+		}
+	}()
+	start := time.Now()
+	rep, err := steps.Run(context.Background(), w.env, steps.RunOptions{Mode: steps.Locate})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rep.Steps {
+		want := steps.Skip
+		if i == 0 {
+			want = steps.Fail
+		}
+		if r.Status != want {
+			t.Errorf("step %s: %s, want %s%s", r.ID, r.Status, want, describe(r))
+		}
+	}
+	if took > w.env.Timeout/2 {
+		t.Errorf("locating took %s: the steps after the failing one were waited for (check timeout %s)", took, w.env.Timeout)
+	}
+}

@@ -125,9 +125,9 @@ func TestRealComponentDeath(t *testing.T) {
 	}
 	// Stale effects: what stays true in the API after the component is gone.
 	stale := map[string]string{"kubelet": "cni"}
-	// The effect checks of a control-plane component's own step: once it is
+	// The effect checks of a component's own step: once it is
 	// stopped they warn that what they see is stale, rather than pass.
-	staleEffect := map[string]string{"kube-scheduler": "pods-scheduled-or-attempted", "kube-controller-manager": "replicaset-created"}
+	staleEffect := map[string]string{"kube-scheduler": "pods-scheduled-or-attempted", "kube-controller-manager": "replicaset-created", "kubelet": "node-registered"}
 	for _, c := range []demo.Component{
 		{Name: "kube-scheduler", Step: "scheduler"},
 		{Name: "kube-controller-manager", Step: "controller-manager"},
