@@ -237,8 +237,9 @@ func controlPlaneComponent(env *Env, name string) component {
 
 // staleUnlessAlive keeps a pass that rests on what a component did (a
 // ReplicaSet made, a pod bound, a node's status posted) only while that
-// component runs: once it is gone the effect is still in etcd, and the result says it
-// is stale with a warning. The step's own liveness check is what fails.
+// component runs: once it is gone the effect is still in etcd, and the
+// result says it is stale with a warning. The step's own liveness check is
+// what fails.
 func staleUnlessAlive(ctx context.Context, env *Env, kube kubernetes.Interface, name string, r Result) Result {
 	if r.Status != Pass {
 		return r

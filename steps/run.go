@@ -126,20 +126,6 @@ func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) 
 		rep.Steps[i] = Result{ID: s.ID, Title: s.Title, Index: i, Status: Skip, Checks: []checks.Result{}}
 	}
 	switch opts.Mode {
-	case Every:
-		// The steps are independent facts: evaluate them all at once, so
-		// that --all takes as long as the slowest step, not their sum.
-		var wg sync.WaitGroup
-		for i, s := range all {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if ctx.Err() == nil {
-					rep.Steps[i] = evaluateStep(ctx, env, s)
-				}
-			}()
-		}
-		wg.Wait()
 	case Only:
 		for i, s := range all {
 			if s.ID == opts.Step && ctx.Err() == nil {
@@ -147,21 +133,20 @@ func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) 
 			}
 		}
 	default:
-		rep.Steps = locate(ctx, env, rep.Steps)
+		evaluateAll(ctx, env, rep.Steps, opts.Mode == Locate)
 	}
 	rep.Current = current(rep.Steps)
 	return rep, ctx.Err()
 }
 
-// locate evaluates the steps up to and including the first that fails:
-// where the cluster stands, and what is next. The steps are independent
-// facts, so they all start at once, as with Every, and the report reads
-// them in order: once a step fails, the steps after it are cancelled and
-// stay skipped. A healthy cluster costs the slowest step, not the sum, and a
-// failing one no more than its steps up to the failure.
-func locate(ctx context.Context, env *checks.Env, skipped []Result) []Result {
-	out := append([]Result(nil), skipped...)
-	results := make([]Result, len(all))
+// evaluateAll evaluates every step into results, in order. The steps are
+// independent facts, so they all start at once: a run costs its slowest
+// step, not the sum. With untilFailure (locating where the cluster stands),
+// the steps after the first that fails are cancelled and stay as they were
+// in results (skipped); a failing run then costs no more than its steps up
+// to the failure.
+func evaluateAll(ctx context.Context, env *checks.Env, results []Result, untilFailure bool) {
+	got := make([]Result, len(all))
 	cancels := make([]context.CancelFunc, len(all))
 	done := make([]chan struct{}, len(all))
 	for i, s := range all {
@@ -169,25 +154,24 @@ func locate(ctx context.Context, env *checks.Env, skipped []Result) []Result {
 		cancels[i], done[i] = cancel, make(chan struct{})
 		go func() {
 			defer close(done[i])
-			results[i] = evaluateStep(sctx, env, s)
+			got[i] = evaluateStep(sctx, env, s)
 		}()
 	}
-	failed := false
+	stop := false
 	for i := range all {
-		if failed || ctx.Err() != nil {
+		if stop || ctx.Err() != nil {
 			cancels[i]()
 			continue
 		}
 		<-done[i]
-		out[i] = results[i]
-		failed = results[i].Status != Pass
+		results[i] = got[i]
+		stop = untilFailure && got[i].Status != Pass
 	}
 	// The cancelled steps end at once; wait, so that none outlives the run.
 	for i := range all {
 		<-done[i]
 		cancels[i]()
 	}
-	return out
 }
 
 // ReportOf is the report of a run that evaluated one step: that step's
