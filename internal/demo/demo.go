@@ -610,7 +610,7 @@ func (d *Demo) awaitImages(ctx context.Context) error {
 }
 
 // packImages writes the images tarball in the background (packing them
-// from this binary takes seconds), so that it is ready when containerd is.
+// from this binary takes a second), so that it is ready when containerd is.
 func (d *Demo) packImages() {
 	ch := make(chan error, 1)
 	d.packed = ch

@@ -26,6 +26,10 @@ import (
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
+// epoch is the time stamp of every file and image packed: the same binary
+// always gives the same image.
+var epoch = time.Unix(0, 0)
+
 // Default image names.
 const (
 	// SandboxImage is containerd 1.6's default sandbox_image.
@@ -68,15 +72,6 @@ func FromSelf() ([]Spec, error) {
 	return []Spec{Sandbox(self), Workload(self)}, nil
 }
 
-// Build packs an image: one layer with the binary at /kubetutor.
-func Build(s Spec) (v1.Image, error) {
-	layer, err := binaryLayer(s.Binary)
-	if err != nil {
-		return nil, fmt.Errorf("make layer for %s: %w", s.Ref, err)
-	}
-	return buildWith(s, layer)
-}
-
 // binaryLayer is the one layer of an image packed from a static binary:
 // /kubetutor, with /tmp and /etc. It is stored, not compressed: the layer is
 // mostly a Go binary, gzip would spend seconds of CPU (while the demo starts
@@ -89,13 +84,12 @@ func binaryLayer(binary string) (v1.Layer, error) {
 	}
 	var layerTar bytes.Buffer
 	tw := tar.NewWriter(&layerTar)
-	mtime := time.Unix(0, 0)
 	for _, d := range []string{"tmp/", "etc/"} {
-		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mtime}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
 			return nil, err
 		}
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: "kubetutor", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: mtime}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: "kubetutor", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: epoch}); err != nil {
 		return nil, err
 	}
 	if _, err := tw.Write(bin); err != nil {
@@ -109,9 +103,8 @@ func binaryLayer(binary string) (v1.Layer, error) {
 		tarball.WithCompressionLevel(gzip.NoCompression))
 }
 
-// buildWith makes the image of s around its layer.
+// buildWith makes the image of s around its layer (binaryLayer).
 func buildWith(s Spec, layer v1.Layer) (v1.Image, error) {
-	mtime := time.Unix(0, 0)
 	img, err := mutate.AppendLayers(empty.Image, layer)
 	if err != nil {
 		return nil, fmt.Errorf("make image %s: %w", s.Ref, err)
@@ -122,7 +115,7 @@ func buildWith(s Spec, layer v1.Layer) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", runtime.GOARCH
-	cf.Created = v1.Time{Time: mtime}
+	cf.Created = v1.Time{Time: epoch}
 	cf.Config.Entrypoint = s.Entrypoint
 	cf.Config.Env = []string{"PATH=/"}
 	if len(s.Ports) > 0 {
