@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/host"
 )
@@ -73,11 +74,9 @@ type Env struct {
 	Getenv func(string) string
 	// HomeDir holds .kube/config; empty means the user's home directory.
 	HomeDir string
-	// ControllerManagerHealthz, SchedulerHealthz and KubeletHealthz are the
-	// components' /healthz URLs on this machine.
-	ControllerManagerHealthz string
-	SchedulerHealthz         string
-	KubeletHealthz           string
+	// Healthz overrides, by component name, the /healthz URL on this
+	// machine that the course's table gives (tests point it elsewhere).
+	Healthz map[string]string
 	// Hostname is this machine's name, to recognise its leases and node.
 	Hostname string
 	// CacheDir is where checks may remember facts that only change with a
@@ -155,18 +154,27 @@ func (e *Env) SetDefaults() {
 	if e.Getenv == nil {
 		e.Getenv = os.Getenv
 	}
-	if e.ControllerManagerHealthz == "" {
-		e.ControllerManagerHealthz = DefaultControllerManagerHealthz
-	}
-	if e.SchedulerHealthz == "" {
-		e.SchedulerHealthz = DefaultSchedulerHealthz
-	}
-	if e.KubeletHealthz == "" {
-		e.KubeletHealthz = DefaultKubeletHealthz
-	}
 	if e.Hostname == "" {
 		e.Hostname = defaultHostname()
 	}
+}
+
+// HealthzURL is where the named component answers /healthz on this
+// machine: the Env's override, else the course's table.
+func (e *Env) HealthzURL(component string) string {
+	if u := e.Healthz[component]; u != "" {
+		return u
+	}
+	c, _ := course.Lookup(component)
+	return c.Healthz
+}
+
+// SetHealthz points the Env at a component's /healthz elsewhere.
+func (e *Env) SetHealthz(component, url string) {
+	if e.Healthz == nil {
+		e.Healthz = map[string]string{}
+	}
+	e.Healthz[component] = url
 }
 
 // HostPath is a path of the host's filesystem, under HostRoot.

@@ -18,33 +18,32 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
-// Where the components answer /healthz on this machine, by default.
-const (
-	DefaultControllerManagerHealthz = "https://127.0.0.1:10257/healthz"
-	DefaultSchedulerHealthz         = "https://127.0.0.1:10259/healthz"
-	DefaultKubeletHealthz           = "http://127.0.0.1:10248/healthz"
-)
-
-// component is a process of the cluster that proves it is alive the way
-// Kubernetes knows it: a Lease it renews, and /healthz when it runs here.
+// component is a course component as this Env judges it: its /healthz URL
+// on this machine and, for a node Lease, the node found at run time.
 type component struct {
-	// Name is the program, as the learner starts it.
-	Name string
-	// Step is the course step that starts it.
-	Step string
-	// LeaseNamespace and LeaseName locate its Lease; for the kubelet the
-	// name is the node's and is found at run time.
+	course.Component
+	// Healthz is its /healthz URL here (the table's unless the Env says).
+	Healthz string
+	// LeaseNamespace and LeaseName locate its Lease (empty: none known).
 	LeaseNamespace, LeaseName string
 	// LeaseKind says what the lease is, for messages.
 	LeaseKind string
-	// Healthz is its /healthz URL on this machine.
-	Healthz string
 	// NoLease, when set, replaces "it never ran" when there is no Lease
-	// (the kubelet: its node exists but has no Lease yet).
+	// (a kubelet: its node exists but has no Lease yet).
 	NoLease string
+}
+
+// componentOf is the course component name as this Env sees it.
+func componentOf(env *Env, name string) component {
+	c := component{Component: course.MustLookup(name), Healthz: env.HealthzURL(name)}
+	if l := c.Lease; l != nil {
+		c.LeaseNamespace, c.LeaseName, c.LeaseKind = l.Namespace, l.Name, l.Kind
+	}
+	return c
 }
 
 // liveness is what was found about a component.
@@ -115,6 +114,16 @@ func hostOf(rawURL string) string {
 		return u.Host
 	}
 	return rawURL
+}
+
+// kubeOrNil is the clientset, or nil when none can be built: liveness is
+// then judged on /healthz alone.
+func (e *Env) kubeOrNil() kubernetes.Interface {
+	kube, err := e.Kube()
+	if err != nil {
+		return nil
+	}
+	return kube
 }
 
 // leaseState reads a Lease and says whether it is fresh and held here.
@@ -216,23 +225,14 @@ func holderOf(l *coordinationv1.Lease) string {
 	return *l.Spec.HolderIdentity
 }
 
-var (
-	controllerManager = component{Name: "kube-controller-manager", Step: "controller-manager", LeaseNamespace: "kube-system", LeaseName: "kube-controller-manager", LeaseKind: "leader-election Lease kube-system/kube-controller-manager"}
-	scheduler         = component{Name: "kube-scheduler", Step: "scheduler", LeaseNamespace: "kube-system", LeaseName: "kube-scheduler", LeaseKind: "leader-election Lease kube-system/kube-scheduler"}
-	kubelet           = component{Name: "kubelet", Step: "kubelet", LeaseNamespace: "kube-node-lease", LeaseKind: "node Lease"}
-)
-
-// controlPlaneComponent is kube-controller-manager or kube-scheduler (by
-// program name), with the Env's /healthz URL for it.
-func controlPlaneComponent(env *Env, name string) component {
-	if name == scheduler.Name {
-		c := scheduler
-		c.Healthz = env.SchedulerHealthz
-		return c
+// livenessOf decides whether the named component runs now; a component
+// with a node Lease is looked for through this machine's node.
+func livenessOf(ctx context.Context, env *Env, kube kubernetes.Interface, name string) liveness {
+	c := componentOf(env, name)
+	if c.Lease.Node() {
+		return nodeAgentLiveness(ctx, env, kube, c)
 	}
-	c := controllerManager
-	c.Healthz = env.ControllerManagerHealthz
-	return c
+	return checkLiveness(ctx, env, kube, c)
 }
 
 // staleUnlessAlive keeps a pass that rests on what a component did (a
@@ -244,25 +244,18 @@ func staleUnlessAlive(ctx context.Context, env *Env, kube kubernetes.Interface, 
 	if r.Status != Pass {
 		return r
 	}
-	var lv liveness
-	if name == kubelet.Name {
-		lv = kubeletLiveness(ctx, env)
-	} else {
-		lv = checkLiveness(ctx, env, kube, controlPlaneComponent(env, name))
+	if lv := livenessOf(ctx, env, kube, name); !lv.Alive {
+		r.Status = Warn
+		r.Message += fmt.Sprintf(" That is stale, not proof: %s.", lv.Message)
 	}
-	if lv.Alive {
-		return r
-	}
-	r.Status = Warn
-	r.Message += fmt.Sprintf(" That is stale, not proof: %s.", lv.Message)
 	return r
 }
 
-// ComponentAlive checks that a control-plane component runs now, not that
-// it once did: its effects (a ReplicaSet, a bound pod) stay in etcd after
-// it is gone.
+// ComponentAlive checks that a component of the course's table that renews a
+// Lease runs now, not that it once did: its effects (a ReplicaSet, a bound
+// pod) stay in etcd after it is gone.
 type ComponentAlive struct {
-	// Component is "kube-controller-manager" or "kube-scheduler".
+	// Component is the program's name in the course's table.
 	Component string
 }
 
@@ -271,12 +264,8 @@ func (c ComponentAlive) Name() string { return c.Component + "-running" }
 
 // Check implements Checker.
 func (c ComponentAlive) Check(ctx context.Context, env *Env) (Result, error) {
-	comp := controlPlaneComponent(env, c.Component)
-	kube, err := env.Kube()
-	if err != nil {
-		kube = nil
-	}
-	lv := checkLiveness(ctx, env, kube, comp)
+	comp := componentOf(env, c.Component)
+	lv := livenessOf(ctx, env, env.kubeOrNil(), c.Component)
 	if lv.Alive {
 		return passf("%s.", lv.Message).saw("alive", "a running "+comp.Name), nil
 	}
@@ -298,7 +287,7 @@ func (KubeletAlive) Name() string { return "kubelet-running" }
 
 // Check implements Checker.
 func (KubeletAlive) Check(ctx context.Context, env *Env) (Result, error) {
-	lv := kubeletLiveness(ctx, env)
+	lv := livenessOf(ctx, env, env.kubeOrNil(), course.Kubelet)
 	if lv.Alive {
 		return passf("%s.", lv.Message).saw("alive", "a running kubelet"), nil
 	}
@@ -317,19 +306,13 @@ func (KubeletAlive) Check(ctx context.Context, env *Env) (Result, error) {
 	return r.hint("start the kubelet again as root: run the step's commands, kubetutor show kubelet --commands (containerd must run first)"), nil
 }
 
-// kubeletLiveness finds this machine's node (or the only one) and decides
-// whether its kubelet runs.
-func kubeletLiveness(ctx context.Context, env *Env) liveness {
-	comp := kubelet
-	comp.Healthz = env.KubeletHealthz
-	kube, err := env.Kube()
-	if err != nil {
-		kube = nil
-	}
+// nodeAgentLiveness finds this machine's node (or the only one) and decides
+// whether its agent (the kubelet), which renews the node's Lease, runs.
+func nodeAgentLiveness(ctx context.Context, env *Env, kube kubernetes.Interface, comp component) liveness {
 	if kube != nil {
 		if n := localNode(ctx, env, kube); n != nil {
 			comp.LeaseName = n.Name
-			comp.LeaseKind = "node Lease kube-node-lease/" + n.Name
+			comp.LeaseKind = comp.Lease.Kind + " " + comp.LeaseNamespace + "/" + n.Name
 			// The kubelet's lease controller first tries before its node is
 			// registered, cannot set the node as the Lease's owner, and tries
 			// again one renew interval later (10 s by default).

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/course"
 )
 
 func lease(ns, name, holder string, renewedAgo time.Duration, durSec int32, now time.Time) *coordinationv1.Lease {
@@ -54,16 +55,16 @@ func healthzServing(t *testing.T, code int, body string) string {
 func withControlPlane(t *testing.T, env *checks.Env, alive bool) {
 	env.HostRoot = t.TempDir()
 	if alive {
-		env.ControllerManagerHealthz = healthzServing(t, 200, "ok")
-		env.SchedulerHealthz = healthzServing(t, 200, "ok")
+		env.SetHealthz(course.ControllerManager, healthzServing(t, 200, "ok"))
+		env.SetHealthz(course.Scheduler, healthzServing(t, 200, "ok"))
 		kubelet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
 		t.Cleanup(kubelet.Close)
-		env.KubeletHealthz = kubelet.URL + "/healthz"
+		env.SetHealthz(course.Kubelet, kubelet.URL+"/healthz")
 		return
 	}
-	env.ControllerManagerHealthz = healthzRefused(t)
-	env.SchedulerHealthz = healthzRefused(t)
-	env.KubeletHealthz = strings.Replace(healthzRefused(t), "https:", "http:", 1)
+	env.SetHealthz(course.ControllerManager, healthzRefused(t))
+	env.SetHealthz(course.Scheduler, healthzRefused(t))
+	env.SetHealthz(course.Kubelet, strings.Replace(healthzRefused(t), "https:", "http:", 1))
 }
 
 // TestLiveness: a component runs when its /healthz here answers ok, or when
@@ -119,7 +120,7 @@ func TestLiveness(t *testing.T) {
 			env.SetKube(kube)
 			env.Now = func() time.Time { return now }
 			env.Hostname = "vm"
-			env.ControllerManagerHealthz = tc.healthz(t)
+			env.SetHealthz(course.ControllerManager, tc.healthz(t))
 			r := runCheck(t, env, checks.ComponentAlive{Component: cm})
 			if r.Name != "kube-controller-manager-running" {
 				t.Errorf("name %q", r.Name)
@@ -152,7 +153,7 @@ func TestKubeletLiveness(t *testing.T) {
 	env.SetKube(kube)
 	env.Hostname = "vm"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
-	env.KubeletHealthz = srv.URL + "/healthz"
+	env.SetHealthz(course.Kubelet, srv.URL+"/healthz")
 	if r := runCheck(t, env, checks.KubeletAlive{}); r.Status != checks.Pass {
 		t.Fatalf("alive: %s %q", r.Status, r.Message)
 	}
@@ -195,7 +196,7 @@ func TestKubeletLivenessWithoutLease(t *testing.T) {
 			env.SetKube(kube)
 			env.Hostname = "vm"
 			srv := httptest.NewServer(http.NotFoundHandler())
-			env.KubeletHealthz = "http://" + srv.Listener.Addr().String() + "/healthz"
+			env.SetHealthz(course.Kubelet, "http://"+srv.Listener.Addr().String()+"/healthz")
 			srv.Close() // refused
 			r := runCheck(t, env, checks.KubeletAlive{})
 			if r.Status != checks.Fail || !strings.Contains(r.Message, "kubelet is not running") || !strings.Contains(r.Message, tc.wantMsg) {

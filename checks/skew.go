@@ -7,28 +7,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kubetutor/kubetutor/course"
 )
 
 // CourseKubernetesVersion is the Kubernetes release the lessons are written
 // for (the version `kubetutor fetch` downloads).
-const CourseKubernetesVersion = "v1.37.2"
-
-// skewRule is Kubernetes' version skew policy for one program, relative to
-// kube-apiserver: its minor version may be at most Newer above and Older
-// below the API server's.
-type skewRule struct {
-	Program      string
-	Newer, Older int
-	Policy       string
-}
-
-// skewRules are from https://kubernetes.io/releases/version-skew-policy/.
-var skewRules = []skewRule{
-	{"kubectl", 1, 1, "kubectl is supported within one minor version (older or newer) of kube-apiserver"},
-	{"kube-controller-manager", 0, 1, "kube-controller-manager must not be newer than kube-apiserver, and at most one minor version older"},
-	{"kube-scheduler", 0, 1, "kube-scheduler must not be newer than kube-apiserver, and at most one minor version older"},
-	{"kubelet", 0, 3, "the kubelet must not be newer than kube-apiserver, and at most three minor versions older"},
-}
+const CourseKubernetesVersion = course.KubernetesVersion
 
 var minorRE = regexp.MustCompile(`v?(\d+)\.(\d+)\.\d+`)
 
@@ -74,15 +59,16 @@ func (v VersionSkew) Check(ctx context.Context, env *Env) (Result, error) {
 			versions[b.Program] = ver
 		}
 	}
-	ref, refName := versions["kube-apiserver"], "kube-apiserver "+versions["kube-apiserver"]
+	ref, refName := versions[course.APIServer], course.APIServer+" "+versions[course.APIServer]
 	if ref == "" {
 		ref, refName = CourseKubernetesVersion, "the course's Kubernetes "+CourseKubernetesVersion
 	}
 	refMajor, refMinor, _ := kubeMinor(ref)
 	var problems, fine []string
-	for _, r := range skewRules {
-		ver, ok := versions[r.Program]
-		if !ok {
+	for _, c := range course.Components() {
+		r := c.Skew
+		ver, ok := versions[c.Name]
+		if !ok || r == nil {
 			continue
 		}
 		major, minor, ok := kubeMinor(ver)
@@ -91,18 +77,18 @@ func (v VersionSkew) Check(ctx context.Context, env *Env) (Result, error) {
 		}
 		d := minor - refMinor
 		if major != refMajor || d > r.Newer || -d > r.Older {
-			problems = append(problems, fmt.Sprintf("%s %s is %s %s (%s)", r.Program, ver, skewWords(d, major != refMajor), refName, r.Policy))
+			problems = append(problems, fmt.Sprintf("%s %s is %s %s (%s)", c.Name, ver, skewWords(d, major != refMajor), refName, r.Policy))
 			continue
 		}
-		fine = append(fine, r.Program+" "+ver)
+		fine = append(fine, c.Name+" "+ver)
 	}
 	if len(problems) > 0 {
 		return failf("Version skew outside Kubernetes' policy: %s.", strings.Join(problems, "; ")).
 			saw(strings.Join(problems, "; "), "versions within the skew policy of "+refName).
 			hint("use the course's %s binaries: the tools step's commands (kubetutor show tools --commands) put them in bin/, which is searched before PATH", CourseKubernetesVersion), nil
 	}
-	if _, cm, ok := kubeMinor(CourseKubernetesVersion); ok && versions["kube-apiserver"] != "" && cm != refMinor {
-		return warnf("kube-apiserver is %s; the lessons are written for %s: flags and messages may differ.", versions["kube-apiserver"], CourseKubernetesVersion).
+	if _, cm, ok := kubeMinor(CourseKubernetesVersion); ok && versions[course.APIServer] != "" && cm != refMinor {
+		return warnf("kube-apiserver is %s; the lessons are written for %s: flags and messages may differ.", versions[course.APIServer], CourseKubernetesVersion).
 			hint("the tools step's commands (kubetutor show tools --commands) fetch %s", CourseKubernetesVersion), nil
 	}
 	if len(fine) == 0 {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubetutor/kubetutor/course"
 	kimages "github.com/kubetutor/kubetutor/internal/images"
 )
 
@@ -166,13 +167,13 @@ func (ReplicaSetCreated) Check(ctx context.Context, env *Env) (Result, error) {
 		r := failf("Deployment %s has no ReplicaSet: no deployment controller has acted on it, so kube-controller-manager is not running (or cannot reach the API server).", w.deployment.Name).
 			saw("no ReplicaSet owned by "+w.deployment.Name, "a ReplicaSet "+w.deployment.Name+"-<hash>").
 			hint("start kube-controller-manager (kubetutor show controller-manager)")
-		if age, ok := leaseAge(ctx, env.reader(kube), "kube-controller-manager", env.Now()); ok && age < time.Minute {
+		if age, ok := leaseAge(ctx, env.reader(kube), course.ControllerManager, env.Now()); ok && age < time.Minute {
 			r.Message += fmt.Sprintf(" Its leader lease was renewed %s ago, so it runs: read its log for errors.", age.Round(time.Second))
 		}
 		return r, nil
 	}
 	rs := w.newestReplicaSet()
-	return staleUnlessAlive(ctx, env, kube, controllerManager.Name,
+	return staleUnlessAlive(ctx, env, kube, course.ControllerManager,
 		passf("The deployment controller created ReplicaSet %s (desired %d, current %d).", rs.Name, ptrInt(rs.Spec.Replicas), rs.Status.Replicas)), nil
 }
 
@@ -190,7 +191,7 @@ func (PodsCreated) Check(ctx context.Context, env *Env) (Result, error) {
 		return *fail, nil
 	}
 	r := podsCreated(w)
-	return staleUnlessAlive(ctx, env, kube, controllerManager.Name, r), nil
+	return staleUnlessAlive(ctx, env, kube, course.ControllerManager, r), nil
 }
 
 // podsCreated is the verdict of PodsCreated on the loaded workload.
@@ -244,7 +245,7 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 	}
 	for _, p := range w.pods {
 		if p.Spec.NodeName != "" {
-			return staleUnlessAlive(ctx, env, kube, scheduler.Name,
+			return staleUnlessAlive(ctx, env, kube, course.Scheduler,
 				passf("The scheduler assigned pod %s to node %s.", p.Name, p.Spec.NodeName).saw("node "+p.Spec.NodeName, "a node or FailedScheduling")), nil
 		}
 	}
@@ -268,12 +269,12 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 		if noNodes(msg) {
 			res.Message += " That is expected now: no node has registered, because no kubelet runs. Next: containerd, then the kubelet."
 		}
-		return staleUnlessAlive(ctx, env, kube, scheduler.Name, res), nil
+		return staleUnlessAlive(ctx, env, kube, course.Scheduler, res), nil
 	}
 	r := failf("Pod %s is %s and no scheduler has looked at it: no node, no PodScheduled condition, no FailedScheduling event.", p.Name, p.Status.Phase).
 		saw("pod unscheduled, untouched", "a node assigned, or FailedScheduling").
 		hint("start kube-scheduler: run the step's commands, kubetutor show scheduler --commands")
-	if age, ok := leaseAge(ctx, env.reader(kube), "kube-scheduler", env.Now()); ok && age < time.Minute {
+	if age, ok := leaseAge(ctx, env.reader(kube), course.Scheduler, env.Now()); ok && age < time.Minute {
 		r.Message += fmt.Sprintf(" kube-scheduler's leader lease was renewed %s ago, so it runs: read its log.", age.Round(time.Second))
 	}
 	return r, nil
@@ -305,7 +306,7 @@ func (NodeRegistered) Check(ctx context.Context, env *Env) (Result, error) {
 			saw("0 nodes", "1 node").
 			hint("start the kubelet as root (kubetutor show kubelet); containerd must run first (kubetutor check containerd)"), nil
 	}
-	return staleUnlessAlive(ctx, env, kube, kubelet.Name, nodeRegistered(&nodes[0])), nil
+	return staleUnlessAlive(ctx, env, kube, course.Kubelet, nodeRegistered(&nodes[0])), nil
 }
 
 // nodeRegistered is the verdict of NodeRegistered on the first node.
@@ -359,7 +360,7 @@ func (NodeReady) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	// Ready=True stays in the node's status after its kubelet is gone, until
 	// the node lifecycle controller notices (40s and more): not proof.
-	if lv := kubeletLiveness(ctx, env); !lv.Alive {
+	if lv := livenessOf(ctx, env, env.kubeOrNil(), course.Kubelet); !lv.Alive {
 		return failf("Node %s says Ready=True, but that is stale: %s.", n.Name, lv.Message).
 			saw("Ready=True, kubelet not running", "Ready=True from a running kubelet").
 			hint("start the kubelet again: run the step's commands, kubetutor show kubelet --commands"), nil
@@ -384,7 +385,7 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	for _, p := range w.pods {
 		if p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
-			if lv := kubeletLiveness(ctx, env); !lv.Alive {
+			if lv := livenessOf(ctx, env, env.kubeOrNil(), course.Kubelet); !lv.Alive {
 				return failf("Pod %s says Running with IP %s, but that is stale: %s.", p.Name, p.Status.PodIP, lv.Message).
 					saw("Running, kubelet not running", "Running, reported by a running kubelet").
 					hint("start the kubelet again: run the step's commands, kubetutor show kubelet --commands"), nil

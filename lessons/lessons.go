@@ -34,7 +34,7 @@ type Lesson struct {
 	ID       string
 	Title    string
 	Markdown string
-	// Step is true for the lessons of the ten steps.
+	// Step is true for the lessons of the course's steps.
 	Step bool
 }
 
@@ -63,11 +63,10 @@ func LoadFS(fsys fs.FS, dir string) (*Course, error) {
 		stepIDs[id] = true
 	}
 	for _, id := range c.order {
-		data, err := fs.ReadFile(fsys, dir+"/"+id+".md")
+		_, md, err := content.Read(fsys, dir, id)
 		if err != nil {
 			return nil, fmt.Errorf("load lesson %q: %w", id, err)
 		}
-		md := string(data)
 		title, err := titleOf(md)
 		if err != nil {
 			return nil, fmt.Errorf("load lesson %q: %w", id, err)
@@ -140,6 +139,9 @@ func Validate(c *Course) error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("step %q: %w", s.ID, err))
 			continue
+		}
+		if s.Title == "" || s.Next == "" || s.Passed == "" {
+			errs = append(errs, fmt.Errorf("lesson %q: its front matter needs a title, next and passed for step %q", l.ID, s.ID))
 		}
 		if len(s.Hints) < 2 {
 			errs = append(errs, fmt.Errorf("step %q: needs at least two hints, has %d", s.ID, len(s.Hints)))

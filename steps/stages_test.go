@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/pki"
 	"github.com/kubetutor/kubetutor/steps"
 )
@@ -67,9 +68,9 @@ func newWorld(t *testing.T) *world {
 	env.CNIBinDirs = []string{filepath.Join(dir, "cni-bin")}
 	env.PathEnv = filepath.Join(dir, "empty-path")
 	env.Timeout = 2 * time.Second
-	env.ControllerManagerHealthz = "https://" + w.cmAddr + "/healthz"
-	env.SchedulerHealthz = "https://" + w.schedAddr + "/healthz"
-	env.KubeletHealthz = "http://" + w.kubeletAddr + "/healthz"
+	env.SetHealthz(course.ControllerManager, "https://"+w.cmAddr+"/healthz")
+	env.SetHealthz(course.Scheduler, "https://"+w.schedAddr+"/healthz")
+	env.SetHealthz(course.Kubelet, "http://"+w.kubeletAddr+"/healthz")
 	env.Hostname = "workshop"
 	env.HostRoot = filepath.Join(dir, "host") // no component processes: /healthz decides
 	env.SetKube(w.kube)

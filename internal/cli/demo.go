@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/demo"
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/proc"
@@ -54,7 +55,7 @@ in another pane. containerd and the kubelet need root.
 Without a reachable registry (or with --offline) the demo loads a local pause
 image and an nginx stand-in into containerd and points the Deployment at it.`,
 		Example: `  # on stage: Enter advances
-  sudo kubetutor demo --bin-dir ~/.cache/kubetutor/bin-v1.37.2
+  sudo kubetutor demo --bin-dir ~/.cache/kubetutor/bin-` + course.KubernetesVersion + `
 
   # stop at FailedScheduling to talk, then go on
   sudo kubetutor demo --auto --to scheduler
@@ -73,7 +74,7 @@ image and an nginx stand-in into containerd and points the Deployment at it.`,
 	fl.StringVar(&o.To, "to", "", "stop after this step")
 	fl.BoolVar(&o.Offline, "offline", false, "load the offline images instead of pulling (default: when no registry is reachable)")
 	fl.BoolVar(&o.Online, "online", false, "pull images even if no registry seems reachable")
-	fl.StringVar(&o.BinDir, "bin-dir", "", "where to take the Kubernetes binaries from when bin/ lacks them (default: ~/.cache/kubetutor/bin-v1.37.2 if present)")
+	fl.StringVar(&o.BinDir, "bin-dir", "", "where to take the Kubernetes binaries from when bin/ lacks them (default: ~/.cache/kubetutor/bin-"+course.KubernetesVersion+" if present)")
 	fl.DurationVar(&o.StepTimeout, "step-timeout", 2*time.Minute, "how long to wait for each step's checks to pass")
 	fl.BoolVar(&o.SkipPreflight, "skip-preflight", false, "do not run doctor's host checks first")
 	_ = cmd.RegisterFlagCompletionFunc("from", stepIDCompletion)
@@ -142,8 +143,12 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	if err != nil {
 		return err
 	}
-	lastNeedsRoot := o.To == "" || stepIndex(o.To) >= stepIndex("containerd")
-	if os.Geteuid() != 0 && lastNeedsRoot {
+	last := o.To
+	if last == "" {
+		ids := steps.IDs()
+		last = ids[len(ids)-1]
+	}
+	if os.Geteuid() != 0 && steps.NeedsRoot(last) {
 		return usageErrorf("the demo runs containerd and the kubelet, which need root: run it with sudo, or stop before them with --to scheduler")
 	}
 	if home, _ := os.UserHomeDir(); l.WorkDir == "/" || l.WorkDir == home {
@@ -155,8 +160,8 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	binDir := o.BinDir
 	if binDir == "" {
 		if home, err := os.UserHomeDir(); err == nil {
-			if _, err := os.Stat(filepath.Join(home, ".cache", "kubetutor", "bin-v1.37.2")); err == nil {
-				binDir = filepath.Join(home, ".cache", "kubetutor", "bin-v1.37.2")
+			if dir := filepath.Join(home, ".cache", "kubetutor", "bin-"+course.KubernetesVersion); statOK(dir) {
+				binDir = dir
 			}
 		}
 	}
@@ -217,9 +222,9 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	return nil
 }
 
-func stepIndex(id string) int {
-	_, i, _ := steps.Lookup(id)
-	return i
+func statOK(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func orDefault(s, def string) string {

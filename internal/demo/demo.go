@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/images"
@@ -25,24 +26,25 @@ import (
 	"github.com/kubetutor/kubetutor/steps"
 )
 
-// Component is a long-running process of the cluster.
-type Component struct {
-	Name string
-	// Step is the step that starts it.
-	Step string
+// Component is a long-running process of the cluster, as the course's table
+// describes it.
+type Component = course.Component
+
+// Components are the processes the steps start, in the steps' order; down
+// stops them in reverse.
+var Components = daemons()
+
+func daemons() []Component {
+	var out []Component
+	for _, id := range steps.IDs() {
+		if c, ok := course.ForStep(id); ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
-// Components in start order; down stops them in reverse.
-var Components = []Component{
-	{"etcd", "etcd"},
-	{"kube-apiserver", "apiserver"},
-	{"kube-controller-manager", "controller-manager"},
-	{"kube-scheduler", "scheduler"},
-	{"containerd", "containerd"},
-	{"kubelet", "kubelet"},
-}
-
-// LookupComponent finds a component by name.
+// LookupComponent finds a component the demo starts by name.
 func LookupComponent(name string) (Component, error) {
 	var names []string
 	for _, c := range Components {
@@ -391,12 +393,8 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 }
 
 func componentOfStep(id string) string {
-	for _, c := range Components {
-		if c.Step == id {
-			return c.Name
-		}
-	}
-	return ""
+	c, _ := course.ForStep(id)
+	return c.Name
 }
 
 // waitStep waits until the step passes; if the component dies first, it
@@ -445,7 +443,8 @@ func (d *Demo) ensureBinaries() error {
 		return err
 	}
 	dirs := append([]string{d.Opts.BinDir}, d.Opts.SearchDirs...)
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd"} {
+	for _, c := range course.Tools() {
+		b := c.Name
 		dst := filepath.Join(d.L.Bin(), b)
 		if target, err := filepath.EvalSymlinks(dst); err == nil {
 			fmt.Fprintf(d.Out, "   %s: %s (already in bin/)\n", b, target)
@@ -485,16 +484,14 @@ func (d *Demo) refuseSkew() error {
 	if d.Env == nil {
 		return nil
 	}
-	tools, _, err := steps.Lookup("tools")
-	if err != nil {
-		return err
-	}
-	for _, c := range tools.Checks {
-		if _, ok := c.(checks.VersionSkew); !ok {
-			continue
-		}
-		if r := checks.Run(context.Background(), d.Env, c); !r.Passed() {
-			return fmt.Errorf("%s\n%s", r.Message, r.Hint)
+	for _, s := range steps.All() {
+		for _, c := range s.Checks {
+			if _, ok := c.(checks.VersionSkew); !ok {
+				continue
+			}
+			if r := checks.Run(context.Background(), d.Env, c); !r.Passed() {
+				return fmt.Errorf("%s\n%s", r.Message, r.Hint)
+			}
 		}
 	}
 	return nil

@@ -70,22 +70,25 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 		line("Stopped %s (pid %d)", name, pid)
 	}
 
-	stop("kubelet")
-	if _, ok := RunningPid(l, "containerd"); ok {
-		n, err := removeContainers(ctx, l.ContainerdAddress)
-		if err != nil {
-			warn(fmt.Errorf("remove containers: %w", err))
-		} else if n > 0 {
-			line("Removed %d containers", n)
-		}
-	}
-	stop("containerd")
-	if n := killShims(shims); n > 0 {
-		line("Killed %d leftover shims and their containers", n)
-	}
 	for i := len(Components) - 1; i >= 0; i-- {
-		if c := Components[i].Name; c != "kubelet" && c != "containerd" {
-			stop(c)
+		c := Components[i]
+		if !c.Runtime {
+			stop(c.Name)
+			continue
+		}
+		// The runtime removes its containers before it stops; its shims
+		// outlive it.
+		if _, ok := RunningPid(l, c.Name); ok {
+			n, err := removeContainers(ctx, l.ContainerdAddress)
+			if err != nil {
+				warn(fmt.Errorf("remove containers: %w", err))
+			} else if n > 0 {
+				line("Removed %d containers", n)
+			}
+		}
+		stop(c.Name)
+		if n := killShims(shims); n > 0 {
+			line("Killed %d leftover shims and their containers", n)
 		}
 	}
 

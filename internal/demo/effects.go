@@ -9,14 +9,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
 // showEffects prints what the cluster holds now, like `kubectl get
 // deploy,rs,pods,nodes` and the last scheduling event would.
 func (d *Demo) showEffects(ctx context.Context, s steps.Step) {
+	// Before the step that starts the API server there is no cluster to show.
 	_, idx, _ := steps.Lookup(s.ID)
-	if _, api, _ := steps.Lookup("apiserver"); idx < api {
+	if _, api, _ := steps.Lookup(course.MustLookup(course.APIServer).Step); idx < api {
 		return
 	}
 	for _, line := range d.effects(ctx) {

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
@@ -174,10 +175,7 @@ func (b *builder) upToDate(ctx context.Context) bool {
 // binaryVersion asks a Kubernetes binary for its version: `--version`, or
 // `version --client` for kubectl.
 func binaryVersion(ctx context.Context, path string) (string, error) {
-	args := []string{"--version"}
-	if filepath.Base(path) == "kubectl" {
-		args = []string{"version", "--client"}
-	}
+	args := course.VersionArgs(filepath.Base(path))
 	if _, err := os.Stat(path); err != nil {
 		return "", err
 	}

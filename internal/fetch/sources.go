@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/kubetutor/kubetutor/course"
 )
 
 // The upstream release locations.
@@ -17,17 +19,17 @@ const (
 
 // Default versions: the ones the lessons use.
 const (
-	DefaultKubernetesVersion = "v1.37.2"
+	DefaultKubernetesVersion = course.KubernetesVersion
 	DefaultEtcdVersion       = "v3.6.4"
 	DefaultCNIVersion        = "v1.6.2"
 )
 
 // KubernetesBinaries are the programs downloaded from dl.k8s.io (or built
 // with --from-source), in the order they are fetched.
-var KubernetesBinaries = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"}
+var KubernetesBinaries = course.Programs(course.FromKubernetes)
 
 // EtcdBinaries are the programs taken from the etcd release tarball.
-var EtcdBinaries = []string{"etcd", "etcdctl"}
+var EtcdBinaries = course.Programs(course.FromEtcd)
 
 // Sources are the three base URLs releases are fetched from. Under each base
 // the layout is the upstream one:
