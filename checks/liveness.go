@@ -177,10 +177,18 @@ func lastSeen(env *Env, l *coordinationv1.Lease) string {
 	return fmt.Sprintf("%s ago, at %s", ago, l.Spec.RenewTime.Local().Format("15:04:05"))
 }
 
+// startGrace is how long after its start a component whose /healthz port
+// refuses is "starting" rather than "listening elsewhere": the slowest of
+// them (kube-apiserver's clients, the kubelet) open their ports within a few
+// seconds here.
+const startGrace = 20 * time.Second
+
 // checkLiveness decides whether a component runs now. /healthz on this
-// machine is the first witness: an answer (or a refusal) is final when the
-// lease's holder is this machine or there is no lease. Otherwise, when the
-// component runs on another machine, its lease must be fresh.
+// machine is the first witness, and a refusal there is final: no Lease makes
+// a component alive when its port here refuses (a Lease outlives the process
+// by its duration). A Lease counts only when /healthz could not be asked at
+// all, and only while it is fresh and held by another machine; a released
+// Lease (no holder) is proof the component stopped.
 func checkLiveness(ctx context.Context, env *Env, kube kubernetes.Interface, c component) liveness {
 	var lv liveness
 	lv.HealthzOK, lv.HealthzKnown, lv.Healthz = probeHealthz(ctx, env, c.Healthz)
@@ -188,6 +196,7 @@ func checkLiveness(ctx context.Context, env *Env, kube kubernetes.Interface, c c
 		leaseState(ctx, env, kube, c.LeaseNamespace, c.LeaseName, &lv)
 	}
 	seen := lastSeen(env, lv.Lease)
+	refused := lv.HealthzKnown && strings.Contains(lv.Healthz, "refused")
 	switch {
 	case lv.HealthzOK:
 		lv.Alive = true
@@ -195,32 +204,46 @@ func checkLiveness(ctx context.Context, env *Env, kube kubernetes.Interface, c c
 		if lv.Lease != nil {
 			lv.Message += fmt.Sprintf("; its %s was renewed %s", c.LeaseKind, seen)
 		}
-	case lv.Lease != nil && lv.LeaseFresh && !lv.LeaseLocal:
-		lv.Alive = true
-		lv.Message = fmt.Sprintf("%s is running on %s: its %s was renewed %s", c.Name, holderOf(lv.Lease), c.LeaseKind, seen)
-	case strings.Contains(lv.Healthz, "refused") && localProcess(env, c.Name) > 0:
-		// Started with another port (--secure-port, --healthz-port)?
-		lv.Alive = true
-		lv.Message = fmt.Sprintf("%s runs on this machine (pid %d), but %s: was it started with another port?", c.Name, localProcess(env, c.Name), lv.Healthz)
-	case lv.HealthzKnown && !strings.Contains(lv.Healthz, "refused"):
-		lv.Message = fmt.Sprintf("%s is not healthy: %s", c.Name, lv.Healthz)
-	default:
-		lv.Message = fmt.Sprintf("%s is not running: %s", c.Name, lv.Healthz)
-		switch {
-		case lv.Lease != nil && seen != "":
-			lv.Message += fmt.Sprintf("; last seen alive %s (its %s, held by %s)", seen, c.LeaseKind, holderOf(lv.Lease))
-		case c.NoLease != "":
-			lv.Message += "; " + c.NoLease
-		case lv.LeaseErr == nil && kube != nil && c.LeaseName != "":
-			lv.Message += fmt.Sprintf("; it never ran against this cluster (no %s)", c.LeaseKind)
+		return lv
+	case refused:
+		if pid, age, ok := localProcess(env, c.Name); ok {
+			if age >= 0 && age < startGrace {
+				lv.Message = fmt.Sprintf("%s is starting (pid %d, started %s ago): %s yet", c.Name, pid, age.Round(100*time.Millisecond), lv.Healthz)
+				return lv
+			}
+			// Started with another port (--secure-port, --healthz-port)?
+			lv.Alive = true
+			lv.Message = fmt.Sprintf("%s runs on this machine (pid %d), but %s: was it started with another port?", c.Name, pid, lv.Healthz)
+			return lv
 		}
+	case !lv.HealthzKnown && lv.Lease != nil && lv.LeaseFresh && !lv.LeaseLocal && holderOf(lv.Lease) != nobody:
+		lv.Alive = true
+		lv.Message = fmt.Sprintf("%s is running on %s: its %s was renewed %s (%s)", c.Name, holderOf(lv.Lease), c.LeaseKind, seen, lv.Healthz)
+		return lv
+	case lv.HealthzKnown:
+		lv.Message = fmt.Sprintf("%s is not healthy: %s", c.Name, lv.Healthz)
+		return lv
+	}
+	lv.Message = fmt.Sprintf("%s is not running: %s", c.Name, lv.Healthz)
+	switch {
+	case lv.Lease != nil && holderOf(lv.Lease) == nobody && seen != "":
+		lv.Message += fmt.Sprintf("; it released its %s %s, as a component does when it stops", c.LeaseKind, seen)
+	case lv.Lease != nil && seen != "":
+		lv.Message += fmt.Sprintf("; last seen alive %s (its %s, held by %s)", seen, c.LeaseKind, holderOf(lv.Lease))
+	case c.NoLease != "":
+		lv.Message += "; " + c.NoLease
+	case lv.LeaseErr == nil && kube != nil && c.LeaseName != "":
+		lv.Message += fmt.Sprintf("; it never ran against this cluster (no %s)", c.LeaseKind)
 	}
 	return lv
 }
 
+// nobody is holderOf a released Lease.
+const nobody = "nobody"
+
 func holderOf(l *coordinationv1.Lease) string {
 	if l == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
-		return "nobody"
+		return nobody
 	}
 	return *l.Spec.HolderIdentity
 }
@@ -346,16 +369,22 @@ func defaultHostname() string {
 	return h
 }
 
-// localProcess is the pid of a live (not zombie) process of this machine
-// whose command name is name (as /proc truncates it), or 0.
-func localProcess(env *Env, name string) int {
+// clockTicks is the kernel's USER_HZ, the unit of a process's start time in
+// /proc/PID/stat: 100 on every Linux architecture Kubernetes runs on.
+const clockTicks = 100
+
+// localProcess finds a live (not zombie) process of this machine whose
+// command name is name (as /proc truncates it), and how long it has run
+// (negative when /proc does not say).
+func localProcess(env *Env, name string) (pid int, age time.Duration, ok bool) {
 	if len(name) > 15 {
 		name = name[:15]
 	}
 	entries, err := os.ReadDir(env.HostPath("proc"))
 	if err != nil {
-		return 0
+		return 0, 0, false
 	}
+	uptime := hostUptime(env)
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -367,15 +396,38 @@ func localProcess(env *Env, name string) int {
 		}
 		st := string(stat)
 		open, end := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
-		if open < 0 || end < open {
+		if open < 0 || end < open || st[open+1:end] != name {
 			continue
 		}
-		if st[open+1:end] != name {
+		// After the command: state (field 3) ... starttime (field 22).
+		f := strings.Fields(st[end+1:])
+		if len(f) == 0 || f[0] == "Z" || f[0] == "X" {
 			continue
 		}
-		if f := strings.Fields(st[end+1:]); len(f) > 0 && f[0] != "Z" && f[0] != "X" {
-			return pid
+		age := time.Duration(-1)
+		if len(f) > 19 && uptime > 0 {
+			if ticks, err := strconv.ParseInt(f[19], 10, 64); err == nil {
+				age = max(uptime-time.Duration(ticks)*time.Second/clockTicks, 0)
+			}
 		}
+		return pid, age, true
 	}
-	return 0
+	return 0, 0, false
+}
+
+// hostUptime reads /proc/uptime: how long since the machine booted.
+func hostUptime(env *Env) time.Duration {
+	data, err := fsutil.ReadFile(env.HostPath("proc", "uptime"), fsutil.LimitSmall)
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0
+	}
+	secs, err := strconv.ParseFloat(f[0], 64)
+	if err != nil || secs <= 0 {
+		return 0
+	}
+	return time.Duration(secs * float64(time.Second))
 }

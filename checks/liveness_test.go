@@ -76,6 +76,14 @@ func TestLiveness(t *testing.T) {
 	serving := func(code int, body string) func(t *testing.T) string {
 		return func(t *testing.T) string { return healthzServing(t, code, body) }
 	}
+	// silent is a /healthz that never answers in time: liveness cannot
+	// ask it, so the Lease is the only witness.
+	silent := func(t *testing.T) string {
+		block := make(chan struct{})
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-block }))
+		t.Cleanup(func() { close(block); srv.Close() })
+		return srv.URL + "/healthz"
+	}
 	const cm = "kube-controller-manager"
 	cases := []struct {
 		name    string
@@ -93,8 +101,17 @@ func TestLiveness(t *testing.T) {
 		{"just killed: refused, lease still within its duration", refused, lease("kube-system", cm, "vm_1234", 3*time.Second, 15, now), checks.Fail,
 			[]string{"is not running", "last seen alive 3s ago"}, nil},
 		{"never started", refused, nil, checks.Fail, []string{"is not running", "never ran against this cluster"}, nil},
-		{"runs on another machine", refused, lease("kube-system", cm, "other-host_99", 3*time.Second, 15, now), checks.Pass,
+		{"runs on another machine, /healthz here does not answer", silent, lease("kube-system", cm, "other-host_99", 3*time.Second, 15, now), checks.Pass,
 			[]string{"is running on other-host_99"}, nil},
+		{"refused here: a fresh Lease held elsewhere does not make it alive", refused, lease("kube-system", cm, "other-host_99", 3*time.Second, 15, now), checks.Fail,
+			[]string{"is not running", "connection refused"}, nil},
+		{"stopped: it released its Lease (no holder), renewed just now", refused, lease("kube-system", cm, "", 0, 1, now), checks.Fail,
+			[]string{"is not running", "released its leader-election Lease"}, nil},
+		{"stopped, /healthz silent: a released Lease is no proof it runs", silent, lease("kube-system", cm, "", 0, 1, now), checks.Fail,
+			[]string{"is not running", "released"}, nil},
+		{"just restarted: its process runs, its port not yet", refused, lease("kube-system", cm, "vm_1234", 42*time.Second, 15, now), checks.Fail,
+			[]string{"kube-controller-manager is starting (pid 4242, started 500ms ago)", "connection refused"},
+			map[string]string{"4242": "4242 (kube-controller) S 1 4242 4242 0 -1" + strings.Repeat(" 0", 13) + " 100000 0 0", "uptime": "1000.50 1900.00"}},
 		{"died on another machine", refused, lease("kube-system", cm, "other-host_99", time.Minute, 15, now), checks.Fail,
 			[]string{"is not running", "last seen alive 1m0s ago"}, nil},
 		{"unhealthy", serving(500, "[-]leaderElection failed"), nil, checks.Fail, []string{"is not healthy", "HTTP 500"}, nil},
@@ -114,7 +131,12 @@ func TestLiveness(t *testing.T) {
 			}
 			env := checks.NewEnv(t.TempDir())
 			env.HostRoot = t.TempDir()
+			env.Timeout = 300 * time.Millisecond
 			for pid, stat := range tc.procs {
+				if pid == "uptime" {
+					writeFile(t, filepath.Join(env.HostRoot, "proc", "uptime"), []byte(stat+"\n"), 0o644)
+					continue
+				}
 				writeFile(t, filepath.Join(env.HostRoot, "proc", pid, "stat"), []byte(stat+"\n"), 0o644)
 			}
 			env.SetKube(kube)
