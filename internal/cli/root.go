@@ -163,9 +163,15 @@ every step it checks the live cluster and tells you what just happened inside.`,
 	_ = root.MarkPersistentFlagFilename("kubeconfig")
 	// Values a flag cannot mean are usage errors, not silently replaced
 	// by a default.
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if f.Timeout <= 0 {
 			return usageErrorf("--timeout %s: give a positive duration, e.g. --timeout 10s", f.Timeout)
+		}
+		// Flags a command marks as exclusive (MarkFlagsMutuallyExclusive)
+		// are a usage error too; cobra would check them after this hook,
+		// as a plain error.
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usageErrorf("%v (see %s --help)", err, cmd.CommandPath())
 		}
 		return nil
 	}
