@@ -17,17 +17,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // The talk's certificate files, under certs/ in the work dir.
 const (
-	CAFile                = "ca.crt"
-	CAKeyFile             = "ca.key"
-	ServerCertFile        = "server.crt"
-	ServerKeyFile         = "server.key"
-	ServiceAccountKeyFile = "service-account-key.pem"
-	ServiceAccountPubFile = "service-account.pem"
+	CAFile                = course.CAFile
+	CAKeyFile             = course.CAKeyFile
+	ServerCertFile        = course.ServerCertFile
+	ServerKeyFile         = course.ServerKeyFile
+	ServiceAccountKeyFile = course.ServiceAccountKeyFile
+	ServiceAccountPubFile = course.ServiceAccountPubFile
 )
 
 // LaterSANs are SANs nothing in the course needs yet, each with when it will
@@ -40,15 +41,7 @@ var LaterSANs = map[string]string{
 
 // RequiredSANs are the names and addresses the API server's certificate must
 // cover: the talk's list plus the first service IP that in-cluster clients use.
-var RequiredSANs = []string{
-	"kubernetes",
-	"kubernetes.default",
-	"kubernetes.default.svc",
-	"kubernetes.default.svc.cluster",
-	"kubernetes.default.svc.cluster.local",
-	"127.0.0.1",
-	"10.0.0.1",
-}
+var RequiredSANs = course.RequiredSANs
 
 const certsLessonHint = "follow the certs lesson (kubetutor show certs)"
 

@@ -24,7 +24,7 @@ import (
 
 // Defaults shared by the checks, the lessons and the demo. They follow the talk.
 const (
-	DefaultAPIServerURL      = "https://127.0.0.1:6443"
+	DefaultAPIServerURL      = course.APIServerURL
 	DefaultEtcdURL           = "http://127.0.0.1:2379"
 	DefaultContainerdAddress = "/run/containerd/containerd.sock"
 	DefaultCNIConfDir        = "/etc/cni/net.d"

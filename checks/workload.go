@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubetutor/kubetutor/course"
-	kimages "github.com/kubetutor/kubetutor/internal/images"
 )
 
 // workload is what the cluster holds for the learner's Deployment.
@@ -409,7 +408,7 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 				if c.Name == cs.Name && c.ImagePullPolicy == corev1.PullAlways {
 					// `kubectl set image` keeps the Always that an untagged
 					// or :latest image was given: a local image is not used.
-					return r.hint("the image cannot be pulled, and its pull policy is Always (%s has no tag or is :latest), so even an imported image is pulled again; offline, import a local image (kubetutor images load) and create the Deployment again with its tag: kubectl delete deployment %s && kubectl create deployment %s --image=%s", c.Image, w.deployment.Name, w.deployment.Name, kimages.WorkloadImage), nil
+					return r.hint("the image cannot be pulled, and its pull policy is Always (%s has no tag or is :latest), so even an imported image is pulled again; offline, import a local image (kubetutor images load) and create the Deployment again with its tag: kubectl delete deployment %s && kubectl create deployment %s --image=%s", c.Image, w.deployment.Name, w.deployment.Name, course.WorkloadImage), nil
 				}
 			}
 			return r.hint("%s", hintForPodEvent("ImagePull")), nil

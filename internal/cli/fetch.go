@@ -150,6 +150,12 @@ build failed, 2 on bad flags.`,
 	fl.BoolVar(&o.FromSource, "from-source", false, "build the Kubernetes binaries with the local Go toolchain through the Go module proxy; download nothing")
 	fl.DurationVar(&o.StallTimeout, "stall-timeout", 30*time.Second, "fail a download when the server sends nothing for this long")
 	fl.BoolVarP(&o.Verbose, "verbose", "v", false, "name every URL; with --from-source, show go's output")
+	// What a mode excludes, cobra refuses (a usage error saying why:
+	// root.go) and completion stops offering.
+	excludes(cmd, "serve", "--serve only serves a directory: it takes --addr, not %s",
+		"bin-dir", "cni-dir", "kubernetes-version", "etcd-version", "cni-version", "arch", "mirror", "mirror-dir", "use-os", "from-source", "stall-timeout", "containerd-version", "crictl-version")
+	excludes(cmd, "mirror-dir", "--mirror-dir fills a mirror with release downloads: %s do not apply", "bin-dir", "cni-dir", "use-os", "from-source")
+	excludes(cmd, "from-source", "--from-source builds with the local Go toolchain and downloads nothing: %s do not apply", "mirror", "arch", "stall-timeout")
 	_ = cmd.MarkFlagDirname("bin-dir")
 	_ = cmd.MarkFlagDirname("cni-dir")
 	_ = cmd.MarkFlagDirname("mirror-dir")
@@ -170,8 +176,8 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 		return out
 	}
 	if o.Serve != "" {
-		if c := changed("bin-dir", "cni-dir", "kubernetes-version", "etcd-version", "cni-version", "arch", "mirror", "mirror-dir", "use-os", "from-source", "stall-timeout", "containerd-version", "crictl-version"); len(c) > 0 || len(o.Components) > 0 {
-			return usageErrorf("--serve only serves a directory: it takes --addr, not %s", strings.Join(append(c, o.Components...), " "))
+		if len(o.Components) > 0 {
+			return usageErrorf("--serve only serves a directory: it takes --addr, not %s", strings.Join(o.Components, " "))
 		}
 		return runFetchServe(cmd.Context(), o)
 	}
@@ -189,16 +195,6 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 	if !o.FromSource {
 		if c := changed("containerd-version", "crictl-version"); len(c) > 0 {
 			return usageErrorf("%s: only --from-source builds containerd and crictl", strings.Join(c, ", "))
-		}
-	}
-	if o.MirrorDir != "" {
-		if c := changed("bin-dir", "cni-dir", "use-os", "from-source"); len(c) > 0 {
-			return usageErrorf("--mirror-dir fills a mirror with release downloads: %s do not apply", strings.Join(c, ", "))
-		}
-	}
-	if o.FromSource {
-		if c := changed("mirror", "arch", "stall-timeout"); len(c) > 0 {
-			return usageErrorf("--from-source builds with the local Go toolchain and downloads nothing: %s do not apply", strings.Join(c, ", "))
 		}
 	}
 	if o.StallTimeout <= 0 {

@@ -9,10 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/iostreams"
@@ -163,9 +167,15 @@ every step it checks the live cluster and tells you what just happened inside.`,
 	_ = root.MarkPersistentFlagFilename("kubeconfig")
 	// Values a flag cannot mean are usage errors, not silently replaced
 	// by a default.
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if f.Timeout <= 0 {
 			return usageErrorf("--timeout %s: give a positive duration, e.g. --timeout 10s", f.Timeout)
+		}
+		// Flags a command marks as exclusive (MarkFlagsMutuallyExclusive)
+		// are a usage error too; cobra would check them after this hook,
+		// as a plain error.
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return flagGroupError(cmd, err)
 		}
 		return nil
 	}
@@ -282,4 +292,50 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	}
 	fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
 	return 1
+}
+
+// exclusiveWhy is a flag annotation: the usage error, with %s for the other
+// flags given, when a flag marked mutually exclusive with it is set too.
+const exclusiveWhy = "kubetutor_exclusive_why"
+
+// excludes marks mode flag exclusive with others, explaining why with
+// format (%s: the other flags given).
+func excludes(cmd *cobra.Command, mode, format string, others ...string) {
+	for _, o := range others {
+		cmd.MarkFlagsMutuallyExclusive(mode, o)
+	}
+	_ = cmd.Flags().SetAnnotation(mode, exclusiveWhy, []string{format, strconv.Itoa(len(others))})
+}
+
+// flagGroupError turns cobra's flag-group error into a usage error that says
+// why the flags exclude each other. When two modes are given, the broader
+// one (the one excluding more flags) explains.
+func flagGroupError(cmd *cobra.Command, err error) error {
+	var msg error
+	widest := 0
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		why := f.Annotations[exclusiveWhy]
+		if len(why) != 2 || !f.Changed {
+			return
+		}
+		if n, _ := strconv.Atoi(why[1]); n <= widest {
+			return
+		}
+		var given []string
+		for _, group := range f.Annotations["cobra_annotation_mutually_exclusive"] {
+			for _, name := range strings.Fields(group) {
+				if name != f.Name && cmd.Flags().Changed(name) && !slices.Contains(given, "--"+name) {
+					given = append(given, "--"+name)
+				}
+			}
+		}
+		if len(given) > 0 {
+			msg = usageErrorf(why[0], strings.Join(given, ", "))
+			widest, _ = strconv.Atoi(why[1])
+		}
+	})
+	if msg != nil {
+		return msg
+	}
+	return usageErrorf("%v (see %s --help)", err, cmd.CommandPath())
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
@@ -36,7 +37,7 @@ const (
 	SandboxImage = "registry.k8s.io/pause:3.6"
 	// WorkloadImage stands in for nginx; it has a tag, so the kubelet's pull
 	// policy is IfNotPresent and it never tries a registry.
-	WorkloadImage = "localhost/kubetutor/web:1.0"
+	WorkloadImage = course.WorkloadImage
 	// Namespace is the containerd namespace of the CRI plugin.
 	Namespace = "k8s.io"
 )

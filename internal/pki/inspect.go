@@ -19,7 +19,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
@@ -125,7 +125,7 @@ func InspectFile(path string, opts InspectOptions) ([]Inspection, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
-	ca, caErr := checks.LoadCertificate(opts.CAFile)
+	ca, caErr := loadCertificate(opts.CAFile)
 	if bytes.Contains(data, []byte("-----BEGIN ")) {
 		return inspectPEM(path, data, ca, caErr, opts)
 	}
@@ -196,7 +196,7 @@ func inspectKubeconfig(path string, data []byte, ca *x509.Certificate, caErr err
 		if caPEM == nil {
 			continue
 		}
-		c, err := checks.ParseCertificatePEM(caPEM)
+		c, err := parseCertificatePEM(caPEM)
 		if err != nil {
 			return out, fmt.Errorf("inspect the CA of cluster %q in %s (%s): %w", name, path, from, err)
 		}
@@ -213,7 +213,7 @@ func inspectKubeconfig(path string, data []byte, ca *x509.Certificate, caErr err
 		if certPEM == nil {
 			continue
 		}
-		c, err := checks.ParseCertificatePEM(certPEM)
+		c, err := parseCertificatePEM(certPEM)
 		if err != nil {
 			return out, fmt.Errorf("inspect the client certificate of user %q in %s (%s): %w", name, path, from, err)
 		}
@@ -315,7 +315,7 @@ func chainCheck(c, ca *x509.Certificate, caErr error, opts InspectOptions) Chain
 	case c.CheckSignatureFrom(ca) != nil:
 		ch.Status, ch.Detail = ChainNotByCA, fmt.Sprintf("issued by %s, not signed by %s (%s)", c.Issuer, opts.CAFile, ca.Subject)
 	default:
-		if err := checks.VerifyChain(c, ca, opts.Now); err != nil {
+		if err := verifyChain(c, ca, opts.Now); err != nil {
 			ch.Status, ch.Detail = ChainInvalid, fmt.Sprintf("signed by %s, but does not verify: %v", opts.CAFile, err)
 		} else {
 			ch.Status, ch.Detail = ChainVerified, fmt.Sprintf("signed by %s (%s)", opts.CAFile, ca.Subject)
@@ -350,11 +350,11 @@ func keyFileCheck(certPath string, c *x509.Certificate) KeyCheck {
 }
 
 func matchKey(from string, keyPEM []byte, c *x509.Certificate) KeyCheck {
-	k, err := checks.ParsePrivateKeyPEM(keyPEM)
+	k, err := parsePrivateKeyPEM(keyPEM)
 	if err != nil {
 		return KeyCheck{Path: from, Status: KeyUnreadable, Detail: err.Error()}
 	}
-	if !checks.PublicKeysEqual(c.PublicKey, k.Public()) {
+	if !keyMatches(c.PublicKey, k) {
 		return KeyCheck{Path: from, Status: KeyMismatch, Detail: "the key belongs to another certificate"}
 	}
 	return KeyCheck{Path: from, Status: KeyMatches}
@@ -384,14 +384,14 @@ func notes(in Inspection, c *x509.Certificate, opts InspectOptions) []string {
 		}
 	}
 	if server && !c.IsCA {
-		names := checks.CertSANs(c)
+		names := certSANs(c)
 		if len(names) == 0 {
 			n = append(n, "A serving certificate without SANs: TLS clients check the name they dialled against the SANs and will refuse it.")
 		} else {
 			n = append(n, "As a serving certificate, clients may reach it as: "+strings.Join(names, ", ")+".")
 		}
-		if slices.ContainsFunc(checks.RequiredSANs, func(s string) bool { return slices.Contains(names, s) }) {
-			if missing := checks.MissingSANs(c, checks.RequiredSANs); len(missing) > 0 {
+		if slices.ContainsFunc(course.RequiredSANs, func(s string) bool { return slices.Contains(names, s) }) {
+			if missing := missingSANs(c, course.RequiredSANs); len(missing) > 0 {
 				n = append(n, "For the API server it lacks "+strings.Join(missing, ", ")+": clients using those names get \"x509: certificate is valid for ..., not ...\".")
 			}
 		}

@@ -32,7 +32,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
@@ -93,7 +93,7 @@ type Options struct {
 	// per-component kubeconfigs go next to it.
 	Kubeconfig string
 	// SANs are names and addresses added to the API server's certificate,
-	// besides checks.RequiredSANs.
+	// besides course.RequiredSANs.
 	SANs []string
 	// Force overwrites existing files.
 	Force bool
@@ -110,7 +110,7 @@ type Options struct {
 	// ECDSA curve size (256, 384 or 521, default 256).
 	KeySize int
 	// APIServerURL is the server the kubeconfigs name; default
-	// checks.DefaultAPIServerURL.
+	// course.APIServerURL.
 	APIServerURL string
 	// Validity and CAValidity are the certificates' lifetimes.
 	Validity, CAValidity time.Duration
@@ -226,7 +226,7 @@ func (opts Options) withDefaults() (Options, error) {
 		o.Kubeconfig = filepath.Join(o.WorkDir, DefaultKubeconfig)
 	}
 	if o.APIServerURL == "" {
-		o.APIServerURL = checks.DefaultAPIServerURL
+		o.APIServerURL = course.APIServerURL
 	}
 	if o.Validity <= 0 {
 		o.Validity = DefaultValidity
@@ -280,7 +280,7 @@ func (opts Options) withDefaults() (Options, error) {
 // normalizeSANs validates extra SANs and returns RequiredSANs plus them,
 // without duplicates.
 func normalizeSANs(extra []string) ([]string, error) {
-	out := slices.Clone(checks.RequiredSANs)
+	out := slices.Clone(course.RequiredSANs)
 	for _, s := range extra {
 		s = strings.TrimSpace(s)
 		if s == "" {
@@ -318,7 +318,7 @@ func allNumericLabels(s string) bool {
 func (o Options) identities() []identity {
 	ids := []identity{
 		{
-			base: strings.TrimSuffix(checks.ServerCertFile, ".crt"), cn: AdminUser, orgs: []string{MastersGroup},
+			base: strings.TrimSuffix(course.ServerCertFile, ".crt"), cn: AdminUser, orgs: []string{MastersGroup},
 			hosts: o.SANs, profile: profileServer,
 			what: "kube-apiserver's serving certificate (CN=admin, O=system:masters, as in the lesson, so it also works as admin's client certificate)",
 		},
@@ -353,11 +353,11 @@ func (o Options) identities() []identity {
 // fileNames lists every path Init writes, in order.
 func (o Options) fileNames(ids []identity, kubeconfigDir string) []string {
 	c := func(n string) string { return filepath.Join(o.CertsDir, n) }
-	out := []string{c(checks.CAFile), c(checks.CAKeyFile)}
+	out := []string{c(course.CAFile), c(course.CAKeyFile)}
 	for _, id := range ids {
 		out = append(out, c(id.base+".crt"), c(id.base+".key"))
 		if id.base == "server" {
-			out = append(out, c(checks.ServiceAccountKeyFile), c(checks.ServiceAccountPubFile))
+			out = append(out, c(course.ServiceAccountKeyFile), c(course.ServiceAccountPubFile))
 		}
 	}
 	for _, id := range ids {
@@ -454,8 +454,8 @@ func (o Options) generate(ids []identity, kubeconfigDir string) ([]planned, erro
 
 	c := func(n string) string { return filepath.Join(o.CertsDir, n) }
 	plan := []planned{
-		{c(checks.CAFile), 0o644, "CA certificate (CN=" + CACommonName + ")", caCert},
-		{c(checks.CAKeyFile), 0o600, "CA private key: whoever has it can issue any identity", caKeyPEM},
+		{c(course.CAFile), 0o644, "CA certificate (CN=" + CACommonName + ")", caCert},
+		{c(course.CAKeyFile), 0o600, "CA private key: whoever has it can issue any identity", caKeyPEM},
 	}
 	for _, id := range ids {
 		is := certs[id.base]
@@ -465,9 +465,9 @@ func (o Options) generate(ids []identity, kubeconfigDir string) ([]planned, erro
 		)
 		if id.base == "server" {
 			plan = append(plan,
-				planned{c(checks.ServiceAccountKeyFile), 0o600, "ServiceAccount token signing key (RSA)",
+				planned{c(course.ServiceAccountKeyFile), 0o600, "ServiceAccount token signing key (RSA)",
 					pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(saKey)})},
-				planned{c(checks.ServiceAccountPubFile), 0o644, "ServiceAccount token verification key (public half)",
+				planned{c(course.ServiceAccountPubFile), 0o644, "ServiceAccount token verification key (public half)",
 					pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub})},
 			)
 		}

@@ -1,0 +1,33 @@
+package course
+
+// WorkloadImage is the offline stand-in for nginx (internal/images packs it);
+// it has a tag, so the kubelet's pull policy is IfNotPresent and it never
+// tries a registry.
+const WorkloadImage = "localhost/kubetutor/web:1.0"
+
+// APIServerURL is where the lessons put the API server (checks'
+// DefaultAPIServerURL).
+const APIServerURL = "https://127.0.0.1:6443"
+
+// The talk's certificate files, under certs/ in the work dir.
+const (
+	CAFile                = "ca.crt"
+	CAKeyFile             = "ca.key"
+	ServerCertFile        = "server.crt"
+	ServerKeyFile         = "server.key"
+	ServiceAccountKeyFile = "service-account-key.pem"
+	ServiceAccountPubFile = "service-account.pem"
+)
+
+// RequiredSANs are the names and addresses the API server's certificate must
+// cover: the talk's list plus the first service IP that in-cluster clients
+// use. Callers must not modify it.
+var RequiredSANs = []string{
+	"kubernetes",
+	"kubernetes.default",
+	"kubernetes.default.svc",
+	"kubernetes.default.svc.cluster",
+	"kubernetes.default.svc.cluster.local",
+	"127.0.0.1",
+	"10.0.0.1",
+}
