@@ -16,8 +16,8 @@ import (
 )
 
 // The demo types each step's lesson blocks for this host, verbatim, except
-// for the substitutions and the blocks it performs otherwise, both declared
-// here. Nothing in this file knows a step by its ID: a step's action is its
+// for the substitutions declared here and the blocks a lesson marks with
+// demo=ACTION, whose actions are declared here. Nothing in this file knows a step by its ID: a step's action is its
 // lesson's blocks.
 
 // Substitution is one change the demo makes to a lesson block's text before
@@ -70,55 +70,43 @@ func Substitute(l Layout, text string) string {
 	return text
 }
 
-// Instead is a lesson block the demo does not type, and what it does in its
-// place.
-type Instead struct {
-	// Prefix selects the blocks whose text starts with it.
-	Prefix string
+// Action is what the demo does in place of typing a lesson block. A block
+// names its action in its info string (```sh run demo=NAME); the lessons
+// declare which blocks, this table what each action does.
+type Action struct {
 	// Why is shown to the audience.
 	Why string
 	// Do is the demo's action (given the substituted text); nil skips.
 	Do func(ctx context.Context, d *Demo, text string) error
 }
 
-// imagesLoad is the lesson's import of the offline images.
-const imagesLoad = "kubetutor images load"
+// importImages is the action that imports the offline images.
+const importImages = "import-images"
 
-// Insteads are the blocks the demo performs otherwise.
-var Insteads = []Instead{
-	{
-		Prefix: "for b in kube-apiserver",
-		Why:    "the demo links the binaries it was given (--bin-dir) into bin/ instead of downloading them",
-		Do:     func(_ context.Context, d *Demo, _ string) error { return d.ensureBinaries() },
+// Actions are the demo's replacements, by the name the lessons use.
+var Actions = map[string]Action{
+	"link-binaries": {
+		Why: "the demo links the binaries it was given (--bin-dir) into bin/ instead of downloading or building them",
+		Do:  func(_ context.Context, d *Demo, _ string) error { return d.ensureBinaries() },
 	},
-	{
-		Prefix: "kubetutor fetch",
-		Why:    "the demo links the binaries it was given (--bin-dir) into bin/ instead of building them",
-		Do:     func(_ context.Context, d *Demo, _ string) error { return d.ensureBinaries() },
+	"skip-packages": {
+		Why: "the demo installs no packages; its preflight (doctor) found what the node needs",
 	},
-	{
-		Prefix: "apt-get install",
-		Why:    "the demo installs no packages; its preflight (doctor) found what the node needs",
+	"skip-services": {
+		Why: "the demo never stops the host's services: its containerd has a socket of its own, and its preflight found the ports free",
 	},
-	{
-		Prefix: "systemctl ",
-		Why:    "the demo never stops the host's services: its containerd has a socket of its own, and its preflight found the ports free",
+	"skip-cni-install": {
+		Why: "the demo installs no CNI plugins; its preflight found them",
 	},
-	{
-		Prefix: "mkdir -p /opt/cni/bin\n",
-		Why:    "the demo installs no CNI plugins; its preflight found them",
-	},
-	{
-		Prefix: imagesLoad,
-		Why:    "the demo imports the same images into its own containerd socket, in the background: the pod needs them only once its node is Ready, and the CNI step waits for them",
+	importImages: {
+		Why: "the demo imports the same images into its own containerd socket, in the background: the pod needs them only once its node is Ready, and the CNI step waits for them",
 		Do: func(ctx context.Context, d *Demo, _ string) error {
 			d.startImport(ctx)
 			return nil
 		},
 	},
-	{
-		Prefix: "mkdir -p /etc/cni/net.d\n",
-		Why:    "the demo types it, unless a configuration is already there, and records what it creates, so that down removes only that; the images it imports in the background are in containerd first",
+	"write-cni-config": {
+		Why: "the demo types it, unless a configuration is already there, and records what it creates, so that down removes only that; the images it imports in the background are in containerd first",
 		Do: func(ctx context.Context, d *Demo, text string) error {
 			if err := d.awaitImages(ctx); err != nil {
 				return err
@@ -128,14 +116,18 @@ var Insteads = []Instead{
 	},
 }
 
-// insteadFor returns the declared replacement of a block, if any.
-func insteadFor(b script.Block) *Instead {
-	for i := range Insteads {
-		if strings.HasPrefix(b.Text, Insteads[i].Prefix) {
-			return &Insteads[i]
-		}
+// actionFor returns what the demo does in place of a block, if the block
+// names an action; an unknown name is an error (the lessons' test catches
+// it first).
+func actionFor(b script.Block) (*Action, error) {
+	if b.Demo == "" {
+		return nil, nil
 	}
-	return nil
+	a, ok := Actions[b.Demo]
+	if !ok {
+		return nil, fmt.Errorf("line %d: unknown demo action %q", b.Line, b.Demo)
+	}
+	return &a, nil
 }
 
 // blocks are the step's commands for this host.
@@ -146,7 +138,7 @@ func (d *Demo) blocks(s steps.Step) []script.Block { return s.CommandsFor(d.host
 func (d *Demo) lessonMarkdown(s steps.Step) string {
 	var b strings.Builder
 	for _, bl := range d.blocks(s) {
-		if in := insteadFor(bl); in != nil {
+		if in, _ := actionFor(bl); in != nil {
 			fmt.Fprintf(&b, "```sh\n%s```\n\n*Not typed by the demo: %s.*\n\n", bl.Text, in.Why)
 			continue
 		}
@@ -184,7 +176,11 @@ func (d *Demo) perform(ctx context.Context, s steps.Step) (*proc.Process, error)
 		return nil
 	}
 	for i, b := range blocks {
-		if in := insteadFor(b); in != nil {
+		in, err := actionFor(b)
+		if err != nil {
+			return p, fmt.Errorf("the %s lesson: %w", s.ID, err)
+		}
+		if in != nil {
 			if err := flush(); err != nil {
 				return p, err
 			}
@@ -207,7 +203,6 @@ func (d *Demo) perform(ctx context.Context, s steps.Step) (*proc.Process, error)
 		if name == "" {
 			return p, fmt.Errorf("the %s lesson starts a component (line %d) the demo does not know", s.ID, b.Line)
 		}
-		var err error
 		if p, err = d.startComponent(name, Substitute(d.L, b.Text)); err != nil {
 			return p, err
 		}
@@ -293,7 +288,7 @@ func (d *Demo) hostTags() script.Set {
 func (d *Demo) needsImages(ss []steps.Step) bool {
 	for _, s := range ss {
 		for _, b := range d.blocks(s) {
-			if in := insteadFor(b); in != nil && in.Prefix == imagesLoad {
+			if b.Demo == importImages {
 				return true
 			}
 		}

@@ -42,7 +42,7 @@ func TestComponentsMatchLessons(t *testing.T) {
 func TestEveryStepHasAnAction(t *testing.T) {
 	l := Layout{WorkDir: "/w", ContainerdAddress: "/w/containerd/containerd.sock", CNIConfDir: "/etc/cni/net.d"}
 	usedSub := map[string]bool{}
-	usedInstead := map[string]bool{}
+	usedAction := map[string]bool{}
 	for _, s := range steps.All() {
 		for _, tags := range lessons.AllHosts() {
 			blocks := s.CommandsFor(tags)
@@ -50,9 +50,12 @@ func TestEveryStepHasAnAction(t *testing.T) {
 				t.Errorf("step %s: no action for %v", s.ID, tags)
 			}
 			for _, b := range blocks {
-				in := insteadFor(b)
+				in, err := actionFor(b)
+				if err != nil {
+					t.Errorf("step %s: %v", s.ID, err)
+				}
 				if in != nil {
-					usedInstead[in.Prefix] = true
+					usedAction[b.Demo] = true
 					if in.Do == nil {
 						continue
 					}
@@ -70,16 +73,16 @@ func TestEveryStepHasAnAction(t *testing.T) {
 			t.Errorf("substitution %q matches no typed block", sub.Old)
 		}
 	}
-	for _, in := range Insteads {
-		if !usedInstead[in.Prefix] {
-			t.Errorf("replacement of %q matches no block", in.Prefix)
+	for name := range Actions {
+		if !usedAction[name] {
+			t.Errorf("demo action %q is named by no block", name)
 		}
 	}
 	// The substitutions keep the demo in its work dir.
 	for _, s := range steps.All() {
 		for _, tags := range lessons.AllHosts() {
 			for _, b := range s.CommandsFor(tags) {
-				if in := insteadFor(b); in != nil && in.Do == nil {
+				if in, _ := actionFor(b); in != nil && in.Do == nil {
 					continue
 				}
 				text := Substitute(l, b.Text)

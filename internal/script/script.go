@@ -9,6 +9,7 @@
 //	```sh run=daemon           starts a long-running component (its own terminal)
 //	```sh run when=offline     ... only on hosts with all the listed tags
 //	```sh run when=no-systemd,cgroup-v1
+//	```sh run demo=NAME        what the demo does in its place (internal/demo's action NAME)
 //	```sh                      an illustration: not part of the step's commands
 //
 // Tags name facts of the learner's machine (see Tags); a block without
@@ -50,6 +51,9 @@ type Block struct {
 	Line int
 	// Info is the raw info string.
 	Info string
+	// Demo names what demo mode does instead of typing the block (one of
+	// internal/demo's actions); empty: it types it.
+	Demo string
 }
 
 // Runnable reports whether the block is part of the step's commands.
@@ -109,9 +113,20 @@ func Opposite(t string) string {
 
 // ParseInfo reads a fence's info string.
 func ParseInfo(info string) (lang string, kind Kind, when []string, err error) {
+	b, err := parseInfo(info)
+	return b.Lang, b.Kind, b.When, err
+}
+
+// parseInfo reads a fence's info string into a block's annotations.
+func parseInfo(info string) (Block, error) {
+	lang, kind, when, demo, err := parseFields(info)
+	return Block{Lang: lang, Kind: kind, When: when, Demo: demo, Info: info}, err
+}
+
+func parseFields(info string) (lang string, kind Kind, when []string, demo string, err error) {
 	f := strings.Fields(info)
 	if len(f) == 0 {
-		return "", Show, nil, nil
+		return "", Show, nil, "", nil
 	}
 	lang = f[0]
 	for _, a := range f[1:] {
@@ -119,38 +134,46 @@ func ParseInfo(info string) (lang string, kind Kind, when []string, err error) {
 		switch {
 		case k == "run" && !hasV:
 			if kind != Show {
-				return "", "", nil, fmt.Errorf("info %q: run given twice", info)
+				return "", "", nil, "", fmt.Errorf("info %q: run given twice", info)
 			}
 			kind = Run
 		case k == "run" && v == "daemon":
 			if kind != Show {
-				return "", "", nil, fmt.Errorf("info %q: run given twice", info)
+				return "", "", nil, "", fmt.Errorf("info %q: run given twice", info)
 			}
 			kind = Daemon
 		case k == "when" && hasV && v != "":
 			if when != nil {
-				return "", "", nil, fmt.Errorf("info %q: when given twice", info)
+				return "", "", nil, "", fmt.Errorf("info %q: when given twice", info)
 			}
 			for _, t := range strings.Split(v, ",") {
 				if !KnownTag(t) {
-					return "", "", nil, fmt.Errorf("info %q: unknown host tag %q", info, t)
+					return "", "", nil, "", fmt.Errorf("info %q: unknown host tag %q", info, t)
 				}
 				if slices.Contains(when, t) {
-					return "", "", nil, fmt.Errorf("info %q: tag %q given twice", info, t)
+					return "", "", nil, "", fmt.Errorf("info %q: tag %q given twice", info, t)
 				}
 				if slices.Contains(when, Opposite(t)) {
-					return "", "", nil, fmt.Errorf("info %q: tags %q and %q exclude each other", info, t, Opposite(t))
+					return "", "", nil, "", fmt.Errorf("info %q: tags %q and %q exclude each other", info, t, Opposite(t))
 				}
 				when = append(when, t)
 			}
+		case k == "demo" && hasV && v != "":
+			if demo != "" {
+				return "", "", nil, "", fmt.Errorf("info %q: demo given twice", info)
+			}
+			demo = v
 		default:
-			return "", "", nil, fmt.Errorf("info %q: unknown annotation %q (want run, run=daemon or when=TAG,...)", info, a)
+			return "", "", nil, "", fmt.Errorf("info %q: unknown annotation %q (want run, run=daemon, when=TAG,... or demo=ACTION)", info, a)
 		}
 	}
 	if when != nil && kind == Show {
-		return "", "", nil, fmt.Errorf("info %q: when= needs run or run=daemon", info)
+		return "", "", nil, "", fmt.Errorf("info %q: when= needs run or run=daemon", info)
 	}
-	return lang, kind, when, nil
+	if demo != "" && kind == Show {
+		return "", "", nil, "", fmt.Errorf("info %q: demo= needs run or run=daemon", info)
+	}
+	return lang, kind, when, demo, nil
 }
 
 // Fence reports whether line opens or closes a fenced code block: three
@@ -174,11 +197,12 @@ func Parse(md string) ([]Block, error) {
 	for i, line := range lines {
 		if info, ok := Fence(line); ok {
 			if cur == nil {
-				lang, kind, when, err := ParseInfo(info)
+				b, err := parseInfo(info)
 				if err != nil {
 					return nil, fmt.Errorf("line %d: %w", i+1, err)
 				}
-				cur = &Block{Lang: lang, Kind: kind, When: when, Section: section, Line: i + 1, Info: info}
+				b.Section, b.Line = section, i+1
+				cur = &b
 				text.Reset()
 				continue
 			}

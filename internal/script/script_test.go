@@ -25,6 +25,10 @@ func TestParseInfo(t *testing.T) {
 		{"sh run when=mars", "", "", `unknown host tag "mars"`},
 		{"sh run=later", "", "", `unknown annotation "run=later"`},
 		{"sh run when=", "", "", `unknown annotation "when="`},
+		{"sh run when=offline demo=import-images", Run, "offline", ""},
+		{"sh demo=skip", "", "", "demo= needs run"},
+		{"sh run demo=a demo=b", "", "", "demo given twice"},
+		{"sh run demo=", "", "", `unknown annotation "demo="`},
 	}
 	for _, tc := range cases {
 		_, kind, when, err := ParseInfo(tc.info)
@@ -122,4 +126,15 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A block's demo= annotation reaches the parsed block.
+func TestParseDemoAction(t *testing.T) {
+	blocks, err := Parse("## Commands\n\n```sh run when=offline demo=import-images\nkubetutor images load\n```\n\n```sh run\nls\n```\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 2 || blocks[0].Demo != "import-images" || blocks[1].Demo != "" || blocks[0].Line != 3 || blocks[0].Section != "Commands" {
+		t.Fatalf("blocks %+v", blocks)
+	}
 }
