@@ -82,8 +82,11 @@ type Identity struct {
 	CN string
 	// Orgs are the groups.
 	Orgs []string
-	// Kubeconfig is the file name of its kubeconfig.
+	// Kubeconfig is the file name of its kubeconfig; empty when the
+	// certificate is for something else than talking to the API server.
 	Kubeconfig string
+	// For says what the certificate is for when it has no kubeconfig.
+	For string
 }
 
 // User is the identity's user name on a node.
@@ -139,6 +142,8 @@ var components = []Component{
 	{
 		Name: APIServer, Step: "apiserver", VersionArgs: []string{"--version"}, Source: FromKubernetes, Install: downloadIt,
 		Ports: []Port{{6443, "the Kubernetes API"}},
+		Identity: &Identity{Base: "apiserver-kubelet-client", CN: "kube-apiserver-kubelet-client", Orgs: []string{"system:masters"},
+			For: "kubelets (--kubelet-client-certificate)"},
 	},
 	{
 		Name: ControllerManager, Step: "controller-manager", VersionArgs: []string{"--version"}, Source: FromKubernetes, Install: downloadIt,

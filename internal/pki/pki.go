@@ -330,24 +330,26 @@ func (o Options) identities() []identity {
 	if !o.PerComponent {
 		return ids
 	}
-	return append(ids,
-		identity{
-			base: "controller-manager", cn: "system:kube-controller-manager", profile: profileClient, conf: "controller-manager.conf",
-			what: "kube-controller-manager's client certificate: user system:kube-controller-manager",
-		},
-		identity{
-			base: "scheduler", cn: "system:kube-scheduler", profile: profileClient, conf: "scheduler.conf",
-			what: "kube-scheduler's client certificate: user system:kube-scheduler",
-		},
-		identity{
-			base: "kubelet", cn: "system:node:" + o.NodeName, orgs: []string{NodesGroup}, profile: profileClient, conf: "kubelet.conf",
-			what: "the kubelet's client certificate: user system:node:" + o.NodeName + ", group system:nodes",
-		},
-		identity{
-			base: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", orgs: []string{MastersGroup}, profile: profileClient,
-			what: "kube-apiserver's client certificate for kubelets (--kubelet-client-certificate)",
-		},
-	)
+	for _, c := range course.Components() {
+		if c.Identity != nil {
+			ids = append(ids, componentIdentity(c.Name, *c.Identity, o.NodeName))
+		}
+	}
+	return ids
+}
+
+// componentIdentity is a component's own client certificate, from the
+// course's table.
+func componentIdentity(name string, id course.Identity, node string) identity {
+	user := id.User(node)
+	what := fmt.Sprintf("%s's client certificate: user %s", name, user)
+	if len(id.Orgs) > 0 {
+		what += ", group " + strings.Join(id.Orgs, ", ")
+	}
+	if id.For != "" {
+		what = fmt.Sprintf("%s's client certificate for %s", name, id.For)
+	}
+	return identity{base: id.Base, cn: user, orgs: id.Orgs, profile: profileClient, conf: id.Kubeconfig, what: what}
 }
 
 // fileNames lists every path Init writes, in order.
