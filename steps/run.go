@@ -120,6 +120,7 @@ func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) 
 			return Report{}, err
 		}
 	}
+	all := load()
 	var rep Report
 	rep.Steps = make([]Result, len(all))
 	for i, s := range all {
@@ -146,6 +147,7 @@ func Run(ctx context.Context, env *checks.Env, opts RunOptions) (Report, error) 
 // in results (skipped); a failing run then costs no more than its steps up
 // to the failure.
 func evaluateAll(ctx context.Context, env *checks.Env, results []Result, untilFailure bool) {
+	all := load()
 	got := make([]Result, len(all))
 	cancels := make([]context.CancelFunc, len(all))
 	done := make([]chan struct{}, len(all))
@@ -178,7 +180,7 @@ func evaluateAll(ctx context.Context, env *checks.Env, results []Result, untilFa
 // result, every other step skipped (as `check STEP` prints it).
 func ReportOf(res Result) Report {
 	var rep Report
-	for i, s := range all {
+	for i, s := range load() {
 		if s.ID == res.ID {
 			rep.Steps = append(rep.Steps, res)
 			continue

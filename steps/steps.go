@@ -120,7 +120,7 @@ var table = []Step{
 
 var (
 	loadOnce sync.Once
-	all      []Step
+	loaded   []Step
 	// contentErr is what went wrong reading the lessons (reported by
 	// ContentError; the lessons' validation fails on it).
 	contentErr error
@@ -131,7 +131,7 @@ var (
 func load() []Step {
 	loadOnce.Do(func() {
 		var errs []error
-		all = make([]Step, len(table))
+		loaded = make([]Step, len(table))
 		for i, s := range table {
 			if s.Lesson == "" {
 				s.Lesson = s.ID
@@ -148,11 +148,11 @@ func load() []Step {
 			}
 			s.Title, s.Next, s.Passed = meta.Title, meta.Next, meta.Passed
 			s.Hints = append(append([]string{}, meta.Hints...), CommandsHint(s.ID))
-			all[i] = s
+			loaded[i] = s
 		}
 		contentErr = errors.Join(errs...)
 	})
-	return all
+	return loaded
 }
 
 // LessonBlocks parses the fenced code blocks of a lesson of package content.
