@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -607,6 +608,13 @@ type firstRequestGate struct {
 	once sync.Once
 	done chan struct{}
 }
+
+// WrappedRoundTripper lets client-go reach the transport underneath, to
+// cancel a request that timed out (without it, client-go logs "unable to
+// cancel request" to the learner's terminal).
+func (g *firstRequestGate) WrappedRoundTripper() http.RoundTripper { return g.rt }
+
+var _ utilnet.RoundTripperWrapper = (*firstRequestGate)(nil)
 
 func (g *firstRequestGate) RoundTrip(r *http.Request) (*http.Response, error) {
 	first := false

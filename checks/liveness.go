@@ -385,6 +385,7 @@ func localProcess(env *Env, name string) (pid int, age time.Duration, ok bool) {
 		return 0, 0, false
 	}
 	uptime := hostUptime(env)
+	self := strconv.Itoa(os.Getpid())
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -399,9 +400,14 @@ func localProcess(env *Env, name string) (pid int, age time.Duration, ok bool) {
 		if open < 0 || end < open || st[open+1:end] != name {
 			continue
 		}
-		// After the command: state (field 3) ... starttime (field 22).
+		// After the command: state (field 3), ppid (4) ... starttime (22).
 		f := strings.Fields(st[end+1:])
-		if len(f) == 0 || f[0] == "Z" || f[0] == "X" {
+		if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if f[1] == self {
+			// Our own child: the tools step asking `kubelet --version` in
+			// this very run is not a kubelet that runs.
 			continue
 		}
 		age := time.Duration(-1)

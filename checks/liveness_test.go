@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +120,8 @@ func TestLiveness(t *testing.T) {
 		{"runs here with another --secure-port", refused, lease("kube-system", cm, "vm_1234", 2*time.Second, 15, now), checks.Pass,
 			[]string{"kube-controller-manager runs on this machine (pid 4242)", "another port"},
 			map[string]string{"4242": "4242 (kube-controller) S 1 4242 4242 0 -1", "77": "77 (bash) S 1 77 77 0 -1"}},
+		{"a program this very run started (the tools step's --version) does not count", refused, lease("kube-system", cm, "vm_1234", 42*time.Second, 15, now), checks.Fail,
+			[]string{"is not running"}, map[string]string{"4242": "4242 (kube-controller) R " + strconv.Itoa(os.Getpid()) + " 4242 4242 0 -1"}},
 		{"a zombie does not count", refused, lease("kube-system", cm, "vm_1234", 42*time.Second, 15, now), checks.Fail,
 			[]string{"is not running"}, map[string]string{"4242": "4242 (kube-controller) Z 1 4242 4242 0 -1"}},
 	}
