@@ -338,9 +338,11 @@ second and never changes its output. "kubetutor room leave" stops it.`,
 	return cmd
 }
 
-func (f *Factory) stateDir() string {
+// stateDir is --state-dir, else lessons.DefaultStateDir: an error when
+// there is no home to keep state in.
+func (f *Factory) stateDir() (string, error) {
 	if f.StateDir != "" {
-		return f.StateDir
+		return f.StateDir, nil
 	}
 	return lessons.DefaultStateDir()
 }
@@ -367,9 +369,13 @@ func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
+	stateDir, err := f.stateDir()
+	if err != nil {
+		return err
+	}
 	req := room.JoinRequest{Name: name}
 	// Joining the same room again keeps the same row.
-	if old, err := room.LoadState(f.stateDir()); err == nil && old != nil && old.URL == ju.Base {
+	if old, err := room.LoadState(stateDir); err == nil && old != nil && old.URL == ju.Base {
 		req.ID, req.Secret = old.ID, old.Secret
 	}
 	jctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -387,7 +393,7 @@ func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 		return fmt.Errorf("join the room: %w", err)
 	}
 	st := &room.State{URL: ju.Base, Name: resp.Name, ID: resp.ID, Secret: resp.Secret, Fingerprint: ju.Fingerprint}
-	if err := room.SaveState(f.stateDir(), st); err != nil {
+	if err := room.SaveState(stateDir, st); err != nil {
 		return err
 	}
 	fmt.Fprintf(f.IO.Out, "Joined the room at %s as %q.\nFrom now on every check you run shows on the instructor's dashboard (kubetutor room leave stops it).\n", ju.Base, resp.Name)
@@ -402,8 +408,12 @@ func newRoomLeaveCmd(f *Factory) *cobra.Command {
 		Example: `  kubetutor room leave`,
 		Args:    noArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			st, _ := room.LoadState(f.stateDir())
-			left, err := room.RemoveState(f.stateDir())
+			stateDir, err := f.stateDir()
+			if err != nil {
+				return err
+			}
+			st, _ := room.LoadState(stateDir)
+			left, err := room.RemoveState(stateDir)
 			if err != nil {
 				return err
 			}
@@ -427,7 +437,11 @@ func newRoomStatusCmd(f *Factory) *cobra.Command {
 		Example: `  kubetutor room status`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := room.LoadState(f.stateDir())
+			stateDir, err := f.stateDir()
+			if err != nil {
+				return err
+			}
+			st, err := room.LoadState(stateDir)
 			if err != nil {
 				return err
 			}
@@ -462,7 +476,11 @@ type roomHook struct {
 // mode says which steps the report covers. It never prints and never fails.
 func (f *Factory) reportToRoom(rep steps.Report, mode steps.Mode) {
 	f.room.once.Do(func() {
-		st, err := room.LoadState(f.stateDir())
+		stateDir, err := f.stateDir()
+		if err != nil {
+			return
+		}
+		st, err := room.LoadState(stateDir)
 		if err != nil || st == nil {
 			return
 		}
