@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -17,8 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubetutor/kubetutor/internal/fetch"
-	"github.com/kubetutor/kubetutor/internal/fsutil"
-	"github.com/kubetutor/kubetutor/internal/pki"
 	"github.com/kubetutor/kubetutor/internal/room"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
@@ -62,6 +59,7 @@ type RoomServeOptions struct {
 	JoinToken       string
 	Data            string
 	TLS             bool
+	NewCertificate  bool
 
 	// ready, when set (tests), is called with the listening address.
 	ready func(net.Addr)
@@ -106,6 +104,7 @@ restarted server has its room back and the printed URLs stay valid.`,
 	fl.StringVar(&o.JoinToken, "join-token", "", "the token learners join with (default: random, or the one kept in --data)")
 	fl.StringVar(&o.Data, "data", "", "keep the room in this directory (bbolt), so a restart has it back")
 	fl.BoolVar(&o.TLS, "tls", false, "serve HTTPS with a self-signed certificate; join pins its fingerprint")
+	fl.BoolVar(&o.NewCertificate, "new-certificate", false, "with --tls and --data, replace the certificate kept in --data (learners must join again)")
 	_ = cmd.MarkFlagDirname("mirror-dir")
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
@@ -123,6 +122,9 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	}
 	if o.InstructorToken != "" && o.InstructorToken == o.JoinToken {
 		return usageErrorf("the instructor token and the join token must differ: a learner would see the dashboard")
+	}
+	if o.NewCertificate && (!o.TLS || o.Data == "") {
+		return usageErrorf("--new-certificate replaces the TLS certificate kept in --data: give --tls and --data too")
 	}
 	if o.MirrorDir != "" {
 		held, err := fetch.CheckMirrorDir(o.MirrorDir)
@@ -157,9 +159,12 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	defer ln.Close()
 	scheme, fingerprint := "http", ""
 	if o.TLS {
-		cert, err := roomCertificate(o.Data, ln.Addr())
+		cert, made, err := room.Certificate(o.Data, roomHosts(ln.Addr()), o.NewCertificate)
 		if err != nil {
 			return err
+		}
+		if made && o.NewCertificate {
+			fmt.Fprintln(o.f.IO.ErrOut, "note: the room has a new TLS certificate: learners who joined before must run the new join command below")
 		}
 		fingerprint = room.Fingerprint(cert.Certificate[0])
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
@@ -255,17 +260,8 @@ func roomToken(store *room.Store, key, flag string) (string, error) {
 	return t, nil
 }
 
-// roomCertificate is the room's self-signed certificate: kept in the data
-// directory when there is one (the fingerprint learners pinned stays
-// valid), else made anew.
-func roomCertificate(dataDir string, addr net.Addr) (tls.Certificate, error) {
-	var certPath, keyPath string
-	if dataDir != "" {
-		certPath, keyPath = filepath.Join(dataDir, "tls.crt"), filepath.Join(dataDir, "tls.key")
-		if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
-			return c, nil
-		}
-	}
+// roomHosts are the names the room's certificate is made for.
+func roomHosts(addr net.Addr) []string {
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
 	if h, err := os.Hostname(); err == nil && h != "" {
 		hosts = append(hosts, h)
@@ -275,23 +271,7 @@ func roomCertificate(dataDir string, addr net.Addr) (tls.Certificate, error) {
 			hosts = append(hosts, host)
 		}
 	}
-	certPEM, keyPEM, err := pki.SelfSigned("kubetutor room", hosts, 365*24*time.Hour)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	if dataDir != "" {
-		if err := fsutil.WriteFile(keyPath, keyPEM, 0o600); err != nil {
-			return tls.Certificate{}, fmt.Errorf("keep the room's TLS key: %w", err)
-		}
-		if err := fsutil.WriteFile(certPath, certPEM, 0o644); err != nil {
-			return tls.Certificate{}, fmt.Errorf("keep the room's TLS certificate: %w", err)
-		}
-	}
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("load the room's TLS certificate: %w", err)
-	}
-	return c, nil
+	return hosts
 }
 
 // RoomJoinOptions are the options of `kubetutor room join`.
