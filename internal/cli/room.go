@@ -140,6 +140,13 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 		return err
 	}
 	defer store.Close()
+	if o.MirrorDir != "" && o.Data != "" {
+		m, merr := fetch.RealPath(o.MirrorDir)
+		d, derr := fetch.RealPath(o.Data)
+		if merr == nil && derr == nil && (fetch.Within(d, m) || fetch.Within(m, d)) {
+			return usageErrorf("--mirror-dir %s and --data %s overlap: the mirror would be next to the room's tokens and key; keep them in separate directories", o.MirrorDir, o.Data)
+		}
+	}
 	itok, err := roomToken(store, "instructor-token", o.InstructorToken)
 	if err != nil {
 		return err
@@ -196,10 +203,15 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	for _, u := range urls {
 		fmt.Fprintf(out, "  kubetutor room join '%s/?token=%s%s' --name \"YOUR NAME\"\n", u, jtok, fpQuery)
 	}
-	if o.MirrorDir != "" {
-		fmt.Fprintln(out, "\nBinaries mirror:")
+	if o.MirrorDir != "" && o.TLS {
+		fmt.Fprintln(out, "\nBinaries mirror (HTTPS with the room's certificate, which fetch pins once the learner joined):")
 		for _, u := range urls {
 			fmt.Fprintf(out, "  kubetutor fetch --mirror %s/mirror\n", u)
+		}
+	} else if o.MirrorDir != "" {
+		fmt.Fprintln(out, "\nBinaries mirror (plain HTTP: nothing authenticates it, anyone on the network can swap a binary and its checksum; serve with --tls to have it pinned):")
+		for _, u := range urls {
+			fmt.Fprintf(out, "  kubetutor fetch --mirror %s/mirror --insecure-mirror\n", u)
 		}
 	}
 	if fingerprint != "" {
