@@ -116,6 +116,22 @@ func TestDefects(t *testing.T) {
 			},
 		},
 		{
+			name: "4 an intact room of 300 learners still opens",
+			run: func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "c")
+				os.MkdirAll(dir, 0o700)
+				os.WriteFile(filepath.Join(dir, DBFile), roomDB(t, 300), 0o600)
+				s, err := OpenStore(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				if n := len(s.Learners()); n != 300 {
+					t.Errorf("%d learners, want 300", n)
+				}
+			},
+		},
+		{
 			name: "4 room.db with random bytes flipped",
 			run: func(t *testing.T) {
 				db := roomDB(t, 60)

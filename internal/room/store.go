@@ -200,6 +200,9 @@ func OpenStore(dir string) (*Store, error) {
 	if err := fsutil.CheckRegular(path); err != nil {
 		return nil, fmt.Errorf("open the room's database: %w; move it aside (mv %s %s.bad) and run room serve again", err, path, path)
 	}
+	if err := checkBolt(path); err != nil {
+		return nil, &DamagedError{Path: path, Reason: err.Error()}
+	}
 	db, learners, err := openDB(path)
 	if err != nil {
 		return nil, err
