@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
@@ -108,20 +111,68 @@ type Store struct {
 	Path string
 }
 
+// StateDirFlags names how a learner chooses the state directory, for
+// messages.
+const StateDirFlags = "--state-dir DIR or KUBETUTOR_STATE_DIR"
+
+// ErrNoStateDir says no state directory could be found: no HOME and no home
+// directory in the user database.
+var ErrNoStateDir = errors.New("no state directory: HOME is not set and the user database gives no home directory; set " + StateDirFlags + " to a directory of your own")
+
 // DefaultStateDir is $KUBETUTOR_STATE_DIR, else $XDG_STATE_HOME/kubetutor,
-// else ~/.local/state/kubetutor.
-func DefaultStateDir() string {
+// else ~/.local/state/kubetutor, with ~ from $HOME or else from the user
+// database. There is no shared fallback (such as a fixed name under /tmp,
+// which another user could create first): without a home it is an error.
+func DefaultStateDir() (string, error) {
 	if d := os.Getenv("KUBETUTOR_STATE_DIR"); d != "" {
-		return d
+		return d, nil
 	}
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "kubetutor")
+		return filepath.Join(d, "kubetutor"), nil
 	}
 	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "kubetutor-state")
+	if err != nil || home == "" {
+		home = passwdHome()
 	}
-	return filepath.Join(home, ".local", "state", "kubetutor")
+	if home == "" {
+		return "", ErrNoStateDir
+	}
+	return filepath.Join(home, ".local", "state", "kubetutor"), nil
+}
+
+// passwdHome is the effective user's home directory from the user database
+// (getpwuid, /etc/passwd), or "" when it names none that exists.
+func passwdHome() string {
+	u, err := user.LookupId(strconv.Itoa(os.Geteuid()))
+	if err != nil || u.HomeDir == "" || u.HomeDir == "/" || !filepath.IsAbs(u.HomeDir) {
+		return ""
+	}
+	if fi, err := os.Stat(u.HomeDir); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return u.HomeDir
+}
+
+// checkDir checks that the state directory, if it exists, is the user's
+// own and not writable by others: progress and the room's secret are kept
+// there, and another user's directory could hold links to files of theirs.
+func (s *Store) checkDir() error {
+	err := fsutil.CheckPrivateDir(filepath.Dir(s.Path), StateDirFlags)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("the state directory: %w", err)
+	}
+	return nil
+}
+
+// mkdir creates the state directory 0700 if it is missing and checks it.
+func (s *Store) mkdir() error {
+	if err := fsutil.MkdirPrivate(filepath.Dir(s.Path), StateDirFlags); err != nil {
+		return fmt.Errorf("the state directory: %w", err)
+	}
+	return nil
 }
 
 // NewStore is the progress file in a state directory.
@@ -147,6 +198,9 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 // path that is not a regular file (a FIFO, a device, a directory) is an
 // error and is left alone.
 func (s *Store) Load() (*Progress, error) {
+	if err := s.checkDir(); err != nil {
+		return nil, err
+	}
 	data, err := fsutil.ReadFile(s.Path, fsutil.LimitProgress)
 	if errors.Is(err, os.ErrNotExist) {
 		return NewProgress(), nil
@@ -190,12 +244,12 @@ func (p *Progress) sanitize() {
 }
 
 // Save writes progress atomically: a temporary file in the same directory,
-// synced, then renamed over the old one. A symlinked progress file stays a
-// symlink: its target is written.
+// synced, then renamed over the old one. The directory must be the user's
+// own (see checkDir). A symlinked progress file the user made stays a
+// symlink: its target is written; one another user made is refused.
 func (s *Store) Save(p *Progress) error {
-	dir := filepath.Dir(s.Path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
+	if err := s.mkdir(); err != nil {
+		return err
 	}
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
@@ -223,8 +277,8 @@ func (s *Store) lockPath() string {
 // lock at most until ctx ends. A corrupt file is reported with a
 // *CorruptError alongside the saved progress; change may be nil.
 func (s *Store) Update(ctx context.Context, change func(*Progress)) (*Progress, error) {
-	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
-		return nil, fmt.Errorf("create state directory: %w", err)
+	if err := s.mkdir(); err != nil {
+		return nil, err
 	}
 	unlock, err := fsutil.Lock(ctx, s.lockPath())
 	if err != nil {
@@ -248,6 +302,9 @@ func (s *Store) Update(ctx context.Context, change func(*Progress)) (*Progress, 
 // Reset forgets all progress. A symlinked progress file keeps its link (its
 // target gets empty progress); anything else not a regular file is refused.
 func (s *Store) Reset() error {
+	if err := s.checkDir(); err != nil {
+		return err
+	}
 	fi, err := os.Lstat(s.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -148,11 +148,11 @@ func TestCorruptProgressIsSetAside(t *testing.T) {
 func TestDefaultStateDir(t *testing.T) {
 	t.Setenv("KUBETUTOR_STATE_DIR", "")
 	t.Setenv("XDG_STATE_HOME", "/x/state")
-	if got := DefaultStateDir(); got != "/x/state/kubetutor" {
+	if got, _ := DefaultStateDir(); got != "/x/state/kubetutor" {
 		t.Errorf("XDG: %s", got)
 	}
 	t.Setenv("KUBETUTOR_STATE_DIR", "/y")
-	if got := DefaultStateDir(); got != "/y" {
+	if got, _ := DefaultStateDir(); got != "/y" {
 		t.Errorf("override: %s", got)
 	}
 }

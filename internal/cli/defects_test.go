@@ -451,7 +451,7 @@ func TestDefects(t *testing.T) {
 			setup: func(d *defectEnv) []string {
 				addr := d.silentTCP()
 				noOS(d.t)
-				return []string{"fetch", "--mirror", "http://" + addr, "--stall-timeout", "1s", "etcd"}
+				return []string{"fetch", "--mirror", "http://" + addr, "--insecure-mirror", "--stall-timeout", "1s", "etcd"}
 			},
 			code: 1,
 			want: []string{"no answer within 1s (--stall-timeout)"},
@@ -576,7 +576,7 @@ func TestDefects(t *testing.T) {
 				os.WriteFile(base+".sha256", []byte(sha256hex(cni)+"  cni-plugins-linux-amd64-v1.6.2.tgz\n"), 0o644)
 				srv := httptest.NewServer(fetch.Handler(dir, nil))
 				d.cleanup = append(d.cleanup, srv.Close)
-				return []string{"fetch", "--mirror", srv.URL, "--arch", "amd64", "cni", "--cni-dir", d.path("cni")}
+				return []string{"fetch", "--mirror", srv.URL, "--insecure-mirror", "--arch", "amd64", "cni", "--cni-dir", d.path("cni")}
 			},
 			code: 1,
 			want: []string{"has no portmap", "nothing was installed"},
@@ -620,6 +620,11 @@ func TestDefects(t *testing.T) {
 			},
 		},
 	}
+	runDefectCases(t, cases)
+}
+
+// runDefectCases runs each case as its own subtest.
+func runDefectCases(t *testing.T, cases []defectCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.root && os.Geteuid() != 0 {

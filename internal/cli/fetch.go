@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/fetch"
+	"github.com/kubetutor/kubetutor/internal/room"
 )
 
 // FetchOptions are the options of `kubetutor fetch`.
@@ -31,6 +34,7 @@ type FetchOptions struct {
 	CrictlVersion     string
 	Arch              string
 	Mirror            string
+	InsecureMirror    bool
 	MirrorDir         string
 	Serve             string
 	Addr              string
@@ -90,9 +94,15 @@ the bin dir and report the wanted version. Nothing is downloaded: etcd and the
 CNI plugins must come from the OS (fetch fails when the OS has no etcd).
 
 A mirror for a room with poor Wi-Fi: one machine fills a directory with the
-release files and their checksum files (--mirror-dir DIR) and serves it
-(--serve DIR, on --addr); learners pass --mirror URL. The layout under a mirror
-is the upstream one under three prefixes:
+release files and their checksum files (--mirror-dir DIR) and serves it; learners
+pass --mirror URL. A mirror's checksums come from the mirror itself, so they only
+prove a download whole: trust comes from the connection. The room's mirror
+(kubetutor room serve --tls --mirror-dir DIR) is HTTPS with the room's
+certificate, which fetch pins once you joined the room (room join); any other
+https:// mirror needs a certificate that verifies. A plain http:// mirror (such
+as --serve DIR, on --addr) is refused unless you pass --insecure-mirror: then
+anyone on the network path can hand you any binary with a matching checksum.
+The layout under a mirror is the upstream one under three prefixes:
 
   <mirror>/kubernetes/<ver>/bin/linux/<arch>/<name>          and <name>.sha256
   <mirror>/etcd/<ver>/etcd-<ver>-linux-<arch>.tar.gz          and SHA256SUMS
@@ -120,13 +130,17 @@ build failed, 2 on bad flags.`,
   # the upstream stack: containerd 2.x, crictl, etcd 3.6, CNI plugins 1.10
   kubetutor fetch --from-source --etcd-version v3.6.16 --cni-version v1.10.0 containerd crictl etcd cni
 
-  # instructor: fill a mirror (amd64 and arm64), then serve it to the room
+  # instructor: fill a mirror (amd64 and arm64), then serve it with the room (HTTPS)
   kubetutor fetch --mirror-dir /srv/kubetutor
   kubetutor fetch --mirror-dir /srv/kubetutor --arch arm64
-  kubetutor fetch --serve /srv/kubetutor --addr :8080
+  kubetutor room serve --tls --data ~/room --mirror-dir /srv/kubetutor
 
-  # learners
-  kubetutor fetch --mirror http://192.168.1.10:8080`,
+  # learners, after the room join command the room printed (it pins the certificate)
+  kubetutor fetch --mirror https://192.168.1.10:7077/mirror
+
+  # a plain-HTTP mirror: nothing authenticates it, so only on a network you trust
+  kubetutor fetch --serve /srv/kubetutor --addr :8080
+  kubetutor fetch --mirror http://192.168.1.10:8080 --insecure-mirror`,
 		ValidArgs: []string{"kubernetes", "etcd", "cni", "containerd", "crictl"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Components = args
@@ -142,7 +156,8 @@ build failed, 2 on bad flags.`,
 	fl.StringVar(&o.ContainerdVersion, "containerd-version", fetch.DefaultSourceContainerdVersion, "with --from-source, the containerd release to build")
 	fl.StringVar(&o.CrictlVersion, "crictl-version", fetch.DefaultSourceCrictlVersion, "with --from-source, the crictl release to build")
 	fl.StringVar(&o.Arch, "arch", runtime.GOARCH, "the architecture of the downloads: amd64 or arm64")
-	fl.StringVar(&o.Mirror, "mirror", "", "download from this mirror (http://HOST:PORT) instead of the upstream locations")
+	fl.StringVar(&o.Mirror, "mirror", "", "download from this mirror (https://HOST:PORT/..., a joined room's is pinned) instead of the upstream locations")
+	fl.BoolVar(&o.InsecureMirror, "insecure-mirror", false, "accept a plain http:// --mirror, which nothing authenticates: anyone on the network path can swap a binary and its checksum")
 	fl.StringVar(&o.MirrorDir, "mirror-dir", "", "fill this directory with the release files and checksums in the mirror layout, instead of bin/")
 	fl.StringVar(&o.Serve, "serve", "", "serve this mirror directory over HTTP until interrupted")
 	fl.StringVar(&o.Addr, "addr", ":8080", "with --serve, the address to listen on")
@@ -153,9 +168,9 @@ build failed, 2 on bad flags.`,
 	// What a mode excludes, cobra refuses (a usage error saying why:
 	// root.go) and completion stops offering.
 	excludes(cmd, "serve", "--serve only serves a directory: it takes --addr, not %s",
-		"bin-dir", "cni-dir", "kubernetes-version", "etcd-version", "cni-version", "arch", "mirror", "mirror-dir", "use-os", "from-source", "stall-timeout", "containerd-version", "crictl-version")
+		"bin-dir", "cni-dir", "kubernetes-version", "etcd-version", "cni-version", "arch", "mirror", "insecure-mirror", "mirror-dir", "use-os", "from-source", "stall-timeout", "containerd-version", "crictl-version")
 	excludes(cmd, "mirror-dir", "--mirror-dir fills a mirror with release downloads: %s do not apply", "bin-dir", "cni-dir", "use-os", "from-source")
-	excludes(cmd, "from-source", "--from-source builds with the local Go toolchain and downloads nothing: %s do not apply", "mirror", "arch", "stall-timeout")
+	excludes(cmd, "from-source", "--from-source builds with the local Go toolchain and downloads nothing: %s do not apply", "mirror", "insecure-mirror", "arch", "stall-timeout")
 	_ = cmd.MarkFlagDirname("bin-dir")
 	_ = cmd.MarkFlagDirname("cni-dir")
 	_ = cmd.MarkFlagDirname("mirror-dir")
@@ -219,11 +234,20 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 	for _, c := range o.Components {
 		opts.Components = append(opts.Components, fetch.Component(c))
 	}
+	if o.InsecureMirror && o.Mirror == "" {
+		return usageErrorf("--insecure-mirror accepts a plain http:// --mirror: give --mirror URL too")
+	}
 	if o.Mirror != "" {
 		if err := fetch.CheckBaseURL(o.Mirror); err != nil {
 			return usageErrorf("--mirror: %v", err)
 		}
 		opts.Sources = fetch.Mirror(o.Mirror)
+		opts.InsecureHTTP = o.InsecureMirror
+		if strings.HasPrefix(o.Mirror, "http://") && o.InsecureMirror {
+			fmt.Fprintf(f.IO.ErrOut, "warning: --insecure-mirror: %s is plain HTTP and nothing authenticates it: anyone on the network path, "+
+				"or whoever runs it, can hand you any binary with a matching checksum, and it is installed for you to run (the kubelet as root)\n", o.Mirror)
+		}
+		opts.HTTP.Fingerprint = f.roomPin(o.Mirror)
 	}
 	if o.Verbose {
 		opts.Build.GoOutput = f.IO.ErrOut
@@ -252,6 +276,10 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 	res, err := fetch.Run(cmd.Context(), opts)
 	if fetch.IsUsage(err) {
 		return usageErrorf("%v", err)
+	}
+	var certErr *tls.CertificateVerificationError
+	if err != nil && errors.As(err, &certErr) && o.Mirror != "" && opts.HTTP.Fingerprint == "" {
+		return fmt.Errorf("%w\nhint: a room's mirror has the room's own certificate: run the room join command the instructor gave first, then fetch pins the certificate join pinned", err)
 	}
 	var netErr net.Error
 	if err != nil && errors.As(err, &netErr) && o.Mirror == "" {
@@ -286,6 +314,25 @@ func fetchSummary(o *FetchOptions, opts fetch.Options, res *fetch.Result) {
 	}
 }
 
+// roomPin is the certificate fingerprint the joined room pinned, when the
+// mirror is that room's (https, same host and port); "" otherwise.
+func (f *Factory) roomPin(mirror string) string {
+	sd, err := f.stateDir()
+	if err != nil {
+		return ""
+	}
+	st, err := room.LoadState(sd)
+	if err != nil || st == nil || st.Fingerprint == "" {
+		return ""
+	}
+	m, err1 := url.Parse(mirror)
+	r, err2 := url.Parse(st.URL)
+	if err1 != nil || err2 != nil || m.Scheme != "https" || r.Scheme != "https" || !strings.EqualFold(m.Host, r.Host) {
+		return ""
+	}
+	return st.Fingerprint
+}
+
 func runFetchServe(ctx context.Context, o *FetchOptions) error {
 	f := o.f
 	dir, err := filepath.Abs(o.Serve)
@@ -304,9 +351,9 @@ func runFetchServe(ctx context.Context, o *FetchOptions) error {
 		if len(held) > 0 {
 			what = " (" + strings.Join(held, ", ") + ")"
 		}
-		fmt.Fprintf(f.IO.Out, "Serving %s%s on %s; Ctrl-C to stop. Learners run:\n", dir, what, a)
+		fmt.Fprintf(f.IO.Out, "Serving %s%s on %s over plain HTTP; Ctrl-C to stop. Nothing authenticates it (kubetutor room serve --tls --mirror-dir serves it pinned). Learners run:\n", dir, what, a)
 		for _, u := range fetch.MirrorURLs(a) {
-			fmt.Fprintf(f.IO.Out, "  kubetutor fetch --mirror %s\n", u)
+			fmt.Fprintf(f.IO.Out, "  kubetutor fetch --mirror %s --insecure-mirror\n", u)
 		}
 	})
 }

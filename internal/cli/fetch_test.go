@@ -202,7 +202,7 @@ func TestFetchCommand(t *testing.T) {
 			srv := httptest.NewServer(fetch.Handler(dir, nil))
 			defer srv.Close()
 			wd := t.TempDir()
-			args := []string{"--mirror", srv.URL, "--arch", "amd64"}
+			args := []string{"--mirror", srv.URL, "--insecure-mirror", "--arch", "amd64"}
 			for _, a := range tc.args {
 				args = append(args, strings.ReplaceAll(a, "{wd}", wd))
 			}
@@ -299,7 +299,7 @@ func TestFetchMirrorAndServe(t *testing.T) {
 
 	room := filepath.Join(t.TempDir(), "room")
 	var out, errOut lockedBuffer
-	if code := execFetch(context.Background(), t, t.TempDir(), &out, &errOut, "--mirror", up.URL, "--arch", "amd64", "--mirror-dir", room); code != 0 {
+	if code := execFetch(context.Background(), t, t.TempDir(), &out, &errOut, "--mirror", up.URL, "--insecure-mirror", "--arch", "amd64", "--mirror-dir", room); code != 0 {
 		t.Fatalf("--mirror-dir: exit %d: %s", code, errOut.String())
 	}
 	for p, body := range files {
@@ -317,7 +317,7 @@ func TestFetchMirrorAndServe(t *testing.T) {
 	var sOut, sErr lockedBuffer
 	done := make(chan int, 1)
 	go func() { done <- execFetch(ctx, t, t.TempDir(), &sOut, &sErr, "--serve", room, "--addr", "127.0.0.1:0") }()
-	urlRE := regexp.MustCompile(`kubetutor fetch --mirror (http://127\.0\.0\.1:\d+)\n`)
+	urlRE := regexp.MustCompile(`kubetutor fetch --mirror (http://127\.0\.0\.1:\d+) --insecure-mirror\n`)
 	var url string
 	for deadline := time.Now().Add(5 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := urlRE.FindStringSubmatch(sOut.String()); m != nil {
@@ -338,7 +338,7 @@ func TestFetchMirrorAndServe(t *testing.T) {
 
 	wd := t.TempDir()
 	out, errOut = lockedBuffer{}, lockedBuffer{}
-	if code := execFetch(context.Background(), t, wd, &out, &errOut, "--mirror", url, "--arch", "amd64"); code != 0 {
+	if code := execFetch(context.Background(), t, wd, &out, &errOut, "--mirror", url, "--insecure-mirror", "--arch", "amd64"); code != 0 {
 		t.Fatalf("learner: exit %d: %s", code, errOut.String())
 	}
 	for _, p := range []string{"bin/kubelet", "bin/etcd", "bin/cni/loopback"} {
@@ -379,7 +379,7 @@ func TestFetchUseOS(t *testing.T) {
 	wd := t.TempDir()
 	var out, errOut lockedBuffer
 	// No mirror is needed: nothing is downloaded.
-	if code := execFetch(context.Background(), t, wd, &out, &errOut, "etcd", "cni", "--use-os", "--mirror", "http://127.0.0.1:1"); code != 0 {
+	if code := execFetch(context.Background(), t, wd, &out, &errOut, "etcd", "cni", "--use-os", "--mirror", "http://127.0.0.1:1", "--insecure-mirror"); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	for _, w := range []string{

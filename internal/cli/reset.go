@@ -32,7 +32,10 @@ terminal kubetutor asks first; otherwise pass --yes.`,
 
 func runReset(ctx context.Context, o *ResetOptions) error {
 	f := o.f
-	store := f.Store()
+	store, err := f.Store()
+	if err != nil {
+		return err
+	}
 	if !o.Yes {
 		if !f.IO.Interactive() {
 			return usageErrorf("not a terminal: pass --yes to forget progress in %s", store.Path)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -17,8 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubetutor/kubetutor/internal/fetch"
-	"github.com/kubetutor/kubetutor/internal/fsutil"
-	"github.com/kubetutor/kubetutor/internal/pki"
 	"github.com/kubetutor/kubetutor/internal/room"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
@@ -62,6 +59,7 @@ type RoomServeOptions struct {
 	JoinToken       string
 	Data            string
 	TLS             bool
+	NewCertificate  bool
 
 	// ready, when set (tests), is called with the listening address.
 	ready func(net.Addr)
@@ -106,6 +104,7 @@ restarted server has its room back and the printed URLs stay valid.`,
 	fl.StringVar(&o.JoinToken, "join-token", "", "the token learners join with (default: random, or the one kept in --data)")
 	fl.StringVar(&o.Data, "data", "", "keep the room in this directory (bbolt), so a restart has it back")
 	fl.BoolVar(&o.TLS, "tls", false, "serve HTTPS with a self-signed certificate; join pins its fingerprint")
+	fl.BoolVar(&o.NewCertificate, "new-certificate", false, "with --tls and --data, replace the certificate kept in --data (learners must join again)")
 	_ = cmd.MarkFlagDirname("mirror-dir")
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
@@ -124,6 +123,9 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	if o.InstructorToken != "" && o.InstructorToken == o.JoinToken {
 		return usageErrorf("the instructor token and the join token must differ: a learner would see the dashboard")
 	}
+	if o.NewCertificate && (!o.TLS || o.Data == "") {
+		return usageErrorf("--new-certificate replaces the TLS certificate kept in --data: give --tls and --data too")
+	}
 	if o.MirrorDir != "" {
 		held, err := fetch.CheckMirrorDir(o.MirrorDir)
 		if err != nil {
@@ -138,6 +140,13 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 		return err
 	}
 	defer store.Close()
+	if o.MirrorDir != "" && o.Data != "" {
+		m, merr := fetch.RealPath(o.MirrorDir)
+		d, derr := fetch.RealPath(o.Data)
+		if merr == nil && derr == nil && (fetch.Within(d, m) || fetch.Within(m, d)) {
+			return usageErrorf("--mirror-dir %s and --data %s overlap: the mirror would be next to the room's tokens and key; keep them in separate directories", o.MirrorDir, o.Data)
+		}
+	}
 	itok, err := roomToken(store, "instructor-token", o.InstructorToken)
 	if err != nil {
 		return err
@@ -157,9 +166,12 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	defer ln.Close()
 	scheme, fingerprint := "http", ""
 	if o.TLS {
-		cert, err := roomCertificate(o.Data, ln.Addr())
+		cert, made, err := room.Certificate(o.Data, roomHosts(ln.Addr()), o.NewCertificate)
 		if err != nil {
 			return err
+		}
+		if made && o.NewCertificate {
+			fmt.Fprintln(o.f.IO.ErrOut, "note: the room has a new TLS certificate: learners who joined before must run the new join command below")
 		}
 		fingerprint = room.Fingerprint(cert.Certificate[0])
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
@@ -191,10 +203,15 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	for _, u := range urls {
 		fmt.Fprintf(out, "  kubetutor room join '%s/?token=%s%s' --name \"YOUR NAME\"\n", u, jtok, fpQuery)
 	}
-	if o.MirrorDir != "" {
-		fmt.Fprintln(out, "\nBinaries mirror:")
+	if o.MirrorDir != "" && o.TLS {
+		fmt.Fprintln(out, "\nBinaries mirror (HTTPS with the room's certificate, which fetch pins once the learner joined):")
 		for _, u := range urls {
 			fmt.Fprintf(out, "  kubetutor fetch --mirror %s/mirror\n", u)
+		}
+	} else if o.MirrorDir != "" {
+		fmt.Fprintln(out, "\nBinaries mirror (plain HTTP: nothing authenticates it, anyone on the network can swap a binary and its checksum; serve with --tls to have it pinned):")
+		for _, u := range urls {
+			fmt.Fprintf(out, "  kubetutor fetch --mirror %s/mirror --insecure-mirror\n", u)
 		}
 	}
 	if fingerprint != "" {
@@ -255,17 +272,8 @@ func roomToken(store *room.Store, key, flag string) (string, error) {
 	return t, nil
 }
 
-// roomCertificate is the room's self-signed certificate: kept in the data
-// directory when there is one (the fingerprint learners pinned stays
-// valid), else made anew.
-func roomCertificate(dataDir string, addr net.Addr) (tls.Certificate, error) {
-	var certPath, keyPath string
-	if dataDir != "" {
-		certPath, keyPath = filepath.Join(dataDir, "tls.crt"), filepath.Join(dataDir, "tls.key")
-		if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
-			return c, nil
-		}
-	}
+// roomHosts are the names the room's certificate is made for.
+func roomHosts(addr net.Addr) []string {
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
 	if h, err := os.Hostname(); err == nil && h != "" {
 		hosts = append(hosts, h)
@@ -275,23 +283,7 @@ func roomCertificate(dataDir string, addr net.Addr) (tls.Certificate, error) {
 			hosts = append(hosts, host)
 		}
 	}
-	certPEM, keyPEM, err := pki.SelfSigned("kubetutor room", hosts, 365*24*time.Hour)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	if dataDir != "" {
-		if err := fsutil.WriteFile(keyPath, keyPEM, 0o600); err != nil {
-			return tls.Certificate{}, fmt.Errorf("keep the room's TLS key: %w", err)
-		}
-		if err := fsutil.WriteFile(certPath, certPEM, 0o644); err != nil {
-			return tls.Certificate{}, fmt.Errorf("keep the room's TLS certificate: %w", err)
-		}
-	}
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("load the room's TLS certificate: %w", err)
-	}
-	return c, nil
+	return hosts
 }
 
 // RoomJoinOptions are the options of `kubetutor room join`.
@@ -338,9 +330,11 @@ second and never changes its output. "kubetutor room leave" stops it.`,
 	return cmd
 }
 
-func (f *Factory) stateDir() string {
+// stateDir is --state-dir, else lessons.DefaultStateDir: an error when
+// there is no home to keep state in.
+func (f *Factory) stateDir() (string, error) {
 	if f.StateDir != "" {
-		return f.StateDir
+		return f.StateDir, nil
 	}
 	return lessons.DefaultStateDir()
 }
@@ -367,9 +361,13 @@ func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
+	stateDir, err := f.stateDir()
+	if err != nil {
+		return err
+	}
 	req := room.JoinRequest{Name: name}
 	// Joining the same room again keeps the same row.
-	if old, err := room.LoadState(f.stateDir()); err == nil && old != nil && old.URL == ju.Base {
+	if old, err := room.LoadState(stateDir); err == nil && old != nil && old.URL == ju.Base {
 		req.ID, req.Secret = old.ID, old.Secret
 	}
 	jctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -387,7 +385,7 @@ func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 		return fmt.Errorf("join the room: %w", err)
 	}
 	st := &room.State{URL: ju.Base, Name: resp.Name, ID: resp.ID, Secret: resp.Secret, Fingerprint: ju.Fingerprint}
-	if err := room.SaveState(f.stateDir(), st); err != nil {
+	if err := room.SaveState(stateDir, st); err != nil {
 		return err
 	}
 	fmt.Fprintf(f.IO.Out, "Joined the room at %s as %q.\nFrom now on every check you run shows on the instructor's dashboard (kubetutor room leave stops it).\n", ju.Base, resp.Name)
@@ -402,8 +400,12 @@ func newRoomLeaveCmd(f *Factory) *cobra.Command {
 		Example: `  kubetutor room leave`,
 		Args:    noArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			st, _ := room.LoadState(f.stateDir())
-			left, err := room.RemoveState(f.stateDir())
+			stateDir, err := f.stateDir()
+			if err != nil {
+				return err
+			}
+			st, _ := room.LoadState(stateDir)
+			left, err := room.RemoveState(stateDir)
 			if err != nil {
 				return err
 			}
@@ -427,7 +429,11 @@ func newRoomStatusCmd(f *Factory) *cobra.Command {
 		Example: `  kubetutor room status`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := room.LoadState(f.stateDir())
+			stateDir, err := f.stateDir()
+			if err != nil {
+				return err
+			}
+			st, err := room.LoadState(stateDir)
 			if err != nil {
 				return err
 			}
@@ -462,7 +468,11 @@ type roomHook struct {
 // mode says which steps the report covers. It never prints and never fails.
 func (f *Factory) reportToRoom(rep steps.Report, mode steps.Mode) {
 	f.room.once.Do(func() {
-		st, err := room.LoadState(f.stateDir())
+		stateDir, err := f.stateDir()
+		if err != nil {
+			return
+		}
+		st, err := room.LoadState(stateDir)
 		if err != nil || st == nil {
 			return
 		}

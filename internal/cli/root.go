@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/iostreams"
 	"github.com/kubetutor/kubetutor/lessons"
 )
@@ -63,17 +64,31 @@ func (f *Factory) Env() (*checks.Env, error) {
 		env.ContainerdAddress = f.ContainerdAddress
 	}
 	env.Timeout = f.Timeout
-	env.CacheDir = filepath.Join(f.stateDir(), "cache")
+	// The cache is kept only in a state directory of the user's own; without
+	// one, checks run uncached.
+	if sd, err := f.stateDir(); err == nil && fsutil.MkdirPrivate(sd, lessons.StateDirFlags) == nil {
+		env.CacheDir = filepath.Join(sd, "cache")
+	}
 	env.SetDefaults()
 	return env, nil
 }
 
-// Store is the progress store.
-func (f *Factory) Store() *lessons.Store { return lessons.NewStore(f.stateDir()) }
+// Store is the progress store, in the state directory.
+func (f *Factory) Store() (*lessons.Store, error) {
+	sd, err := f.stateDir()
+	if err != nil {
+		return nil, err
+	}
+	return lessons.NewStore(sd), nil
+}
 
 // LoadProgress loads progress, reporting (not failing on) a corrupt file.
 func (f *Factory) LoadProgress() (*lessons.Progress, error) {
-	p, err := f.Store().Load()
+	store, err := f.Store()
+	if err != nil {
+		return nil, err
+	}
+	p, err := store.Load()
 	var corrupt *lessons.CorruptError
 	if errors.As(err, &corrupt) {
 		fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", corrupt)
@@ -85,7 +100,11 @@ func (f *Factory) LoadProgress() (*lessons.Progress, error) {
 // UpdateProgress changes the progress on file under its lock (see
 // lessons.Store.Update), reporting (not failing on) a corrupt file.
 func (f *Factory) UpdateProgress(ctx context.Context, change func(*lessons.Progress)) (*lessons.Progress, error) {
-	p, err := f.Store().Update(ctx, change)
+	store, err := f.Store()
+	if err != nil {
+		return nil, err
+	}
+	p, err := store.Update(ctx, change)
 	var corrupt *lessons.CorruptError
 	if errors.As(err, &corrupt) {
 		fmt.Fprintf(f.IO.ErrOut, "warning: %v\n", corrupt)

@@ -52,8 +52,17 @@ type Options struct {
 
 	Arch                                       string // default runtime.GOARCH
 	KubernetesVersion, EtcdVersion, CNIVersion string // default the lessons' versions
-	// Sources are the base URLs; default Upstream().
+	// Sources are the base URLs; default Upstream(). A release and its
+	// checksum come from the same place, so the checksum proves only that
+	// the download is whole: trust comes from the connection. An https
+	// source must present a certificate that verifies, or the one
+	// HTTP.Fingerprint pins; a plain http:// source is refused unless
+	// InsecureHTTP.
 	Sources Sources
+	// InsecureHTTP accepts plain http:// sources (--insecure-mirror):
+	// whoever is on the network path can then swap a release and its
+	// checksum together.
+	InsecureHTTP bool
 
 	// UseOS takes etcd and the CNI plugins from the OS when it has them
 	// (etcd and etcdctl are linked into BinDir), downloading only what it lacks.
@@ -79,6 +88,18 @@ type Options struct {
 	// Verbose names every URL fetched.
 	Verbose bool
 }
+
+// PlainHTTPError refuses a plain http:// source without InsecureHTTP.
+type PlainHTTPError struct{ URL string }
+
+func (e *PlainHTTPError) Error() string {
+	return fmt.Sprintf("refusing the plain-HTTP mirror %s: nothing proves who sent its files, and a checksum from the same place proves nothing "+
+		"(anyone on the network path can swap a binary and its .sha256 together); use a room's https mirror after room join (its certificate is pinned), "+
+		"an https:// mirror whose certificate verifies, or pass --insecure-mirror to take that risk", e.URL)
+}
+
+// Is makes a *PlainHTTPError a usage error.
+func (e *PlainHTTPError) Is(target error) bool { return target == ErrInvalidOptions }
 
 // Status says where a part came from in this run.
 type Status string
@@ -181,6 +202,9 @@ func (o *Options) complete() error {
 	for _, base := range []string{o.Sources.Kubernetes, o.Sources.Etcd, o.Sources.CNI} {
 		if err := CheckBaseURL(base); err != nil {
 			return err
+		}
+		if !o.FromSource && !o.InsecureHTTP && strings.HasPrefix(base, "http://") {
+			return &PlainHTTPError{URL: base}
 		}
 	}
 	if o.MirrorDir != "" {

@@ -194,14 +194,16 @@ func (r *release) serve(t *testing.T) *httptest.Server {
 func testOptions(t *testing.T, srv *httptest.Server) Options {
 	empty := t.TempDir()
 	return Options{
-		BinDir:     filepath.Join(t.TempDir(), "bin"),
-		Arch:       testArch,
-		Sources:    Mirror(srv.URL),
-		HTTP:       HTTPOptions{RetryDelay: 10 * time.Millisecond, StallTimeout: 5 * time.Second},
-		OSBinDirs:  []string{empty},
-		OSCNIDirs:  []string{empty},
-		Reporter:   Discard,
-		Components: []Component{Kubernetes, Etcd, CNI},
+		BinDir:  filepath.Join(t.TempDir(), "bin"),
+		Arch:    testArch,
+		Sources: Mirror(srv.URL),
+		// The test servers are plain HTTP (issue 18 made that opt-in).
+		InsecureHTTP: true,
+		HTTP:         HTTPOptions{RetryDelay: 10 * time.Millisecond, StallTimeout: 5 * time.Second},
+		OSBinDirs:    []string{empty},
+		OSCNIDirs:    []string{empty},
+		Reporter:     Discard,
+		Components:   []Component{Kubernetes, Etcd, CNI},
 	}
 }
 
@@ -553,10 +555,12 @@ func TestMirrorRoundTrip(t *testing.T) {
 
 func TestHandler(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "kubernetes"), 0o755); err != nil {
+	// Only the files of the mirror layout are served (issue 18).
+	kubelet := "kubernetes/v1.37.2/bin/linux/amd64/kubelet"
+	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(kubelet)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string]string{"kubernetes/kubelet": "k", tempPrefix + "x.tmp": "partial", manifestName: "{}"} {
+	for name, body := range map[string]string{kubelet: "k", tempPrefix + "x.tmp": "partial", manifestName: "{}"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -567,12 +571,12 @@ func TestHandler(t *testing.T) {
 		method, path string
 		want         int
 	}{
-		{"GET", "/kubernetes/kubelet", 200},
-		{"HEAD", "/kubernetes/kubelet", 200},
+		{"GET", "/" + kubelet, 200},
+		{"HEAD", "/" + kubelet, 200},
 		{"GET", "/kubernetes/nothing", 404},
 		{"GET", "/" + tempPrefix + "x.tmp", 404},
 		{"GET", "/" + manifestName, 404},
-		{"PUT", "/kubernetes/kubelet", 405},
+		{"PUT", "/" + kubelet, 405},
 	}
 	for _, tc := range tests {
 		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)

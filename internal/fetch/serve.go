@@ -8,30 +8,34 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // Handler serves a mirror directory (what Run writes with MirrorDir) read
-// only: GET and HEAD, ranges, no hidden files (temporary files, manifests).
-// Each request is logged to log when it is not nil.
+// only: GET and HEAD (ranges too) of the regular files of the mirror layout
+// (see MirrorFile) and nothing else: no directory listings, no hidden or
+// other files, never through a symlink that leads out of dir. Each request
+// is logged to log when it is not nil.
 func Handler(dir string, log io.Writer) http.Handler {
-	files := http.FileServer(http.Dir(dir))
 	var mu sync.Mutex
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		switch {
-		case req.Method != http.MethodGet && req.Method != http.MethodHead:
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(rec, "method not allowed", http.StatusMethodNotAllowed)
-		case hiddenPath(req.URL.Path):
-			http.NotFound(rec, req)
-		default:
-			files.ServeHTTP(rec, req)
+		} else {
+			serveMirrorFile(rec, req, dir)
 		}
 		if log != nil {
 			mu.Lock()
@@ -41,13 +45,76 @@ func Handler(dir string, log io.Writer) http.Handler {
 	})
 }
 
-func hiddenPath(p string) bool {
-	for part := range strings.SplitSeq(p, "/") {
-		if strings.HasPrefix(part, ".") {
-			return true
+// serveMirrorFile serves the mirror file the request names. The file is
+// opened through an os.Root on dir, which refuses any path (a symlink
+// included) that leads out of it, and without blocking on a FIFO.
+func serveMirrorFile(w http.ResponseWriter, req *http.Request, dir string) {
+	rel, ok := MirrorFile(req.URL.Path)
+	if !ok {
+		http.NotFound(w, req)
+		return
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		http.Error(w, "the mirror directory cannot be opened", http.StatusInternalServerError)
+		return
+	}
+	defer root.Close()
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		http.NotFound(w, req)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		http.NotFound(w, req)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	http.ServeContent(w, req, "", fi.ModTime(), f)
+}
+
+// MirrorFile maps a request path to the file of the mirror layout it names,
+// relative to the mirror directory; false for any other path:
+//
+//	/kubernetes/<ver>/bin/linux/<arch>/<binary>       and <binary>.sha256
+//	/etcd/<ver>/etcd-<ver>-linux-<arch>.tar.gz         and /etcd/<ver>/SHA256SUMS
+//	/cni/<ver>/cni-plugins-linux-<arch>-<ver>.tgz      and <tgz>.sha256
+//
+// <ver> is a release version (v1.2.3), <arch> amd64 or arm64, <binary> one
+// of KubernetesBinaries.
+func MirrorFile(urlPath string) (string, bool) {
+	rest, ok := strings.CutPrefix(urlPath, "/")
+	if !ok {
+		return "", false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 3 || !versionFlagRE.MatchString(parts[1]) {
+		return "", false
+	}
+	ver := parts[1]
+	isArch := func(a string) bool { return a == "amd64" || a == "arm64" }
+	ok = false
+	switch parts[0] {
+	case mirrorKubernetes:
+		if len(parts) == 6 && parts[2] == "bin" && parts[3] == "linux" && isArch(parts[4]) {
+			ok = slices.Contains(KubernetesBinaries, strings.TrimSuffix(parts[5], ".sha256"))
+		}
+	case mirrorEtcd:
+		if len(parts) == 3 {
+			ok = parts[2] == "SHA256SUMS" || parts[2] == EtcdArchive(ver, "amd64") || parts[2] == EtcdArchive(ver, "arm64")
+		}
+	case mirrorCNI:
+		if len(parts) == 3 {
+			f := strings.TrimSuffix(parts[2], ".sha256")
+			ok = f == CNIArchive(ver, "amd64") || f == CNIArchive(ver, "arm64")
 		}
 	}
-	return false
+	if !ok {
+		return "", false
+	}
+	return rest, true
 }
 
 type statusRecorder struct {
@@ -67,8 +134,9 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// CheckMirrorDir checks that dir exists and says what it holds: the
-// components and versions found in the mirror layout.
+// CheckMirrorDir checks that dir exists, is a directory fit to be served
+// (not /, not a home directory nor one that holds a home), and says what it
+// holds: the components and versions found in the mirror layout.
 func CheckMirrorDir(dir string) ([]string, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -76,6 +144,9 @@ func CheckMirrorDir(dir string) ([]string, error) {
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("serve %s: not a directory", dir)
+	}
+	if err := checkNotSystemDir(dir); err != nil {
+		return nil, err
 	}
 	var held []string
 	for _, c := range []string{mirrorKubernetes, mirrorEtcd, mirrorCNI} {
@@ -87,6 +158,86 @@ func CheckMirrorDir(dir string) ([]string, error) {
 		}
 	}
 	return held, nil
+}
+
+// checkNotSystemDir refuses / and any directory that is, or holds, a home
+// directory: a mirror directory holds the mirror, which fetch --mirror-dir
+// fills, and nothing else.
+func checkNotSystemDir(dir string) error {
+	real, err := RealPath(dir)
+	if err != nil {
+		return fmt.Errorf("serve %s: %w", dir, err)
+	}
+	if real == "/" {
+		return fmt.Errorf("serve %s: that is the whole file system; give the directory kubetutor fetch --mirror-dir filled", dir)
+	}
+	for _, home := range homeDirs() {
+		if Within(home, real) {
+			what := "a home directory"
+			if home != real {
+				what = "a directory that holds the home directory " + home
+			}
+			return fmt.Errorf("serve %s: it is %s, with keys and secrets; give the directory kubetutor fetch --mirror-dir filled (such as %s)", dir, what, filepath.Join(home, "kubetutor-mirror"))
+		}
+	}
+	return nil
+}
+
+// RealPath is path made absolute with every symlink resolved.
+func RealPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+// Within says path is dir or inside it (both absolute and clean).
+func Within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && (rel == "." || filepath.IsLocal(rel))
+}
+
+// homeDirs are the home directories of people on this machine: the user's
+// own ($HOME and the user database), root's, and those of the accounts of
+// /etc/passwd with a uid from 1000 on (system accounts' "homes", such as
+// /usr/sbin, are left out), resolved through symlinks.
+func homeDirs() []string {
+	cands := []string{os.Getenv("HOME"), "/root"}
+	if u, err := user.Current(); err == nil {
+		cands = append(cands, u.HomeDir)
+	}
+	if data, err := fsutil.ReadFile("/etc/passwd", fsutil.LimitConfig); err == nil {
+		cands = append(cands, passwdHomes(data)...)
+	}
+	var out []string
+	for _, h := range cands {
+		if h == "" || !filepath.IsAbs(h) {
+			continue
+		}
+		if real, err := filepath.EvalSymlinks(h); err == nil && real != "/" && !slices.Contains(out, real) {
+			out = append(out, real)
+		}
+	}
+	return out
+}
+
+// passwdHomes reads the home directories of /etc/passwd's accounts with a
+// uid from 1000 on, except nobody (65534).
+func passwdHomes(data []byte) []string {
+	var out []string
+	for line := range strings.SplitSeq(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 7 {
+			continue
+		}
+		uid, err := strconv.Atoi(f[2])
+		if err != nil || uid < 1000 || uid == 65534 {
+			continue
+		}
+		out = append(out, f[5])
+	}
+	return out
 }
 
 // Serve serves dir on addr until ctx ends. ready, when not nil, is called

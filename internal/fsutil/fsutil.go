@@ -3,8 +3,10 @@
 // and containerd configs, the demo's state. Reading is bounded (regular files
 // only, at most a size that fits the file's kind) and never blocks on a FIFO;
 // writing goes through a temporary file renamed over the target, never
-// replaces what is not a regular file, writes through symlinks to their
-// target, and can write several files as one unit (Batch).
+// replaces what is not a regular file, writes through the user's own
+// symlinks to their target (never through one another user planted), and
+// can write several files as one unit (Batch). Directories that hold
+// secrets are checked with CheckPrivateDir.
 package fsutil
 
 import (
@@ -200,8 +202,14 @@ func Resolve(path string) (string, error) {
 	return "", fmt.Errorf("resolve %s: too many levels of symbolic links", path)
 }
 
-// target resolves path and checks that it is a regular file or absent.
+// target resolves path and checks that it is a regular file or absent. It
+// refuses to go through a symlink someone else (not the user, not root)
+// made: in a directory others can write to, that is how a file of their
+// choosing would be overwritten.
 func target(path string) (string, error) {
+	if err := checkLinks(path); err != nil {
+		return "", err
+	}
 	real, err := Resolve(path)
 	if err != nil {
 		return "", err
@@ -217,6 +225,30 @@ func target(path string) (string, error) {
 		return "", &NotRegularError{Path: path, Kind: Kind(fi.Mode())}
 	}
 	return real, nil
+}
+
+// checkLinks walks the symlinks Resolve would follow from path and refuses
+// any not made by the effective user or root.
+func checkLinks(path string) error {
+	p := path
+	for i := 0; i < 40; i++ {
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		if err := linkOwnerOK(p, fi); err != nil {
+			return err
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			return nil
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = target
+	}
+	return nil
 }
 
 // File is a file being written atomically: data goes to a temporary file

@@ -18,6 +18,9 @@ func Lock(ctx context.Context, lockPath string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(lockPath), 0o700); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
 	}
+	if err := checkLinks(lockPath); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+	}
 	if err := CheckRegular(lockPath); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
 	}

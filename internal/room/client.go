@@ -27,6 +27,10 @@ import (
 // progress file. It holds the learner's secret: mode 0600.
 const StateFile = "room.json"
 
+// stateDirFlags names how to choose another state directory (as
+// lessons.StateDirFlags, which this package cannot import).
+const stateDirFlags = "--state-dir DIR or KUBETUTOR_STATE_DIR"
+
 // SendTimeout bounds one report's trip to the room.
 const SendTimeout = time.Second
 
@@ -45,6 +49,13 @@ type State struct {
 // LoadState reads the joined room from stateDir; nil when none was joined.
 func LoadState(stateDir string) (*State, error) {
 	path := filepath.Join(stateDir, StateFile)
+	// The room file names where checks report and holds the secret: it is
+	// only read from a directory nobody else can write.
+	if err := fsutil.CheckPrivateDir(stateDir, stateDirFlags); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read the room file: the state directory: %w", err)
+	}
 	data, err := fsutil.ReadFile(path, fsutil.LimitSmall)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -63,10 +74,11 @@ func LoadState(stateDir string) (*State, error) {
 }
 
 // SaveState writes the joined room to stateDir, atomically and 0600 (it
-// holds the learner's secret).
+// holds the learner's secret), in a directory of the user's own
+// (fsutil.MkdirPrivate).
 func SaveState(stateDir string, st *State) error {
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return fmt.Errorf("create the state directory %s: %w", stateDir, err)
+	if err := fsutil.MkdirPrivate(stateDir, stateDirFlags); err != nil {
+		return fmt.Errorf("save the room: the state directory: %w", err)
 	}
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {

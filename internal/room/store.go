@@ -9,14 +9,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -157,50 +161,240 @@ var (
 // DBFile is the store's file in the --data directory.
 const DBFile = "room.db"
 
-// OpenStore opens the room kept in dir (created 0700 if missing), or an
-// in-memory room when dir is "".
+// DamagedError says the room's database cannot be used: bbolt refused it,
+// panicked on it, or a record in it does not decode.
+type DamagedError struct {
+	Path   string
+	Reason string
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("the room's database %s is damaged (%s); move it aside (mv %s %s.damaged) and run room serve again: "+
+		"the room starts empty (pass --join-token and --instructor-token to keep the old tokens), learners run their room join command again, "+
+		"and their next checks refill the room", e.Path, e.Reason, e.Path, e.Path)
+}
+
+// ErrDamaged is matched by errors.Is for every *DamagedError.
+var ErrDamaged = errors.New("damaged room database")
+
+// Is makes errors.Is(err, ErrDamaged) true.
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
+
+// DataDirFlag names how to choose the room's data directory, for messages.
+const DataDirFlag = "--data DIR"
+
+// OpenStore opens the room kept in dir (created 0700 if missing; it must be
+// the user's own and not writable by others: it holds the tokens and the
+// TLS key), or an in-memory room when dir is "". A damaged database is a
+// *DamagedError, never a panic; a database file that is not a regular file
+// is refused without being opened.
 func OpenStore(dir string) (*Store, error) {
 	s := &Store{byID: map[string]*Learner{}, byName: map[string]string{}, changed: make(chan struct{})}
 	if dir == "" {
 		return s, nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create the room's data directory %s: %w", dir, err)
+	if err := fsutil.MkdirPrivate(dir, DataDirFlag); err != nil {
+		return nil, fmt.Errorf("the room's data directory: %w", err)
 	}
 	path := filepath.Join(dir, DBFile)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: another room server holds it", path)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+	if err := fsutil.CheckRegular(path); err != nil {
+		return nil, fmt.Errorf("open the room's database: %w; move it aside (mv %s %s.bad) and run room serve again", err, path, path)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketLearners, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketLearners).ForEach(func(k, v []byte) error {
-			var l Learner
-			if err := json.Unmarshal(v, &l); err != nil {
-				return fmt.Errorf("learner %s: %w", k, err)
-			}
-			l.Steps = normalizeSteps(l.Steps)
-			s.byID[l.ID] = &l
-			s.byName[l.Name] = l.ID
-			return nil
-		})
-	})
+	if err := checkBolt(path); err != nil {
+		return nil, &DamagedError{Path: path, Reason: err.Error()}
+	}
+	db, learners, err := openDB(path)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
+	}
+	for _, l := range learners {
+		s.byID[l.ID] = l
+		s.byName[l.Name] = l.ID
 	}
 	s.db = db
 	s.dirty = map[string]Learner{}
 	s.stopFlush, s.flushDone = make(chan struct{}), make(chan struct{})
 	go s.flusher()
 	return s, nil
+}
+
+// openDB opens the bbolt file at path and reads every learner. bbolt trusts
+// its file: a damaged one makes it panic (or fault, reading past the end of
+// a truncated file), so the whole open runs with faults turned into panics
+// and every panic into a *DamagedError. The file is opened through
+// openRegular, so a FIFO put there in the meantime neither blocks nor is
+// written to.
+func openDB(path string) (db *bolt.DB, learners []*Learner, err error) {
+	var file *os.File
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			// db.Close could wait forever on locks the panicking
+			// transaction holds: close the file itself, which releases
+			// the lock; the mapping stays until the process ends.
+			if file != nil {
+				file.Close()
+			}
+			db, learners = nil, nil
+			err = &DamagedError{Path: path, Reason: fmt.Sprintf("bbolt: %v", r)}
+		}
+	}()
+	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := openRegular(name, flag, perm)
+		file = f
+		return f, err
+	}
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, OpenFile: openFile})
+	switch {
+	case errors.Is(err, bolt.ErrTimeout):
+		return nil, nil, fmt.Errorf("open %s: another room server holds it", path)
+	case errors.Is(err, fsutil.ErrNotRegular):
+		return nil, nil, fmt.Errorf("open the room's database: %w; move it aside (mv %s %s.bad) and run room serve again", err, path, path)
+	case err != nil && isFileSystemError(err):
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	case err != nil:
+		return nil, nil, &DamagedError{Path: path, Reason: err.Error()}
+	}
+	fileSize := int64(-1)
+	if fi, err := file.Stat(); err == nil {
+		fileSize = fi.Size()
+	}
+	var damage error
+	err = db.Update(func(tx *bolt.Tx) error {
+		// A truncated file is read past its end later on, where no
+		// recover helps (the background writer): refuse it now.
+		if fileSize >= 0 && tx.Size() > fileSize {
+			damage = fmt.Errorf("it is %d bytes, shorter than the %d its pages take: it was cut off", fileSize, tx.Size())
+			return damage
+		}
+		for _, b := range [][]byte{bucketLearners, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				damage = err
+				return err
+			}
+		}
+		// Every page of every bucket is read here, in this goroutine,
+		// before tx.Check reads them in one of its own.
+		if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b, 0) }); err != nil {
+			damage = err
+			return err
+		}
+		names := map[string]string{}
+		return tx.Bucket(bucketLearners).ForEach(func(k, v []byte) error {
+			l, err := decodeLearner(k, v)
+			if err == nil && names[l.Name] != "" {
+				err = fmt.Errorf("learners %s and %s are both named %q", names[l.Name], l.ID, l.Name)
+			}
+			if err != nil {
+				damage = err
+				return err
+			}
+			names[l.Name] = l.ID
+			learners = append(learners, &l)
+			return nil
+		})
+	})
+	if err == nil {
+		// bbolt's own consistency check (pages lost or freed twice) reads
+		// only pages read above: it cannot fault.
+		err = db.View(func(tx *bolt.Tx) error {
+			for cerr := range tx.Check() {
+				if damage == nil {
+					damage = cerr
+				}
+			}
+			return damage
+		})
+	}
+	if err != nil {
+		db.Close()
+		if damage != nil || !isFileSystemError(err) {
+			return nil, nil, &DamagedError{Path: path, Reason: err.Error()}
+		}
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return db, learners, nil
+}
+
+// walk reads every key and value of b and of the buckets nested in it.
+func walk(b *bolt.Bucket, depth int) error {
+	if depth > 8 {
+		return errors.New("buckets nested deeper than the room ever makes them")
+	}
+	return b.ForEach(func(k, v []byte) error {
+		if v == nil {
+			if nb := b.Bucket(k); nb != nil {
+				return walk(nb, depth+1)
+			}
+		}
+		return nil
+	})
+}
+
+// openRegular opens the database file without blocking on a FIFO and
+// refuses anything but a regular file.
+func openRegular(name string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(name, flag|syscall.O_NONBLOCK, perm)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &fsutil.NotRegularError{Path: name, Kind: fsutil.Kind(fi.Mode())}
+	}
+	return f, nil
+}
+
+// isFileSystemError says err comes from the file system (permissions, a
+// full disk), not from what the file holds.
+func isFileSystemError(err error) bool {
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &errno)
+}
+
+// decodeLearner reads one stored learner record (key: its ID). The file
+// is outside input: anything kubetutor would not have written is an error.
+func decodeLearner(key, value []byte) (Learner, error) {
+	var l Learner
+	if err := json.Unmarshal(value, &l); err != nil {
+		return Learner{}, fmt.Errorf("learner %q: %w", clipTo(string(key), 40), err)
+	}
+	if !validID(string(key)) || l.ID != string(key) {
+		return Learner{}, fmt.Errorf("learner %q: the record's id is %q", clipTo(string(key), 40), clipTo(l.ID, 40))
+	}
+	if name, err := CleanName(l.Name); err != nil || name != l.Name {
+		return Learner{}, fmt.Errorf("learner %s: the name %q is not one the room accepts", l.ID, clipTo(l.Name, 80))
+	}
+	if len(l.SecretHash) != sha256.Size {
+		return Learner{}, fmt.Errorf("learner %s: the secret's hash is %d bytes, not %d", l.ID, len(l.SecretHash), sha256.Size)
+	}
+	if _, _, err := steps.Lookup(l.Current); l.Current != "" && err != nil {
+		return Learner{}, fmt.Errorf("learner %s: unknown current step %q", l.ID, clipTo(l.Current, 40))
+	}
+	l.Steps = normalizeSteps(l.Steps)
+	if err := (Report{Steps: l.Steps}).Validate(); err != nil {
+		return Learner{}, fmt.Errorf("learner %s: %w", l.ID, err)
+	}
+	return l, nil
+}
+
+// validID says id is what Join makes: 16 lowercase hex digits.
+func validID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for _, c := range id {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // normalizeSteps lays stored steps over the course's, so a store written

