@@ -43,12 +43,11 @@ func TestMain(m *testing.M) {
 
 // defectEnv is one case's work dir and state dir, and what it set up.
 type defectEnv struct {
-	t          *testing.T
-	wd, state  string
-	input      string
-	keep       map[string][]byte // files whose bytes must not change
-	cleanup    []func()
-	mirrorHook func()
+	t         *testing.T
+	wd, state string
+	input     string
+	keep      map[string][]byte // files whose bytes must not change
+	cleanup   []func()
 }
 
 func (d *defectEnv) path(p string) string { return filepath.Join(d.wd, p) }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/report"
+	"github.com/kubetutor/kubetutor/internal/script"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
 )
@@ -60,169 +63,247 @@ const (
 	actQuit
 )
 
+// walkthrough is one run of `kubetutor start`: the course, the learner's
+// progress and the cluster the steps are checked against. Each menu action
+// is a method; run is the loop that asks for them.
+type walkthrough struct {
+	ctx  context.Context
+	o    *StartOptions
+	f    *Factory
+	out  io.Writer
+	ask  *prompter
+	text report.Options
+
+	course   *lessons.Course
+	render   *lessons.Renderer
+	tags     script.Set
+	progress *lessons.Progress
+	env      *checks.Env
+}
+
+// menu is the walkthrough's question after each lesson, in its order.
+var menu = []choice[menuAction]{
+	{"Check now", actCheck},
+	{"Watch until it passes", actWatch},
+	{"Show a hint", actHint},
+	{"Show the commands again", actCommands},
+	{"Show the lesson again", actLesson},
+	{"Skip this step", actSkip},
+	{"Quit (progress is saved)", actQuit},
+}
+
 func runStart(ctx context.Context, o *StartOptions) error {
-	f := o.f
 	if o.WatchTimeout <= 0 {
 		return usageErrorf("--watch-timeout %s: give a positive duration, e.g. --watch-timeout 10m", o.WatchTimeout)
 	}
-	course, err := lessons.Load()
+	w, err := newWalkthrough(ctx, o)
 	if err != nil {
 		return err
 	}
-	render, err := f.Renderer()
-	if err != nil {
-		return err
-	}
-	tags, err := f.hostTags(ctx, "")
-	if err != nil {
-		return err
-	}
-	render.Host = tags
-	progress, err := f.LoadProgress()
-	if err != nil {
-		return err
-	}
-	env, err := f.Env()
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	ask := newPrompter(ctx, f.IO)
-	out := f.IO.Out
-	textOpts := report.Options{Color: f.IO.Color}
+	defer w.env.Close()
+	return w.run()
+}
 
-	show := func(id string) error {
-		l, err := course.Get(id)
-		if err != nil {
-			return err
-		}
-		s, err := render.Render(l.Markdown)
-		if err != nil {
-			return err
-		}
-		if err := f.IO.Page(s); err != nil {
-			return err
-		}
-		// Ctrl-C in the pager reaches kubetutor too: end the walkthrough
-		// (progress is saved) rather than go on with a cancelled context.
-		return ctx.Err()
+// newWalkthrough loads what the walkthrough needs; the caller closes its env.
+func newWalkthrough(ctx context.Context, o *StartOptions) (*walkthrough, error) {
+	f := o.f
+	w := &walkthrough{ctx: ctx, o: o, f: f, out: f.IO.Out, ask: newPrompter(ctx, f.IO), text: report.Options{Color: f.IO.Color}}
+	var err error
+	if w.course, err = lessons.Load(); err != nil {
+		return nil, err
 	}
-	// save applies change to the progress on file, under its lock, and
-	// continues from the result (a hint revealed in another pane counts).
-	save := func(change func(*lessons.Progress)) error {
-		p, err := f.UpdateProgress(ctx, change)
-		if err != nil {
-			return fmt.Errorf("save progress: %w", err)
-		}
-		progress = p
-		return nil
+	if w.render, err = f.Renderer(); err != nil {
+		return nil, err
 	}
+	if w.tags, err = f.hostTags(ctx, ""); err != nil {
+		return nil, err
+	}
+	w.render.Host = w.tags
+	if w.progress, err = f.LoadProgress(); err != nil {
+		return nil, err
+	}
+	if w.env, err = f.Env(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
 
-	if len(progress.Steps) == 0 {
-		if err := show(lessons.Welcome); err != nil {
+// run shows the welcome on a first start, then each current step's lesson
+// and menu until every step is done or skipped, or the learner quits.
+func (w *walkthrough) run() error {
+	if len(w.progress.Steps) == 0 {
+		if err := w.show(lessons.Welcome); err != nil {
 			return err
 		}
 	}
 	for {
-		id := progress.CurrentStep()
+		id := w.progress.CurrentStep()
 		if id == "" {
-			fmt.Fprintln(out, "\nEvery step is done or skipped: you built a Kubernetes cluster from its parts.")
-			fmt.Fprintln(out, "Run `kubetutor check --all` to see it whole, or `kubetutor show troubleshooting` for the common errors.")
+			fmt.Fprintln(w.out, "\nEvery step is done or skipped: you built a Kubernetes cluster from its parts.")
+			fmt.Fprintln(w.out, "Run `kubetutor check --all` to see it whole, or `kubetutor show troubleshooting` for the common errors.")
 			return nil
 		}
 		s, idx, err := steps.Lookup(id)
 		if err != nil {
 			return err
 		}
-		if err := show(s.Lesson); err != nil {
+		if err := w.show(s.Lesson); err != nil {
 			return err
 		}
-		advanced := false
-		for !advanced {
-			title := fmt.Sprintf("Step %d/%d · %s — what next?", idx+1, len(steps.IDs()), s.Title)
-			act, err := selectOne(ask, title, []choice[menuAction]{
-				{"Check now", actCheck},
-				{"Watch until it passes", actWatch},
-				{"Show a hint", actHint},
-				{"Show the commands again", actCommands},
-				{"Show the lesson again", actLesson},
-				{"Skip this step", actSkip},
-				{"Quit (progress is saved)", actQuit},
-			})
-			if errors.Is(err, errInputClosed) {
-				act = actQuit
-			} else if err != nil {
-				return err
-			}
-			switch act {
-			case actCheck, actWatch:
-				var res steps.Result
-				if act == actCheck {
-					res = steps.Evaluate(ctx, env, s)
-				} else {
-					fmt.Fprintf(out, "Watching step %s; it re-checks whenever the cluster changes (up to %s).\n", s.ID, o.WatchTimeout)
-					res, err = steps.Watch(ctx, env, s, steps.WatchOptions{Timeout: o.WatchTimeout})
-					if err != nil && ctx.Err() != nil {
-						return ctx.Err()
-					}
-					if err != nil {
-						fmt.Fprintf(out, "%v\n", err)
-					}
-				}
-				f.reportToRoom(steps.ReportOf(res), steps.Only)
-				fmt.Fprintln(out)
-				if err := report.Step(out, res, textOpts); err != nil {
-					return err
-				}
-				if res.Status == steps.Pass {
-					if err := save(func(p *lessons.Progress) { p.Mark(s.ID, lessons.Done, f.Now()) }); err != nil {
-						return err
-					}
-					fmt.Fprintf(out, "\nWhat just happened: %s\n", s.Passed)
-					if next := progress.CurrentStep(); next != "" {
-						ns, _, _ := steps.Lookup(next)
-						fmt.Fprintf(out, "Unlocked: %s.\n\n", ns.Title)
-					}
-					advanced = true
-				}
-			case actHint:
-				var h string
-				var n, total int
-				if err := save(func(p *lessons.Progress) { h, n, total = p.NextHint(s) }); err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "\nHint %d of %d: %s\n\n", n, total, h)
-				if n == total {
-					fmt.Fprintf(out, "%s\n", commandsText(s, tags))
-				}
-			case actCommands:
-				// Raw, from column 0: what the learner copies is the lesson's text.
-				fmt.Fprintf(out, "\nThe commands of %s for this machine (kubetutor show %s --commands):\n\n%s\n", s.ID, s.ID, commandsText(s, tags))
-			case actLesson:
-				if err := show(s.Lesson); err != nil {
-					return err
-				}
-			case actSkip:
-				ok, err := ask.confirm(fmt.Sprintf("Skip step %s? It will be recorded as skipped and the next lesson unlocked.", s.ID))
-				if errors.Is(err, errInputClosed) {
-					ok = false
-				} else if err != nil {
-					return err
-				}
-				if ok {
-					if err := save(func(p *lessons.Progress) { p.Mark(s.ID, lessons.Skipped, f.Now()) }); err != nil {
-						return err
-					}
-					fmt.Fprintf(out, "Skipped %s.\n\n", s.ID)
-					advanced = true
-				}
-			case actQuit:
-				if err := save(nil); err != nil {
-					return err
-				}
-				fmt.Fprintln(out, "\nProgress saved. Run `kubetutor start` to continue where you left off.")
-				return nil
-			}
+		if quit, err := w.step(s, idx); quit || err != nil {
+			return err
 		}
 	}
+}
+
+// step asks what to do with step s until it is done or skipped; quit is
+// true when the learner quit.
+func (w *walkthrough) step(s steps.Step, idx int) (quit bool, err error) {
+	title := fmt.Sprintf("Step %d/%d · %s — what next?", idx+1, len(steps.IDs()), s.Title)
+	for {
+		act, err := selectOne(w.ask, title, menu)
+		if errors.Is(err, errInputClosed) {
+			act = actQuit
+		} else if err != nil {
+			return false, err
+		}
+		var advanced bool
+		switch act {
+		case actCheck:
+			advanced, err = w.check(s)
+		case actWatch:
+			advanced, err = w.watch(s)
+		case actHint:
+			err = w.hint(s)
+		case actCommands:
+			w.commands(s)
+		case actLesson:
+			err = w.show(s.Lesson)
+		case actSkip:
+			advanced, err = w.skip(s)
+		case actQuit:
+			return true, w.quit()
+		}
+		if advanced || err != nil {
+			return false, err
+		}
+	}
+}
+
+// show renders lesson id and pages it.
+func (w *walkthrough) show(id string) error {
+	l, err := w.course.Get(id)
+	if err != nil {
+		return err
+	}
+	s, err := w.render.Render(l.Markdown)
+	if err != nil {
+		return err
+	}
+	if err := w.f.IO.Page(s); err != nil {
+		return err
+	}
+	// Ctrl-C in the pager reaches kubetutor too: end the walkthrough
+	// (progress is saved) rather than go on with a cancelled context.
+	return w.ctx.Err()
+}
+
+// save applies change to the progress on file, under its lock, and
+// continues from the result (a hint revealed in another pane counts).
+func (w *walkthrough) save(change func(*lessons.Progress)) error {
+	p, err := w.f.UpdateProgress(w.ctx, change)
+	if err != nil {
+		return fmt.Errorf("save progress: %w", err)
+	}
+	w.progress = p
+	return nil
+}
+
+// check evaluates step s once.
+func (w *walkthrough) check(s steps.Step) (advanced bool, err error) {
+	return w.verdict(s, steps.Evaluate(w.ctx, w.env, s))
+}
+
+// watch re-checks step s whenever the cluster changes, until it passes or
+// --watch-timeout.
+func (w *walkthrough) watch(s steps.Step) (advanced bool, err error) {
+	fmt.Fprintf(w.out, "Watching step %s; it re-checks whenever the cluster changes (up to %s).\n", s.ID, w.o.WatchTimeout)
+	res, err := steps.Watch(w.ctx, w.env, s, steps.WatchOptions{Timeout: w.o.WatchTimeout})
+	if err != nil && w.ctx.Err() != nil {
+		return false, w.ctx.Err()
+	}
+	if err != nil {
+		fmt.Fprintf(w.out, "%v\n", err)
+	}
+	return w.verdict(s, res)
+}
+
+// verdict reports a check's result (to the room too); a pass marks step s
+// done, explains it and names the step it unlocks.
+func (w *walkthrough) verdict(s steps.Step, res steps.Result) (advanced bool, err error) {
+	w.f.reportToRoom(steps.ReportOf(res), steps.Only)
+	fmt.Fprintln(w.out)
+	if err := report.Step(w.out, res, w.text); err != nil {
+		return false, err
+	}
+	if res.Status != steps.Pass {
+		return false, nil
+	}
+	if err := w.save(func(p *lessons.Progress) { p.Mark(s.ID, lessons.Done, w.f.Now()) }); err != nil {
+		return false, err
+	}
+	fmt.Fprintf(w.out, "\nWhat just happened: %s\n", s.Passed)
+	if next := w.progress.CurrentStep(); next != "" {
+		ns, _, _ := steps.Lookup(next)
+		fmt.Fprintf(w.out, "Unlocked: %s.\n\n", ns.Title)
+	}
+	return true, nil
+}
+
+// hint reveals the next hint of step s; with the last come the commands.
+func (w *walkthrough) hint(s steps.Step) error {
+	var h string
+	var n, total int
+	if err := w.save(func(p *lessons.Progress) { h, n, total = p.NextHint(s) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(w.out, "\nHint %d of %d: %s\n\n", n, total, h)
+	if n == total {
+		fmt.Fprintf(w.out, "%s\n", commandsText(s, w.tags))
+	}
+	return nil
+}
+
+// commands prints step s's commands for this machine.
+func (w *walkthrough) commands(s steps.Step) {
+	// Raw, from column 0: what the learner copies is the lesson's text.
+	fmt.Fprintf(w.out, "\nThe commands of %s for this machine (kubetutor show %s --commands):\n\n%s\n", s.ID, s.ID, commandsText(s, w.tags))
+}
+
+// skip records step s as skipped once the learner confirms; closed input
+// is a no.
+func (w *walkthrough) skip(s steps.Step) (advanced bool, err error) {
+	ok, err := w.ask.confirm(fmt.Sprintf("Skip step %s? It will be recorded as skipped and the next lesson unlocked.", s.ID))
+	if errors.Is(err, errInputClosed) {
+		ok = false
+	} else if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, nil
+	}
+	if err := w.save(func(p *lessons.Progress) { p.Mark(s.ID, lessons.Skipped, w.f.Now()) }); err != nil {
+		return false, err
+	}
+	fmt.Fprintf(w.out, "Skipped %s.\n\n", s.ID)
+	return true, nil
+}
+
+// quit saves the progress and says how to resume.
+func (w *walkthrough) quit() error {
+	if err := w.save(nil); err != nil {
+		return err
+	}
+	fmt.Fprintln(w.out, "\nProgress saved. Run `kubetutor start` to continue where you left off.")
+	return nil
 }

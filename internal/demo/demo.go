@@ -19,6 +19,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/images"
+	"github.com/kubetutor/kubetutor/internal/iostreams"
 	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/report"
 	"github.com/kubetutor/kubetutor/internal/script"
@@ -292,16 +293,12 @@ func registryReachable(ctx context.Context) bool {
 	return true
 }
 
-func (d *Demo) paint(code, s string) string {
-	if !d.Color {
-		return s
-	}
-	return code + s + "\x1b[0m"
-}
+// cs is the colour scheme d.Color asks for.
+func (d *Demo) cs() iostreams.ColorScheme { return iostreams.ColorScheme{Enabled: d.Color} }
 
 // announce shows the lesson's key text and the exact command.
 func (d *Demo) announce(s steps.Step, i, n int) error {
-	fmt.Fprintf(d.Out, "\n%s\n", d.paint("\x1b[1m", fmt.Sprintf("━━ Step %d/%d · %s", i+1, n, s.Title)))
+	fmt.Fprintf(d.Out, "\n%s\n", d.cs().Bold(fmt.Sprintf("━━ Step %d/%d · %s", i+1, n, s.Title)))
 	md := ""
 	if l, err := d.course.Get(s.Lesson); err == nil {
 		md = lessons.FirstParagraph(lessons.Section(l.Markdown, "What it does")) + "\n\n"
@@ -320,7 +317,7 @@ func (d *Demo) announce(s steps.Step, i, n int) error {
 }
 
 func (d *Demo) waitForPresenter(ctx context.Context) error {
-	fmt.Fprint(d.Out, d.paint("\x1b[2m", "Press Enter to run it (q then Enter to stop) "))
+	fmt.Fprint(d.Out, d.cs().Dim("Press Enter to run it (q then Enter to stop) "))
 	type answer struct {
 		line string
 		err  error
@@ -349,16 +346,7 @@ func (d *Demo) waitForPresenter(ctx context.Context) error {
 
 // status prints a kind-style status line around an action.
 func (d *Demo) status(what string, fn func() error) error {
-	start := time.Now()
-	fmt.Fprintf(d.Out, " • %s ...\n", what)
-	err := fn()
-	took := time.Since(start).Round(10 * time.Millisecond)
-	if err != nil {
-		fmt.Fprintf(d.Out, " %s %s (%s)\n", d.paint("\x1b[31m", "✗"), what, took)
-		return err
-	}
-	fmt.Fprintf(d.Out, " %s %s (%s)\n", d.paint("\x1b[32m", "✓"), what, took)
-	return nil
+	return iostreams.Status{W: d.Out, CS: d.cs()}.Run(what, fn)
 }
 
 // step performs one step (its lesson's blocks for this host) and waits,
@@ -368,7 +356,7 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 	var p *proc.Process
 	var err error
 	if componentOfStep(s.ID) == "" && steps.Evaluate(ctx, d.Env, s).Status == steps.Pass {
-		fmt.Fprintf(d.Out, " • Already done: step %s passes\n", s.ID)
+		iostreams.Status{W: d.Out}.Info("Already done: step %s passes", s.ID)
 	} else {
 		err = d.status("Typing the "+s.ID+" lesson's commands", func() error {
 			p, err = d.perform(ctx, s)
@@ -387,7 +375,7 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 	}
 	d.showEffects(ctx, s)
 	if s.Passed != "" {
-		fmt.Fprintf(d.Out, "%s %s\n", d.paint("\x1b[1m", "What just happened:"), s.Passed)
+		fmt.Fprintf(d.Out, "%s %s\n", d.cs().Bold("What just happened:"), s.Passed)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/images"
+	"github.com/kubetutor/kubetutor/internal/iostreams"
 )
 
 // ErrNotDemo means the directory holds no demo (no run/demo.json): Down
@@ -36,9 +37,10 @@ var ErrNotDemo = errors.New("no demo state (run/demo.json) in this directory")
 // /proc tell what runs) and is safe to run twice.
 func Down(ctx context.Context, l Layout, out io.Writer) error {
 	var errs []error
-	line := func(format string, a ...any) { fmt.Fprintf(out, " ✓ "+format+"\n", a...) }
+	status := iostreams.Status{W: out}
+	line := status.Done
 	warn := func(err error) {
-		fmt.Fprintf(out, " ✗ %v\n", err)
+		status.Failed("%v", err)
 		errs = append(errs, err)
 	}
 	data, err := fsutil.ReadFile(l.StatePath(), fsutil.LimitConfig)
@@ -536,9 +538,10 @@ func splitRule(rule string) []string {
 // the shims first, so it also works once containerd is gone.
 func CleanNode(ctx context.Context, address string, dirs []string, deleteCni0 bool, out io.Writer) error {
 	var errs []error
-	line := func(format string, a ...any) { fmt.Fprintf(out, " ✓ "+format+"\n", a...) }
+	status := iostreams.Status{W: out}
+	line := status.Done
 	warn := func(err error) {
-		fmt.Fprintf(out, " ✗ %v\n", err)
+		status.Failed("%v", err)
 		errs = append(errs, err)
 	}
 	shims := demoShims(address)

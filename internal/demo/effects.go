@@ -22,7 +22,7 @@ func (d *Demo) showEffects(ctx context.Context, s steps.Step) {
 		return
 	}
 	for _, line := range d.effects(ctx) {
-		fmt.Fprintf(d.Out, "   %s\n", d.paint("\x1b[36m", line))
+		fmt.Fprintf(d.Out, "   %s\n", d.cs().Cyan(line))
 	}
 }
 

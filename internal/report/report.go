@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/iostreams"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -24,44 +25,31 @@ type Options struct {
 	Verbose bool
 }
 
-const (
-	green  = "\x1b[32m"
-	red    = "\x1b[31m"
-	yellow = "\x1b[33m"
-	dim    = "\x1b[2m"
-	bold   = "\x1b[1m"
-	reset  = "\x1b[0m"
-)
-
-func (o Options) paint(code, s string) string {
-	if !o.Color {
-		return s
-	}
-	return code + s + reset
-}
+// cs is the colour scheme Color asks for.
+func (o Options) cs() iostreams.ColorScheme { return iostreams.ColorScheme{Enabled: o.Color} }
 
 func (o Options) mark(st checks.Status) string {
 	switch st {
 	case checks.Pass:
-		return o.paint(green, "✓")
+		return o.cs().SuccessIcon()
 	case checks.Warn:
-		return o.paint(yellow, "!")
+		return o.cs().WarningIcon()
 	case checks.Error:
-		return o.paint(red, "?")
+		return o.cs().ErrorIcon()
 	}
-	return o.paint(red, "✗")
+	return o.cs().FailureIcon()
 }
 
 func (o Options) stepMark(r steps.Result) string {
 	switch {
 	case r.Status == steps.Pass:
-		return o.paint(green, "✓")
+		return o.cs().SuccessIcon()
 	case r.Errored():
-		return o.paint(red, "?")
+		return o.cs().ErrorIcon()
 	case r.Status == steps.Skip:
-		return o.paint(dim, "·")
+		return o.cs().SkipIcon()
 	}
-	return o.paint(red, "✗")
+	return o.cs().FailureIcon()
 }
 
 // Where says where the cluster stands, e.g. "at step 6 of 10 (controller-
@@ -89,13 +77,13 @@ func Where(rep steps.Report) string {
 func Text(w io.Writer, rep steps.Report, o Options) error {
 	var b strings.Builder
 	if o.Located {
-		fmt.Fprintf(&b, "%s\n", o.paint(bold, capitalize(Where(rep))+"."))
+		fmt.Fprintf(&b, "%s\n", o.cs().Bold(capitalize(Where(rep))+"."))
 		if rep.Current != "" {
 			b.WriteString("\n")
 		}
 		for _, s := range rep.Steps {
 			if s.Status == steps.Pass {
-				fmt.Fprintf(&b, "%s %s %s\n", o.stepMark(s), s.ID, o.paint(dim, "— "+s.Title))
+				fmt.Fprintf(&b, "%s %s %s\n", o.stepMark(s), s.ID, o.cs().Dim("— "+s.Title))
 			}
 		}
 		for _, s := range rep.Steps {
@@ -138,24 +126,24 @@ func writeStep(b *strings.Builder, r steps.Result, o Options) {
 	if r.Index < 0 {
 		head = fmt.Sprintf("%s (%s):", r.ID, r.Title)
 	}
-	fmt.Fprintf(b, "%s %s %s\n", o.stepMark(r), o.paint(bold, head), verdict)
+	fmt.Fprintf(b, "%s %s %s\n", o.stepMark(r), o.cs().Bold(head), verdict)
 	for _, c := range r.Checks {
 		fmt.Fprintf(b, "  %s %s\n", o.mark(c.Status), c.Name)
 		writeIndented(b, "      ", c.Message)
 		if c.Status != checks.Pass {
 			if c.Observed != "" {
-				writeIndented(b, "      ", o.paint(dim, "observed: ")+c.Observed)
+				writeIndented(b, "      ", o.cs().Dim("observed: ")+c.Observed)
 			}
 			if c.Expected != "" {
-				writeIndented(b, "      ", o.paint(dim, "expected: ")+c.Expected)
+				writeIndented(b, "      ", o.cs().Dim("expected: ")+c.Expected)
 			}
 			if c.Hint != "" {
-				writeIndented(b, "      ", o.paint(yellow, "hint: ")+c.Hint)
+				writeIndented(b, "      ", o.cs().Yellow("hint: ")+c.Hint)
 			}
 		}
 		if c.Status == checks.Pass && o.Verbose {
 			for _, d := range c.Details {
-				writeIndented(b, "      ", o.paint(dim, d))
+				writeIndented(b, "      ", o.cs().Dim(d))
 			}
 		}
 	}
