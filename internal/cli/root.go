@@ -318,26 +318,34 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 const exclusiveWhy = "kubetutor_exclusive_why"
 
 // excludes marks mode flag exclusive with others, explaining why with
-// format (%s: the other flags given).
+// format (%s: the other flags given). When two modes are given at once, the
+// one marked first explains.
 func excludes(cmd *cobra.Command, mode, format string, others ...string) {
 	for _, o := range others {
 		cmd.MarkFlagsMutuallyExclusive(mode, o)
 	}
-	_ = cmd.Flags().SetAnnotation(mode, exclusiveWhy, []string{format, strconv.Itoa(len(others))})
+	rank := 0
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if len(f.Annotations[exclusiveWhy]) > 0 {
+			rank++
+		}
+	})
+	_ = cmd.Flags().SetAnnotation(mode, exclusiveWhy, []string{format, strconv.Itoa(rank)})
 }
 
 // flagGroupError turns cobra's flag-group error into a usage error that says
-// why the flags exclude each other. When two modes are given, the broader
-// one (the one excluding more flags) explains.
+// why the flags exclude each other; of two modes given, the one marked first
+// explains.
 func flagGroupError(cmd *cobra.Command, err error) error {
 	var msg error
-	widest := 0
+	best := -1
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		why := f.Annotations[exclusiveWhy]
 		if len(why) != 2 || !f.Changed {
 			return
 		}
-		if n, _ := strconv.Atoi(why[1]); n <= widest {
+		rank, _ := strconv.Atoi(why[1])
+		if best >= 0 && rank >= best {
 			return
 		}
 		var given []string
@@ -349,8 +357,7 @@ func flagGroupError(cmd *cobra.Command, err error) error {
 			}
 		}
 		if len(given) > 0 {
-			msg = usageErrorf(why[0], strings.Join(given, ", "))
-			widest, _ = strconv.Atoi(why[1])
+			msg, best = usageErrorf(why[0], strings.Join(given, ", ")), rank
 		}
 	})
 	if msg != nil {
