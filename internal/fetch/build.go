@@ -30,12 +30,16 @@ type BuildOptions struct {
 	Go string
 	// Dir is the wrapper module's directory. Default: DefaultBuildDir.
 	Dir string
-	// GoOutput, when set, receives go's own output as it runs (and go build
-	// gets -v, so it names every package it compiles).
+	// GoOutput, when set, receives go's own output as it runs (go build
+	// runs with -v: it names every package it compiles).
 	GoOutput io.Writer
 	// Etcd and CNI build etcd (and etcdctl) and the CNI plugins from their
 	// modules at Options.EtcdVersion / CNIVersion instead of taking the OS's.
 	Etcd, CNI bool
+	// ProgressEvery is how often a long go command prints how far it got
+	// when the output is not a terminal (a terminal's status line is redrawn
+	// every second). Default 30s.
+	ProgressEvery time.Duration
 }
 
 // buildStagePrefix names the directory, inside the bin dir, go build writes
@@ -156,6 +160,8 @@ type builder struct {
 	rep      Reporter
 	tty      bool
 	goOutput io.Writer
+	// every is how often progress is printed off a terminal.
+	every time.Duration
 }
 
 // upToDate reports whether every binary is in the bin dir and reports ver.
@@ -263,12 +269,15 @@ func (b *builder) build(ctx context.Context) error {
 		return fmt.Errorf("create a staging directory: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	args := []string{"build", "-trimpath", "-ldflags=" + ld, "-o", stage + "/"}
-	if b.goOutput != nil {
-		args = append(args, "-v")
+	env := []string{"CGO_ENABLED=0"}
+	// go build -v names each package as it compiles it: with the number of
+	// packages the binaries need, that is the build's progress.
+	total := 0
+	if out, err := b.goRun(ctx, "go list -deps (what the build needs)", env, append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, BuildPackages()...)...); err == nil {
+		total = bytes.Count(out, []byte("\n"))
 	}
-	args = append(args, BuildPackages()...)
-	if _, err := b.goRun(ctx, "go build (about 5 minutes on a fresh Go cache, seconds when cached)", []string{"CGO_ENABLED=0"}, args...); err != nil {
+	args := append([]string{"build", "-trimpath", "-ldflags=" + ld, "-o", stage + "/", "-v"}, BuildPackages()...)
+	if _, err := b.goRunProgress(ctx, "go build (about 5 minutes on a fresh Go cache, seconds when cached)", total, env, args...); err != nil {
 		return err
 	}
 	for _, name := range KubernetesBinaries {
@@ -280,9 +289,17 @@ func (b *builder) build(ctx context.Context) error {
 }
 
 // goRun runs one go command in the wrapper module, showing the phase (with
-// the time spent on a terminal) and, when asked, go's output. It returns
-// go's standard output; on failure the error ends with go's last lines.
+// the time spent) and, when asked, go's output. It returns go's standard
+// output; on failure the error ends with go's last lines.
 func (b *builder) goRun(ctx context.Context, phase string, env []string, args ...string) ([]byte, error) {
+	return b.goRunProgress(ctx, phase, 0, env, args...)
+}
+
+// goRunProgress is goRun for a command that names one package per line as
+// it works (go build -v): its status says how many of total it has done.
+// On a terminal the status line is redrawn every second; otherwise a line is
+// printed every b.every, so a log (CI, a pipe) shows the build moving.
+func (b *builder) goRunProgress(ctx context.Context, phase string, total int, env []string, args ...string) ([]byte, error) {
 	b.rep.Line("  %s", phase)
 	cmd := exec.CommandContext(ctx, b.goCmd, args...)
 	cmd.Dir = b.dir
@@ -297,27 +314,16 @@ func (b *builder) goRun(ctx context.Context, phase string, env []string, args ..
 		errOut = io.MultiWriter(tail, b.goOutput)
 	}
 	cmd.Stdout, cmd.Stderr = &stdout, errOut
-	if args[0] != "mod" || args[1] != "download" {
-		// Only go mod download -json's standard output is data.
+	if args[0] != "list" && (args[0] != "mod" || args[1] != "download") {
+		// Only go list's and go mod download -json's standard output is data.
 		cmd.Stdout = errOut
 	}
-
+	name := strings.SplitN(phase, " (", 2)[0]
 	start := time.Now()
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	if b.tty && b.goOutput == nil {
-		wg.Go(func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					b.rep.Status(fmt.Sprintf("  %s … %s", strings.SplitN(phase, " (", 2)[0], time.Since(start).Round(time.Second)))
-				}
-			}
-		})
+	if b.goOutput == nil {
+		wg.Go(func() { b.showProgress(done, name, start, total, tail) })
 	}
 	err := cmd.Run()
 	close(done)
@@ -327,18 +333,54 @@ func (b *builder) goRun(ctx context.Context, phase string, env []string, args ..
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		name := strings.SplitN(phase, " (", 2)[0]
 		return stdout.Bytes(), fmt.Errorf("%s in %s: %w%s", name, b.dir, err, tail.String())
 	}
 	return stdout.Bytes(), nil
 }
 
-// tailWriter keeps the last max lines written to it.
+// showProgress reports a running go command until done: its elapsed time
+// and, when total is known, how many of its packages it has compiled.
+func (b *builder) showProgress(done <-chan struct{}, name string, start time.Time, total int, tail *tailWriter) {
+	every := time.Second
+	if !b.tty {
+		every = b.every
+		if every <= 0 {
+			every = 30 * time.Second
+		}
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		line := fmt.Sprintf("  %s … %s", name, time.Since(start).Round(time.Second))
+		if total > 0 {
+			line += fmt.Sprintf(", %d of %d packages compiled", min(tail.count(), total), total)
+		}
+		if b.tty {
+			b.rep.Status(line)
+		} else {
+			b.rep.Line("%s", line)
+		}
+	}
+}
+
 type tailWriter struct {
 	mu    sync.Mutex
 	max   int
 	lines []string
 	part  []byte
+	n     int // lines written in all
+}
+
+// count is how many whole lines were written.
+func (t *tailWriter) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n
 }
 
 func (t *tailWriter) Write(p []byte) (int, error) {
@@ -352,6 +394,7 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 		}
 		t.lines = append(t.lines, string(t.part[:i]))
 		t.part = t.part[i+1:]
+		t.n++
 		if len(t.lines) > t.max {
 			t.lines = t.lines[len(t.lines)-t.max:]
 		}

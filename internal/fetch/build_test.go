@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStagingModules(t *testing.T) {
@@ -125,6 +126,7 @@ echo "$CGO_ENABLED|$GOWORK|$(pwd)|$*" >> %[1]q
 case "$1 $2" in
 "mod download") echo '{"Path": "k8s.io/kubernetes", "Version": "v1.37.2", "GoMod": %[2]q}' ;;
 "mod "*) ;;
+"list -deps") printf 'internal/abi\nk8s.io/api/core/v1\nk8s.io/kubernetes/cmd/kubelet\n' ;;
 build*)
 	if [ %[4]q = fail ]; then echo "# k8s.io/kubernetes/cmd/kubelet" >&2; echo "cmd/kubelet/app/server.go:1:1: compile error xyz" >&2; exit 1; fi
 	out=""; prev=""
@@ -133,6 +135,8 @@ build*)
 		printf '#!/bin/sh\necho "Kubernetes %[3]s"\n' > "$out$b"; chmod 755 "$out$b"
 	done
 	printf '#!/bin/sh\necho "Client Version: %[3]s"\necho "Kustomize Version: v5.8.1"\n' > "${out}kubectl"; chmod 755 "${out}kubectl"
+	echo "internal/abi" >&2
+	[ -n "$FAKE_GO_SLOW" ] && sleep "$FAKE_GO_SLOW"
 	echo "k8s.io/kubernetes/cmd/kubelet" >&2
 	;;
 *) echo "fake go: unexpected $*" >&2; exit 2 ;;
@@ -176,14 +180,15 @@ func TestFromSource(t *testing.T) {
 	}
 	ld, _ := LDFlags("v1.37.2")
 	lines := readLog(t, log)
-	if len(lines) != 5 {
-		t.Fatalf("go ran %d times, want 5:\n%s", len(lines), strings.Join(lines, "\n"))
+	if len(lines) != 6 {
+		t.Fatalf("go ran %d times, want 6:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 	want := []string{
 		"mod download -json k8s.io/kubernetes@v1.37.2",
 		"mod edit -require=k8s.io/kubernetes@v1.37.2",
 		"mod edit " + strings.Join(replaces, " "),
 		"mod tidy",
+		"list -deps -f {{.ImportPath}} " + strings.Join(BuildPackages(), " "),
 		"build -trimpath -ldflags=" + ld + " -o " + bin + "/" + buildStagePrefix,
 	}
 	for i, l := range lines {
@@ -194,11 +199,11 @@ func TestFromSource(t *testing.T) {
 		if !strings.HasPrefix(parts[3], want[i]) {
 			t.Errorf("go invocation %d:\n%s\nwant\n%s", i, parts[3], want[i])
 		}
-		if i == 4 {
-			if parts[0] != "0" {
-				t.Errorf("go build ran with CGO_ENABLED=%q", parts[0])
-			}
-			if !strings.HasSuffix(parts[3], "/ "+strings.Join(BuildPackages(), " ")) {
+		if i >= 4 && parts[0] != "0" {
+			t.Errorf("go %s ran with CGO_ENABLED=%q: the packages listed must be the ones built", parts[3], parts[0])
+		}
+		if i == 5 {
+			if !strings.HasSuffix(parts[3], "/ -v "+strings.Join(BuildPackages(), " ")) {
 				t.Errorf("go build arguments: %s", parts[3])
 			}
 		}
@@ -228,8 +233,8 @@ func TestFromSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(readLog(t, log)); n != 5 {
-		t.Errorf("the second run ran go %d more times; want none", n-5)
+	if n := len(readLog(t, log)); n != 6 {
+		t.Errorf("the second run ran go %d more times; want none", n-6)
 	}
 	if it, _ := res.Item("kubelet"); it.Status != UpToDate {
 		t.Errorf("second run: kubelet %+v", it)
@@ -243,8 +248,8 @@ func TestFromSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines = readLog(t, log)
-	if len(lines) != 6 || !strings.Contains(lines[5], "|build -trimpath") {
-		t.Errorf("third run: %v", lines[5:])
+	if len(lines) != 8 || !strings.Contains(lines[6], "|list -deps") || !strings.Contains(lines[7], "|build -trimpath") {
+		t.Errorf("third run: %v", lines[6:])
 	}
 
 	// A binary that reports another version is rebuilt.
@@ -252,7 +257,7 @@ func TestFromSource(t *testing.T) {
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(readLog(t, log)); n != 7 {
+	if n := len(readLog(t, log)); n != 10 {
 		t.Errorf("a wrong version did not trigger a build (%d go runs)", n)
 	}
 }
@@ -300,4 +305,23 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestFromSourceProgress: off a terminal, a long go build prints how many of
+// the packages it needs it has compiled, every ProgressEvery.
+func TestFromSourceProgress(t *testing.T) {
+	goCmd, _ := fakeGo(t, "v1.37.2", "")
+	t.Setenv("FAKE_GO_SLOW", "0.5")
+	var out bytes.Buffer
+	o := Options{
+		BinDir: filepath.Join(t.TempDir(), "bin"), FromSource: true, Components: []Component{Kubernetes},
+		Build:    BuildOptions{Go: goCmd, Dir: filepath.Join(t.TempDir(), "build"), ProgressEvery: 100 * time.Millisecond},
+		Reporter: NewReporter(&out, false, 80),
+	}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "  go build … 0s, 1 of 3 packages compiled\n") {
+		t.Errorf("no progress line while go build ran:\n%s", out.String())
+	}
 }

@@ -359,7 +359,7 @@ func (r *runner) fromSource(ctx context.Context) error {
 			return err
 		}
 	}
-	b := &builder{goCmd: goCmd, dir: dir, ver: o.KubernetesVersion, out: o.BinDir, rep: r.rep, tty: o.TTY, goOutput: o.Build.GoOutput}
+	b := &builder{goCmd: goCmd, dir: dir, ver: o.KubernetesVersion, out: o.BinDir, rep: r.rep, tty: o.TTY, goOutput: o.Build.GoOutput, every: o.Build.ProgressEvery}
 	if b.upToDate(ctx) {
 		for _, name := range KubernetesBinaries {
 			r.rep.Line("%s: up to date (reports %s)", name, o.KubernetesVersion)

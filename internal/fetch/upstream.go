@@ -203,7 +203,7 @@ func (r *runner) fromSourcePart(ctx context.Context, c Component, ver string) er
 	}
 	r.rep.Line("Building %s %s from source with %s (a few minutes on a fresh Go cache, seconds when cached).", strings.Join(names, ", "), ver, goCmd)
 	start := time.Now()
-	b := &builder{goCmd: goCmd, dir: work, ver: ver, out: dir, rep: r.rep, tty: o.TTY, goOutput: o.Build.GoOutput}
+	b := &builder{goCmd: goCmd, dir: work, ver: ver, out: dir, rep: r.rep, tty: o.TTY, goOutput: o.Build.GoOutput, every: o.Build.ProgressEvery}
 	for _, args := range sourceCommands(p, ver, stage) {
 		phase := "go " + strings.Join(args, " ")
 		if _, err := b.goRun(ctx, phase, sourceEnv(stage), args...); err != nil {
