@@ -182,7 +182,7 @@ func apiServerHost(env *Env) string {
 // uses it, so a learner gets the same diagnosis wherever it shows up.
 func apiFailure(env *Env, err error) Result {
 	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		env.noteAPIDown(err)
+		env.client().NoteAPIDown(err)
 	}
 	host := apiServerHost(env)
 	var kerr *KubeconfigError
@@ -270,7 +270,7 @@ func describeNetError(err error) string {
 
 // kubeClient returns the clientset or a failing result explaining why there is none.
 func kubeClient(env *Env) (kubernetes.Interface, *Result) {
-	if err := env.apiDownErr(); err != nil {
+	if err := env.client().APIDownErr(); err != nil {
 		r := apiFailure(env, err)
 		r.Message += " (found by an earlier check of this run; not asked again)"
 		return nil, &r

@@ -59,7 +59,7 @@ func (m *runMemo) do(ctx context.Context, key string, f func() (any, error)) (an
 func (e *Env) BeginRun() (end func()) {
 	m := newRunMemo()
 	e.mu.Lock()
-	e.apiDown = apiDownMemo{}
+	e.client().ForgetAPIDown()
 	e.memo = m
 	e.mu.Unlock()
 	return func() {

@@ -77,7 +77,7 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 func runVersion(ctx context.Context, path string, args []string) (string, error) {
 	cmd := exec.CommandContext(ctx, path, args...)
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &limitedBuffer{b: &out, n: 64 << 10}, &limitedBuffer{b: &out, n: 64 << 10}
+	cmd.Stdout, cmd.Stderr = &fsutil.CappedBuffer{B: &out, N: 64 << 10}, &fsutil.CappedBuffer{B: &out, N: 64 << 10}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 500 * time.Millisecond

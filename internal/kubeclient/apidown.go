@@ -1,4 +1,4 @@
-package checks
+package kubeclient
 
 import "time"
 
@@ -12,46 +12,46 @@ type apiDownMemo struct {
 	at   time.Time
 }
 
-// noteAPIDown records that the API server did not answer in time.
-func (e *Env) noteAPIDown(err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+// NoteAPIDown records that the API server did not answer in time.
+func (c *Client) NoteAPIDown(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	host := ""
-	if e.restConfig != nil {
-		host = e.restConfig.Host
+	if c.restConfig != nil {
+		host = c.restConfig.Host
 	}
-	e.apiDown = apiDownMemo{host: host, err: err, at: time.Now()}
+	c.apiDown = apiDownMemo{host: host, err: err, at: time.Now()}
 }
 
 // ForgetAPIDown forgets an API server found unreachable: the step runner
 // calls it when a run (check, one re-check of --watch or the walkthrough)
 // begins, so that each run asks the server once.
-func (e *Env) ForgetAPIDown() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.apiDown = apiDownMemo{}
+func (c *Client) ForgetAPIDown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.apiDown = apiDownMemo{}
 }
 
-// apiDownErr is the error recorded in this run for the same server within
+// APIDownErr is the error recorded in this run for the same server within
 // the last timeout, nil if there is none.
-func (e *Env) apiDownErr() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.apiDownLocked()
+func (c *Client) APIDownErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.apiDownLocked()
 }
 
-func (e *Env) apiDownLocked() error {
-	m := e.apiDown
-	if m.err == nil || e.kubeInjected {
+func (c *Client) apiDownLocked() error {
+	m := c.apiDown
+	if m.err == nil || c.kubeInjected {
 		return nil
 	}
 	host := ""
-	if e.restConfig != nil {
-		host = e.restConfig.Host
+	if c.restConfig != nil {
+		host = c.restConfig.Host
 	}
 	// Never for longer than one timeout, should a caller run checks
 	// without the step runner (which forgets it at each run).
-	if host != m.host || time.Since(m.at) > e.Timeout {
+	if host != m.host || time.Since(m.at) > c.settings().Timeout {
 		return nil
 	}
 	return m.err

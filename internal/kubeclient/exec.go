@@ -1,4 +1,4 @@
-package checks
+package kubeclient
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"time"
 
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
 // execCredential is the status of client.authentication.k8s.io's
@@ -33,18 +35,19 @@ type execCredential struct {
 // tutor runs the plugin instead of client-go because client-go gives it no
 // deadline: a plugin that hangs would hang every check. Credentials are
 // reused until they expire.
-func (e *Env) refreshExecLocked() error {
-	if e.exec == nil || e.restConfig == nil {
+func (c *Client) refreshExecLocked() error {
+	if c.exec == nil || c.restConfig == nil {
 		return nil
 	}
-	if e.execFetched && (e.execExpiry.IsZero() || e.Now().Before(e.execExpiry.Add(-10*time.Second))) {
+	s := c.settings()
+	if c.execFetched && (c.execExpiry.IsZero() || s.Now().Before(c.execExpiry.Add(-10*time.Second))) {
 		return nil
 	}
-	cred, err := runExecPlugin(e.exec, e.Timeout)
+	cred, err := runExecPlugin(c.exec, s.Timeout)
 	if err != nil {
-		return &KubeconfigError{Path: e.KubeconfigPath(), Err: err}
+		return &KubeconfigError{Path: c.KubeconfigPath(), Err: err}
 	}
-	cfg := e.restConfig
+	cfg := c.restConfig
 	cfg.BearerToken, cfg.TLSClientConfig.CertData, cfg.TLSClientConfig.KeyData = "", nil, nil
 	st := cred.Status
 	if st.Token != "" {
@@ -54,14 +57,14 @@ func (e *Env) refreshExecLocked() error {
 		cfg.TLSClientConfig.CertData = []byte(st.ClientCertificateData)
 		cfg.TLSClientConfig.KeyData = []byte(st.ClientKeyData)
 	}
-	e.execFetched, e.execExpiry = true, time.Time{}
+	c.execFetched, c.execExpiry = true, time.Time{}
 	if st.ExpirationTimestamp != nil {
-		e.execExpiry = *st.ExpirationTimestamp
+		c.execExpiry = *st.ExpirationTimestamp
 	}
-	if !e.kubeInjected {
-		e.kube = nil
+	if !c.kubeInjected {
+		c.kube = nil
 	}
-	e.httpClient = nil
+	c.httpClient = nil
 	return nil
 }
 
@@ -86,7 +89,7 @@ func runExecPlugin(ec *clientcmdapi.ExecConfig, timeout time.Duration) (*execCre
 	}
 	cmd.Env = append(cmd.Env, "KUBERNETES_EXEC_INFO="+string(info))
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &limitedBuffer{b: &stdout, n: 1 << 20}, &limitedBuffer{b: &stderr, n: 4 << 10}
+	cmd.Stdout, cmd.Stderr = &fsutil.CappedBuffer{B: &stdout, N: 1 << 20}, &fsutil.CappedBuffer{B: &stderr, N: 4 << 10}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 500 * time.Millisecond
@@ -114,22 +117,4 @@ func runExecPlugin(ec *clientcmdapi.ExecConfig, timeout time.Duration) (*execCre
 		return nil, fmt.Errorf("its exec credential plugin `%s` returned a certificate without its key, or a key without its certificate", name)
 	}
 	return &cred, nil
-}
-
-// limitedBuffer keeps the first n bytes written and drops the rest, so a
-// chatty plugin cannot fill memory.
-type limitedBuffer struct {
-	b *bytes.Buffer
-	n int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.n - l.b.Len(); room > 0 {
-		if len(p) > room {
-			l.b.Write(p[:room])
-		} else {
-			l.b.Write(p)
-		}
-	}
-	return len(p), nil
 }
