@@ -20,6 +20,7 @@ func TestLayering(t *testing.T) {
 		{"checks", []string{module + "internal/images", "github.com/google/go-containerregistry/"}},
 		{"internal/pki", []string{module + "checks"}},
 		{"steps", []string{module + "internal/cli"}},
+		{"internal/kubeclient", []string{module + "checks", module + "steps", module + "lessons"}},
 	}
 	pkgs := []string{module + "course"}
 	for _, r := range rules {
