@@ -159,23 +159,9 @@ var ErrStopped = errors.New("stopped by the presenter")
 // Run performs the steps from Opts.From to Opts.To.
 func (d *Demo) Run(ctx context.Context) (err error) {
 	all := steps.All()
-	from, to := 0, len(all)-1
-	if d.Opts.From != "" {
-		_, i, err := steps.Lookup(d.Opts.From)
-		if err != nil {
-			return err
-		}
-		from = i
-	}
-	if d.Opts.To != "" {
-		_, i, err := steps.Lookup(d.Opts.To)
-		if err != nil {
-			return err
-		}
-		to = i
-	}
-	if from > to {
-		return fmt.Errorf("--from %s comes after --to %s", all[from].ID, all[to].ID)
+	from, to, err := d.span(all)
+	if err != nil {
+		return err
 	}
 	if d.Opts.StepTimeout <= 0 {
 		d.Opts.StepTimeout = 2 * time.Minute
@@ -247,6 +233,25 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 	fmt.Fprintf(d.Out, "In another pane: cd %s && export KUBECONFIG=$PWD/admin.conf && kubetutor check --containerd-address %s\n", d.L.WorkDir, d.L.ContainerdAddress)
 	fmt.Fprintf(d.Out, "See the components with `kubetutor demo status`; stop everything with `kubetutor demo down`.\n")
 	return nil
+}
+
+// span is the indexes of the first and last steps to perform.
+func (d *Demo) span(all []steps.Step) (from, to int, err error) {
+	from, to = 0, len(all)-1
+	if d.Opts.From != "" {
+		if _, from, err = steps.Lookup(d.Opts.From); err != nil {
+			return 0, 0, err
+		}
+	}
+	if d.Opts.To != "" {
+		if _, to, err = steps.Lookup(d.Opts.To); err != nil {
+			return 0, 0, err
+		}
+	}
+	if from > to {
+		return 0, 0, fmt.Errorf("--from %s comes after --to %s", all[from].ID, all[to].ID)
+	}
+	return from, to, nil
 }
 
 func (d *Demo) loadOrInitState(ctx context.Context) error {

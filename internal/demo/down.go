@@ -36,13 +36,6 @@ var ErrNotDemo = errors.New("no demo state (run/demo.json) in this directory")
 // the machine is left alone. It works after the demo was killed (pidfiles and
 // /proc tell what runs) and is safe to run twice.
 func Down(ctx context.Context, l Layout, out io.Writer) error {
-	var errs []error
-	status := iostreams.Status{W: out}
-	line := status.Done
-	warn := func(err error) {
-		status.Failed("%v", err)
-		errs = append(errs, err)
-	}
 	data, err := fsutil.ReadFile(l.StatePath(), fsutil.LimitConfig)
 	if err != nil {
 		return ErrNotDemo
@@ -54,78 +47,98 @@ func Down(ctx context.Context, l Layout, out io.Writer) error {
 	if st.ContainerdAddress != "" {
 		l.ContainerdAddress = st.ContainerdAddress
 	}
-
+	t := &teardown{l: l, status: iostreams.Status{W: out}}
 	// What this demo's node side left running: the shims of its own
 	// containerd, their sandboxes, and the network namespaces those use.
 	shims := demoShims(l.ContainerdAddress)
 	sandboxes, netns := shimSandboxes(shims)
-
-	stop := func(name string) {
-		pid, ok := RunningPid(l, name)
-		if !ok {
-			return
-		}
-		if err := stopPid(pid, 15*time.Second); err != nil {
-			warn(fmt.Errorf("stop %s: %w", name, err))
-			return
-		}
-		line("Stopped %s (pid %d)", name, pid)
+	t.stopComponents(ctx, shims)
+	if n, err := unmountUnder(l.WorkDir); err != nil {
+		t.warn(err)
+	} else if n > 0 {
+		t.status.Done("Unmounted %d mounts under %s", n, l.WorkDir)
 	}
+	cleanNetwork(ctx, st, sandboxes, netns, t.status.Done, t.warn)
+	if st.CNIConfCreated && st.CNIConfFile != "" {
+		if err := os.Remove(st.CNIConfFile); err == nil {
+			t.status.Done("Removed %s", st.CNIConfFile)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			t.warn(err)
+		}
+	}
+	if len(t.errs) == 0 {
+		// Only then: the next down needs the pidfiles and the state.
+		t.removeFiles()
+	}
+	return errors.Join(t.errs...)
+}
 
+// teardown is one run of Down: where it reports, and what went wrong.
+type teardown struct {
+	l      Layout
+	status iostreams.Status
+	errs   []error
+}
+
+func (t *teardown) warn(err error) {
+	t.status.Failed("%v", err)
+	t.errs = append(t.errs, err)
+}
+
+// stop stops a component the demo started, if it still runs.
+func (t *teardown) stop(name string) {
+	pid, ok := RunningPid(t.l, name)
+	if !ok {
+		return
+	}
+	if err := stopPid(pid, 15*time.Second); err != nil {
+		t.warn(fmt.Errorf("stop %s: %w", name, err))
+		return
+	}
+	t.status.Done("Stopped %s (pid %d)", name, pid)
+}
+
+// stopComponents stops the components in reverse start order. The runtime
+// removes its containers before it stops; its shims outlive it.
+func (t *teardown) stopComponents(ctx context.Context, shims []shim) {
 	for i := len(Components) - 1; i >= 0; i-- {
 		c := Components[i]
 		if !c.Runtime {
-			stop(c.Name)
+			t.stop(c.Name)
 			continue
 		}
-		// The runtime removes its containers before it stops; its shims
-		// outlive it.
-		if _, ok := RunningPid(l, c.Name); ok {
-			n, err := removeContainers(ctx, l.ContainerdAddress)
+		if _, ok := RunningPid(t.l, c.Name); ok {
+			n, err := removeContainers(ctx, t.l.ContainerdAddress)
 			if err != nil {
-				warn(fmt.Errorf("remove containers: %w", err))
+				t.warn(fmt.Errorf("remove containers: %w", err))
 			} else if n > 0 {
-				line("Removed %d containers", n)
+				t.status.Done("Removed %d containers", n)
 			}
 		}
-		stop(c.Name)
+		t.stop(c.Name)
 		if n := killShims(shims); n > 0 {
-			line("Killed %d leftover shims and their containers", n)
+			t.status.Done("Killed %d leftover shims and their containers", n)
 		}
 	}
+}
 
-	if n, err := unmountUnder(l.WorkDir); err != nil {
-		warn(err)
-	} else if n > 0 {
-		line("Unmounted %d mounts under %s", n, l.WorkDir)
-	}
-	cleanNetwork(ctx, st, sandboxes, netns, line, warn)
-	if st.CNIConfCreated && st.CNIConfFile != "" {
-		if err := os.Remove(st.CNIConfFile); err == nil {
-			line("Removed %s", st.CNIConfFile)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			warn(err)
-		}
-	}
-	if len(errs) > 0 {
-		// Keep the pidfiles and the state: the next down needs them.
-		return errors.Join(errs...)
-	}
+// removeFiles removes the demo's state from its work dir.
+func (t *teardown) removeFiles() {
+	l := t.l
 	var removed []string
 	for _, p := range []string{l.EtcdDataDir(), l.ContainerdDir(), l.KubeletRoot(), l.CNIDataDir(), l.KubeletConfig(), l.ImagesTarball(), l.Path("run")} {
 		if _, err := os.Lstat(p); err != nil {
 			continue
 		}
 		if err := os.RemoveAll(p); err != nil {
-			warn(fmt.Errorf("remove %s: %w", p, err))
+			t.warn(fmt.Errorf("remove %s: %w", p, err))
 			continue
 		}
 		removed = append(removed, filepath.Base(p))
 	}
 	if len(removed) > 0 {
-		line("Removed %s from %s", strings.Join(removed, ", "), l.WorkDir)
+		t.status.Done("Removed %s from %s", strings.Join(removed, ", "), l.WorkDir)
 	}
-	return errors.Join(errs...)
 }
 
 // cleanNetwork removes what CNI left for this demo's sandboxes: their
