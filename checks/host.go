@@ -164,7 +164,7 @@ func (CgroupVersion) Check(_ context.Context, env *Env) (Result, error) {
 	}
 	return warnf("This host uses cgroup v1: kubelet 1.37 refuses to run on it (\"kubelet is configured to not run on a host using cgroup v1\") unless its configuration says failCgroupV1: false.").
 		saw("cgroup v1", "cgroup v2, or failCgroupV1: false").
-		hint("add failCgroupV1: false to kubelet.yaml (kubetutor demo does it)"), nil
+		hint("add failCgroupV1: false to kubelet.yaml: the kubelet lesson's commands write it (kubetutor show kubelet --commands)"), nil
 }
 
 // OOMScoreAdj checks whether processes may lower oom_score_adj, as runc does
@@ -188,7 +188,7 @@ func (o OOMScoreAdj) Check(_ context.Context, _ *Env) (Result, error) {
 	}
 	return warnf("Processes may not lower oom_score_adj here (no CAP_SYS_RESOURCE: a container or an unprivileged VM). Every pod sandbox would fail with \"can't get final child's PID from pipe: EOF\".").
 		saw("lowering oom_score_adj denied", "allowed, or restrict_oom_score_adj = true").
-		hint("set restrict_oom_score_adj = true in containerd's CRI configuration (kubetutor demo does it)"), nil
+		hint("set restrict_oom_score_adj = true in containerd's CRI configuration: the containerd lesson's commands write it (kubetutor show containerd --commands)"), nil
 }
 
 // Overlayfs checks that the kernel offers overlayfs, containerd's default snapshotter.
