@@ -115,6 +115,10 @@ func TestRealDemo(t *testing.T) {
 	if strings.Contains(out, "not running") {
 		t.Errorf("demo status after the demo:\n%s", out)
 	}
+	// The etcd lesson quotes what Debian's etcd 3.4 logs once it serves.
+	if want := lessonQuote(t, "etcd", "3.4: `"); !fileContains(filepath.Join(d.dir, "logs", "etcd.log"), want) {
+		t.Errorf("the etcd lesson says etcd 3.4 logs %s; the demo's etcd log does not", want)
+	}
 
 	// The pod answers on its IP.
 	final := d.checkAll()

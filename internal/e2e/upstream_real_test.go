@@ -70,6 +70,10 @@ func TestRealDemoUpstream(t *testing.T) {
 	if log, _ := os.ReadFile(filepath.Join(d.dir, "logs", "containerd.log")); !containerd2Started.Match(log) {
 		t.Errorf("the demo's containerd is not 2.x; its log begins:\n%.1500s", log)
 	}
+	// The etcd lesson quotes what etcd 3.6 logs once it serves: the log says it.
+	if want := lessonQuote(t, "etcd", "3.6: `"); !fileContains(filepath.Join(d.dir, "logs", "etcd.log"), want) {
+		t.Errorf("the etcd lesson says etcd 3.6 logs %s; the demo's etcd log does not", want)
+	}
 	for _, b := range []string{"containerd", "etcd"} {
 		ver, _ := exec.Command(filepath.Join(upstreamDir(), "bin", b), "--version").Output()
 		t.Logf("upstream stack: %s", strings.TrimSpace(string(ver)))
@@ -153,4 +157,30 @@ func installCNI(t testing.TB, src, dst string) {
 		copied = append(copied, f)
 	}
 	t.Logf("installed %d CNI plugins into %s: %s", len(copied), dst, fmt.Sprint(len(entries)))
+}
+
+// lessonQuote is the text a lesson quotes in backquotes right after prefix
+// (its prefix ending in "`"), for tests that check a lesson's quote against
+// what the learner's screen shows.
+func lessonQuote(t *testing.T, lesson, prefix string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "content", "lessons", lesson+".md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := strings.Join(strings.Fields(string(data)), " ") // quotes may wrap
+	_, rest, ok := strings.Cut(md, prefix)
+	if !ok {
+		t.Fatalf("the %s lesson has no %q", lesson, prefix)
+	}
+	quote, _, ok := strings.Cut(rest, "`")
+	if !ok || quote == "" {
+		t.Fatalf("the %s lesson's quote after %q is not closed", lesson, prefix)
+	}
+	return quote
+}
+
+func fileContains(path, s string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(data), s)
 }
