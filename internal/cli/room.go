@@ -484,10 +484,11 @@ func (f *Factory) reportToRoom(rep steps.Report, mode steps.Mode) {
 }
 
 // waitRoom gives the last report up to a second to reach the room before
-// the process exits.
-func (f *Factory) waitRoom() {
+// the process exits; not after SIGINT or SIGTERM (ctx ended), which end
+// kubetutor at once.
+func (f *Factory) waitRoom(ctx context.Context) {
 	f.room.once.Do(func() {}) // a sender is made before Do returns, or never
-	if f.room.sender != nil {
+	if f.room.sender != nil && ctx.Err() == nil {
 		f.room.sender.Wait(room.SendTimeout)
 	}
 }

@@ -281,7 +281,7 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	if f.Now == nil {
 		f.Now = time.Now
 	}
-	defer f.waitRoom()
+	defer f.waitRoom(ctx)
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

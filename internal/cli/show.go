@@ -108,5 +108,5 @@ func runShow(ctx context.Context, o *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	return f.IO.Page(s)
+	return f.IO.Page(ctx, s)
 }
