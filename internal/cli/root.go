@@ -21,6 +21,7 @@ import (
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/iostreams"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 	"github.com/kubetutor/kubetutor/lessons"
 )
 
@@ -305,11 +306,13 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintf(f.IO.ErrOut, "error: %v\n", ee.Err)
+			fmt.Fprintf(f.IO.ErrOut, "error: %s\n", textsafe.Text(ee.Err.Error()))
 		}
 		return ee.Code
 	}
-	fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
+	// An error may quote what came from outside (a server's answer, a
+	// file's content): its control characters are shown, not sent raw.
+	fmt.Fprintf(f.IO.ErrOut, "error: %s\n", textsafe.Text(err.Error()))
 	return 1
 }
 
