@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/pki"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
@@ -158,7 +159,7 @@ func runCertsInit(o *CertsInitOptions, nodeGiven bool) error {
 	if err != nil {
 		abs = res.Kubeconfig
 	}
-	fmt.Fprintf(f.IO.ErrOut, "\nNext: export KUBECONFIG=%s, then kubetutor check certs\n", abs)
+	fmt.Fprintf(f.IO.ErrOut, "\nNext: export KUBECONFIG=%s, then kubetutor check certs\n", shellquote.Quote(abs))
 	return nil
 }
 

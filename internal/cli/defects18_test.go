@@ -240,6 +240,39 @@ func TestDefects18(t *testing.T) {
 			},
 			absent: rawEscapes,
 		},
+		{
+			name: "12 fetch into a work dir with a space and a semicolon: the PATH line is one word",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				dir, _ := mirrorOnDisk(d.t)
+				srv := httptest.NewServer(fetch.Handler(dir, nil))
+				d.cleanup = append(d.cleanup, srv.Close)
+				wd := d.path("my work;x")
+				os.MkdirAll(wd, 0o755)
+				return []string{"--workdir", wd, "fetch", "--mirror", srv.URL, "--insecure-mirror", "--arch", "amd64", "kubernetes"}
+			},
+			want:   []string{"  export PATH='", "/my work;x/bin':$PATH\n"},
+			absent: []string{"export PATH=/"},
+		},
+		{
+			name: "12 certs init in a work dir with a space: the KUBECONFIG line is one word",
+			setup: func(d *defectEnv) []string {
+				wd := d.path("my work")
+				os.MkdirAll(wd, 0o755)
+				return []string{"--workdir", wd, "--kubeconfig", filepath.Join(wd, "admin.conf"), "certs", "init"}
+			},
+			want: []string{"Next: export KUBECONFIG='", "/my work/admin.conf', then kubetutor check certs"},
+		},
+		{
+			name: "12 check tools in a work dir with a quote: the chmod hint is one word",
+			setup: func(d *defectEnv) []string {
+				fakeTools(d.t, d.path("it's here"))
+				os.Chmod(d.path("it's here/bin/kubectl"), 0o644)
+				return []string{"--workdir", d.path("it's here"), "check", "tools"}
+			},
+			code: 1,
+			want: []string{"chmod +x '", `/it'\''s here/bin/kubectl'`},
+		},
 	}
 	runDefectCases(t, cases)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/internal/fetch"
 	"github.com/kubetutor/kubetutor/internal/room"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
 )
@@ -132,7 +133,7 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 			return usageErrorf("--mirror-dir: %v", err)
 		}
 		if len(held) == 0 {
-			fmt.Fprintf(o.f.IO.ErrOut, "warning: %s holds no release yet; fill it with kubetutor fetch --mirror-dir %s\n", o.MirrorDir, o.MirrorDir)
+			fmt.Fprintf(o.f.IO.ErrOut, "warning: %s holds no release yet; fill it with kubetutor fetch --mirror-dir %s\n", o.MirrorDir, shellquote.Quote(o.MirrorDir))
 		}
 	}
 	store, err := room.OpenStore(o.Data)
@@ -201,17 +202,17 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	}
 	fmt.Fprintln(out, "\nLearners join with:")
 	for _, u := range urls {
-		fmt.Fprintf(out, "  kubetutor room join '%s/?token=%s%s' --name \"YOUR NAME\"\n", u, jtok, fpQuery)
+		fmt.Fprintf(out, "  kubetutor room join %s --name \"YOUR NAME\"\n", shellquote.Quote(u+"/?token="+jtok+fpQuery))
 	}
 	if o.MirrorDir != "" && o.TLS {
 		fmt.Fprintln(out, "\nBinaries mirror (HTTPS with the room's certificate, which fetch pins once the learner joined):")
 		for _, u := range urls {
-			fmt.Fprintf(out, "  kubetutor fetch --mirror %s/mirror\n", u)
+			fmt.Fprintf(out, "  kubetutor fetch --mirror %s\n", shellquote.Quote(u+"/mirror"))
 		}
 	} else if o.MirrorDir != "" {
 		fmt.Fprintln(out, "\nBinaries mirror (plain HTTP: nothing authenticates it, anyone on the network can swap a binary and its checksum; serve with --tls to have it pinned):")
 		for _, u := range urls {
-			fmt.Fprintf(out, "  kubetutor fetch --mirror %s/mirror --insecure-mirror\n", u)
+			fmt.Fprintf(out, "  kubetutor fetch --mirror %s --insecure-mirror\n", shellquote.Quote(u+"/mirror"))
 		}
 	}
 	if fingerprint != "" {

@@ -110,7 +110,10 @@ func TestDefects(t *testing.T) {
 					t.Fatalf("the room's database is only %d bytes", len(db))
 				}
 				err := openDamaged(t, db[:100000])
-				if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "is damaged (") || !strings.Contains(err.Error(), ".damaged) and run room serve again") {
+				// Issue 18 defect 12: the mv command quotes its paths (this test's
+				// directory has parentheses), so the name ends in .damaged' there.
+				if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "is damaged (") ||
+					!strings.Contains(err.Error(), ".damaged") || !strings.Contains(err.Error(), ") and run room serve again") {
 					t.Errorf("truncated database: %v", err)
 				}
 			},
