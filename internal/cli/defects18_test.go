@@ -273,8 +273,79 @@ func TestDefects18(t *testing.T) {
 			code: 1,
 			want: []string{"chmod +x '", `/it'\''s here/bin/kubectl'`},
 		},
+		{
+			name:  "13 room join --timeout 0",
+			setup: args("room", "join", "http://127.0.0.1:1/?token=x", "--name", "Ada", "--timeout", "0"),
+			code:  2,
+			want:  []string{"--timeout 0s: give a positive duration, e.g. --timeout 10s"},
+		},
+		{
+			name:  "13 room join --timeout -1s",
+			setup: args("room", "join", "http://127.0.0.1:1/?token=x", "--name", "Ada", "--timeout", "-1s"),
+			code:  2,
+			want:  []string{"--timeout -1s: give a positive duration"},
+		},
+		{
+			name: "13 a room answering 200 with an empty id",
+			setup: func(d *defectEnv) []string {
+				srv := hostileAnswer(http.StatusOK, `{"name":"Ada","id":"","secret":""}`)
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"room", "join", srv.URL + "/?token=x", "--name", "Ada"}
+			},
+			code:   1,
+			want:   []string{"answered without a learner id and secret, so your checks could not report to it; is it a kubetutor room (kubetutor room serve)?"},
+			absent: []string{"Joined"},
+			after: func(t *testing.T, d *defectEnv) {
+				if _, err := os.Stat(filepath.Join(d.state, room.StateFile)); err == nil {
+					t.Error("the room file was written")
+				}
+			},
+		},
+		{
+			name:   "13 completion tcsh",
+			setup:  args("completion", "tcsh"),
+			code:   2,
+			want:   []string{`no completion for the shell "tcsh": kubetutor completes bash, fish, powershell, zsh (e.g. kubetutor completion bash)`},
+			absent: []string{"Usage:"},
+		},
+		{
+			name: "13 certificate expiry in days, not hours",
+			setup: func(d *defectEnv) []string {
+				d.write("soon.crt", certExpiring(d.t, time.Now().Add(27*24*time.Hour+8*time.Hour)))
+				return []string{"certs", "inspect", d.path("soon.crt")}
+			},
+			want:   []string{"Expires in 27 days, on 20"},
+			absent: []string{"h0m0s"},
+		},
+		{
+			name:   "13 show --commands with no lesson on a first run: the first step's",
+			setup:  args("show", "--commands"),
+			want:   []string{"mkdir -p bin certs\n"},
+			absent: []string{"is not a step"},
+		},
+		{
+			name:  "13 show --commands for a lesson that is not a step",
+			setup: args("show", "welcome", "--commands"),
+			code:  2,
+			want:  []string{"welcome is not a step, it has no commands: give a step, e.g. kubetutor show tools --commands (steps: tools, certs, "},
+		},
 	}
 	runDefectCases(t, cases)
+}
+
+// certExpiring is a self-signed certificate (PEM) valid until notAfter.
+func certExpiring(t *testing.T, notAfter time.Time) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "admin"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 // hostileText is a server's text that would retitle the terminal, clear

@@ -342,6 +342,9 @@ func (f *Factory) stateDir() (string, error) {
 
 func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 	f := o.f
+	if o.Timeout <= 0 {
+		return usageErrorf("--timeout %s: give a positive duration, e.g. --timeout 10s", o.Timeout)
+	}
 	if strings.TrimSpace(o.Name) == "" {
 		return usageErrorf("give your name with --name NAME: it is your row on the dashboard")
 	}
@@ -384,6 +387,9 @@ func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 		return ctx.Err()
 	case err != nil:
 		return fmt.Errorf("join the room: %w", err)
+	}
+	if strings.TrimSpace(resp.ID) == "" || strings.TrimSpace(resp.Secret) == "" {
+		return fmt.Errorf("join the room: %s answered without a learner id and secret, so your checks could not report to it; is it a kubetutor room (kubetutor room serve)?", ju.Base)
 	}
 	st := &room.State{URL: ju.Base, Name: resp.Name, ID: resp.ID, Secret: resp.Secret, Fingerprint: ju.Fingerprint}
 	if err := room.SaveState(stateDir, st); err != nil {

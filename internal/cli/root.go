@@ -219,7 +219,31 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newImagesCmd(f),
 		newRoomCmd(f),
 	)
+	completionShells(root)
 	return root
+}
+
+// completionShells makes `completion SHELL` for a shell cobra has no script
+// for a usage error naming the shells it has (it printed the help and
+// exited 0).
+func completionShells(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		var shells []string
+		for _, s := range c.Commands() {
+			shells = append(shells, s.Name())
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usageErrorf("no completion for the shell %q: kubetutor completes %s (e.g. kubetutor completion bash)", args[0], strings.Join(shells, ", "))
+		}
+	}
 }
 
 // SignalError is the cause of a context cancelled by SIGINT or SIGTERM.

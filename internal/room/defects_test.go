@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,6 +233,21 @@ func TestDefects(t *testing.T) {
 				again, made, err := Certificate(dir, []string{"localhost"}, false)
 				if err != nil || made || Fingerprint(again.Certificate[0]) != Fingerprint(c.Certificate[0]) {
 					t.Errorf("the new pair is not the one kept: made %v, %v", made, err)
+				}
+			},
+		},
+		{
+			name: "13 the Bearer scheme in any case (RFC 7235): bearer was 'token required'",
+			run: func(t *testing.T) {
+				for header, want := range map[string]string{
+					"Bearer tok": "tok", "bearer tok": "tok", "BEARER tok": "tok", "bEaReR  tok ": "tok",
+					"Basic dG9rOg==": "", "Bearertok": "", "tok": "",
+				} {
+					r := httptest.NewRequest(http.MethodPost, "/api/report", nil)
+					r.Header.Set("Authorization", header)
+					if got := bearer(r, false); got != want {
+						t.Errorf("Authorization: %s gives token %q, want %q", header, got, want)
+					}
 				}
 			},
 		},
