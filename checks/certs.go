@@ -19,6 +19,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 )
 
 // The talk's certificate files, under certs/ in the work dir.
@@ -270,43 +271,43 @@ func (KubeconfigMatches) Check(_ context.Context, env *Env) (Result, error) {
 	if !ok || kctx == nil {
 		return failf("%s has no current context (current-context %q).", path, ctxName).
 			saw("current-context "+quoteOrNone(ctxName), "a current context").
-			hint("kubectl config use-context default --kubeconfig=%s", path), nil
+			hint("kubectl config use-context default --kubeconfig=%s", shellquote.Quote(path)), nil
 	}
 	cluster := raw.Clusters[kctx.Cluster]
 	if cluster == nil {
 		return failf("context %q names cluster %q, which %s does not define.", ctxName, kctx.Cluster, path).
-			hint("kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", env.APIServerURL, path), nil
+			hint("kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", shellquote.Quote(env.APIServerURL), shellquote.Quote(path)), nil
 	}
 	if strings.TrimSuffix(cluster.Server, "/") != strings.TrimSuffix(env.APIServerURL, "/") {
 		return failf("%s points at %s, not at the API server of the lessons (%s).", path, cluster.Server, env.APIServerURL).
 			saw("server "+cluster.Server, "server "+env.APIServerURL).
-			hint("kubectl config set-cluster %s --server=%s --kubeconfig=%s", kctx.Cluster, env.APIServerURL, path), nil
+			hint("kubectl config set-cluster %s --server=%s --kubeconfig=%s", shellquote.Quote(kctx.Cluster), shellquote.Quote(env.APIServerURL), shellquote.Quote(path)), nil
 	}
 	caPEM := cluster.CertificateAuthorityData
 	if len(caPEM) == 0 && cluster.CertificateAuthority != "" {
 		return failf("%s refers to the CA file %s instead of embedding it.", path, cluster.CertificateAuthority).
 			saw("certificate-authority: "+cluster.CertificateAuthority, "certificate-authority-data").
-			hint("kubectl config set-cluster %s --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", kctx.Cluster, env.APIServerURL, path), nil
+			hint("kubectl config set-cluster %s --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", shellquote.Quote(kctx.Cluster), shellquote.Quote(env.APIServerURL), shellquote.Quote(path)), nil
 	}
 	if len(caPEM) == 0 {
 		return failf("%s has no CA for cluster %q: kubectl could not verify the API server.", path, kctx.Cluster).
 			saw("no certificate-authority-data", "the CA embedded").
-			hint("kubectl config set-cluster %s --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", kctx.Cluster, env.APIServerURL, path), nil
+			hint("kubectl config set-cluster %s --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", shellquote.Quote(kctx.Cluster), shellquote.Quote(env.APIServerURL), shellquote.Quote(path)), nil
 	}
 	embedded, err := ParseCertificatePEM(caPEM)
 	if err != nil {
 		return failf("the CA embedded in %s does not parse: %v.", path, err).
-			hint("kubectl config set-cluster %s --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", kctx.Cluster, env.APIServerURL, path), nil
+			hint("kubectl config set-cluster %s --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", shellquote.Quote(kctx.Cluster), shellquote.Quote(env.APIServerURL), shellquote.Quote(path)), nil
 	}
 	if ca, err := LoadCertificate(env.CertPath(CAFile)); err == nil && !bytes.Equal(ca.Raw, embedded.Raw) {
 		return failf("the CA embedded in %s (%q) is not certs/ca.crt (%q): kubectl will say \"x509: certificate signed by unknown authority\".", path, embedded.Subject.CommonName, ca.Subject.CommonName).
 			saw("another CA", "certs/ca.crt embedded").
-			hint("kubectl config set-cluster %s --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", kctx.Cluster, env.APIServerURL, path), nil
+			hint("kubectl config set-cluster %s --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", shellquote.Quote(kctx.Cluster), shellquote.Quote(env.APIServerURL), shellquote.Quote(path)), nil
 	}
 	user := raw.AuthInfos[kctx.AuthInfo]
 	if user == nil || (len(user.ClientCertificateData) == 0 && user.ClientCertificate == "" && user.Token == "" && user.TokenFile == "") {
 		return failf("context %q has no credentials (user %q): the API server would answer 401 Unauthorized.", ctxName, kctx.AuthInfo).
-			hint("kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", path), nil
+			hint("kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", shellquote.Quote(path)), nil
 	}
 	return passf("%s points at %s, embeds certs/ca.crt and has credentials for user %q.", path, cluster.Server, kctx.AuthInfo).
 		detail("kubeconfig: %s", env.ResolveKubeconfig().Describe()), nil
@@ -317,7 +318,7 @@ func kubeconfigFailure(err error) Result {
 	if errors.As(err, &kerr) {
 		r := failf("%s.", capitalize(kerr.Error())).saw(kerr.Error(), "a kubeconfig for the cluster")
 		if kerr.Missing {
-			return r.hint("create admin.conf with the certs lesson's kubectl config commands (kubetutor show certs); kubetutor finds it in the work dir, or export KUBECONFIG=$PWD/admin.conf, or pass --kubeconfig")
+			return r.hint("create admin.conf with the certs lesson's kubectl config commands (kubetutor show certs); kubetutor finds it in the work dir, or export KUBECONFIG=\"$PWD/admin.conf\", or pass --kubeconfig")
 		}
 		return r.hint("fix or recreate %s with the certs lesson's kubectl config commands (kubetutor show certs)", kerr.Path)
 	}

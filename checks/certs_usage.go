@@ -13,6 +13,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 )
 
 // allowsUsage reports whether a certificate may be used for an extended key
@@ -81,7 +82,7 @@ func (KubeconfigClientCert) Check(_ context.Context, env *Env) (Result, error) {
 	user := currentUser(raw)
 	if user == nil {
 		return failf("%s has no user for its current context: the API server would answer 401 Unauthorized.", path).
-			hint("kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", path), nil
+			hint("kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", shellquote.Quote(path)), nil
 	}
 	if user.Token != "" || user.TokenFile != "" {
 		return passf("%s authenticates with a token; nothing to check on certificates.", path), nil
@@ -89,7 +90,7 @@ func (KubeconfigClientCert) Check(_ context.Context, env *Env) (Result, error) {
 	certPEM, keyPEM, err := clientData(user, filepath.Dir(path))
 	if err != nil {
 		return failf("The client certificate of %s cannot be read: %v.", path, err).
-			hint("embed it: kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", path), nil
+			hint("embed it: kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", shellquote.Quote(path)), nil
 	}
 	cert, err := ParseCertificatePEM(certPEM)
 	if err != nil {
@@ -103,7 +104,7 @@ func (KubeconfigClientCert) Check(_ context.Context, env *Env) (Result, error) {
 		if err := cert.CheckSignatureFrom(ca); err != nil {
 			return failf("The client certificate in %s (%s) is not signed by certs/ca.crt, the API server's --client-ca-file: it will answer 401 Unauthorized.", path, who).
 				saw("issuer "+cert.Issuer.CommonName, "signed by "+ca.Subject.CommonName).
-				hint("kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", path), nil
+				hint("kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", shellquote.Quote(path)), nil
 		}
 	}
 	if now := env.Now(); now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
@@ -118,7 +119,7 @@ func (KubeconfigClientCert) Check(_ context.Context, env *Env) (Result, error) {
 	}
 	if key, err := ParsePrivateKeyPEM(keyPEM); err != nil || !PublicKeysEqual(cert.PublicKey, key.Public()) {
 		return failf("The client key in %s does not match its certificate: kubectl will fail with \"private key does not match public key\".", path).
-			hint("set the credentials again from a matching pair: kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", path), nil
+			hint("set the credentials again from a matching pair: kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", shellquote.Quote(path)), nil
 	}
 	return passf("%s authenticates as %s, with a certificate certs/ca.crt signed.", path, who), nil
 }
@@ -178,7 +179,7 @@ func (KeyFilePermissions) Check(_ context.Context, env *Env) (Result, error) {
 	if len(open) > 0 {
 		return warnf("Other users can read %s: anyone on this machine could act as the cluster's CA or admin.", strings.Join(open, ", ")).
 			saw("group/other permissions", "-rw------- (0600)").
-			hint("chmod 600 %s", strings.Join(files, " ")), nil
+			hint("chmod 600 %s", shellquote.Join(files...)), nil
 	}
 	if len(checked) == 0 {
 		return passf("No private key or kubeconfig to look at yet."), nil

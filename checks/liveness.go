@@ -20,6 +20,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 )
 
 // component is a course component as this Env judges it: its /healthz URL
@@ -324,7 +325,7 @@ func (KubeletAlive) Check(ctx context.Context, env *Env) (Result, error) {
 		if _, err := os.Stat(env.HostPath("sys/fs/cgroup/cgroup.controllers")); err != nil {
 			cgroup = " and, this host using cgroup v1, --config with a KubeletConfiguration saying failCgroupV1: false"
 		}
-		return r.hint("start the kubelet as root (containerd must run first) with a kubeconfig that exists: kubetutor reads %s, so --kubeconfig=%s%s; if it exits, its first error line says why (kubetutor show kubelet --commands)", kc, kc, cgroup), nil
+		return r.hint("start the kubelet as root (containerd must run first) with a kubeconfig that exists: kubetutor reads %s, so --kubeconfig=%s%s; if it exits, its first error line says why (kubetutor show kubelet --commands)", kc, shellquote.Quote(kc), cgroup), nil
 	}
 	return r.hint("start the kubelet again as root: run the step's commands, kubetutor show kubelet --commands (containerd must run first)"), nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 )
 
 // Binary checks that a program is found (work dir bin/ first, then the work
@@ -50,7 +51,7 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 	if fi.Mode()&0o111 == 0 {
 		return failf("%s exists but is not executable (mode %s).", path, fi.Mode().Perm()).
 			saw(fi.Mode().Perm().String(), "executable").
-			hint("chmod +x %s", path), nil
+			hint("chmod +x %s", shellquote.Quote(path)), nil
 	}
 	out, err := env.binaryOutput(ctx, path, fi, b.VersionArgs)
 	if err != nil {

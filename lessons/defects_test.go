@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,6 +99,56 @@ func TestDefects(t *testing.T) {
 				assertUntouched(t, victim, `{"version":1,"steps":{}}`, 0o644)
 			},
 		},
+		{
+			name: "6 GLAMOUR_STYLE naming a FIFO: refused, not waited on",
+			run: func(t *testing.T) {
+				fifo := filepath.Join(t.TempDir(), "style.json")
+				if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				err := newRendererGuarded(t, fifo)
+				if err == nil || !errors.Is(err, fsutil.ErrNotRegular) || !strings.Contains(err.Error(), "style.json is a named pipe (FIFO), not a regular file") {
+					t.Errorf("a FIFO as the style: %v", err)
+				}
+			},
+		},
+		{
+			name: "6 GLAMOUR_STYLE naming /dev/zero: refused, not read without end",
+			run: func(t *testing.T) {
+				err := newRendererGuarded(t, "/dev/zero")
+				if err == nil || !strings.Contains(err.Error(), `read the style file "/dev/zero"`) || !strings.Contains(err.Error(), "character device, not a regular file") {
+					t.Errorf("/dev/zero as the style: %v", err)
+				}
+			},
+		},
+		{
+			name: "6 GLAMOUR_STYLE naming a style file larger than a style can be",
+			run: func(t *testing.T) {
+				big := filepath.Join(t.TempDir(), "big.json")
+				if err := os.WriteFile(big, make([]byte, LimitStyle+1), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := newRendererGuarded(t, big); !errors.Is(err, fsutil.ErrTooLarge) {
+					t.Errorf("a style file over the limit: %v", err)
+				}
+			},
+		},
+		{
+			name: "6 a JSON style file and the style names still work",
+			run: func(t *testing.T) {
+				style := filepath.Join(t.TempDir(), "style.json")
+				os.WriteFile(style, []byte(`{"document":{"margin":0},"strong":{"bold":true}}`), 0o644)
+				for _, s := range []string{style, "dark", "notty"} {
+					r, err := NewRenderer(s, 80)
+					if err != nil {
+						t.Fatalf("NewRenderer(%q): %v", s, err)
+					}
+					if out, err := r.Render("Some **bold** prose.\n"); err != nil || !strings.Contains(out, "bold") {
+						t.Errorf("render with %q: %q, %v", s, out, err)
+					}
+				}
+			},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -122,5 +173,24 @@ func assertUntouched(t *testing.T, path, content string, perm os.FileMode) {
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != perm {
 		t.Errorf("the link's target changed mode to %v", fi.Mode().Perm())
+	}
+}
+
+// newRendererGuarded builds a renderer with style and returns its error; a
+// renderer that does not come back within 10 seconds (blocked on a FIFO,
+// reading /dev/zero) fails the test.
+func newRendererGuarded(t *testing.T, style string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := NewRenderer(style, 80)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("NewRenderer(%q) did not return within 10 s", style)
+		return nil
 	}
 }

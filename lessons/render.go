@@ -7,7 +7,9 @@ import (
 	"strings"
 
 	"charm.land/glamour/v2"
+	"charm.land/glamour/v2/styles"
 
+	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/script"
 )
 
@@ -23,7 +25,10 @@ type Renderer struct {
 }
 
 // NewRenderer builds a renderer for a glamour style ("notty" when not on a
-// terminal) whose prose wraps at width columns (at most 120).
+// terminal) whose prose wraps at width columns (at most 120). A style that is
+// not one of glamour's names is a JSON style file, read here through the
+// bounded reader (a FIFO or /dev/zero is refused, not waited on or read
+// without end), never opened by glamour itself.
 func NewRenderer(style string, width int) (*Renderer, error) {
 	if width <= 0 || width > 120 {
 		width = min(max(width, 0), 120)
@@ -31,11 +36,31 @@ func NewRenderer(style string, width int) (*Renderer, error) {
 			width = 80
 		}
 	}
-	tr, err := glamour.NewTermRenderer(glamour.WithStylePath(style), glamour.WithWordWrap(width-2))
+	opt, err := styleOption(style)
+	if err != nil {
+		return nil, fmt.Errorf("create the lesson renderer: %w", err)
+	}
+	tr, err := glamour.NewTermRenderer(opt, glamour.WithWordWrap(width-2))
 	if err != nil {
 		return nil, fmt.Errorf("create the lesson renderer (style %q): %w", style, err)
 	}
 	return &Renderer{tr: tr}, nil
+}
+
+// LimitStyle bounds a glamour JSON style file.
+const LimitStyle = fsutil.LimitConfig
+
+// styleOption is glamour's option for style: one of its standard names, or
+// the content of the JSON style file style names.
+func styleOption(style string) (glamour.TermRendererOption, error) {
+	if _, ok := styles.DefaultStyles[style]; ok {
+		return glamour.WithStandardStyle(style), nil
+	}
+	data, err := fsutil.ReadFile(style, LimitStyle)
+	if err != nil {
+		return nil, fmt.Errorf("read the style file %q (GLAMOUR_STYLE is a style name or a JSON style file): %w", style, err)
+	}
+	return glamour.WithStylesFromJSONBytes(data), nil
 }
 
 // segment is a run of prose, or one code block.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/pki"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 func newCertsCmd(f *Factory) *cobra.Command {
@@ -157,7 +159,7 @@ func runCertsInit(o *CertsInitOptions, nodeGiven bool) error {
 	if err != nil {
 		abs = res.Kubeconfig
 	}
-	fmt.Fprintf(f.IO.ErrOut, "\nNext: export KUBECONFIG=%s, then kubetutor check certs\n", abs)
+	fmt.Fprintf(f.IO.ErrOut, "\nNext: export KUBECONFIG=%s, then kubetutor check certs\n", shellquote.Quote(abs))
 	return nil
 }
 
@@ -237,7 +239,7 @@ func runCertsInspect(o *CertsInspectOptions) error {
 	for _, file := range o.Files {
 		ins, err := pki.InspectFile(file, opts)
 		if err != nil {
-			fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
+			fmt.Fprintf(f.IO.ErrOut, "error: %s\n", textsafe.Text(err.Error()))
 			failed = true
 		}
 		if o.Output == "text" {
@@ -270,8 +272,11 @@ func runCertsInspect(o *CertsInspectOptions) error {
 
 func writeInspection(f *Factory, in *pki.Inspection) error {
 	w := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, in.Source)
-	row := func(k, v string) { fmt.Fprintf(w, "  %s\t%s\n", k, v) }
+	// Every value comes from the certificate (names, SANs, the issuer's
+	// name in the chain's detail) or its file's name: shown with control
+	// characters visible, never sent to the terminal raw.
+	fmt.Fprintln(w, textsafe.Line(in.Source))
+	row := func(k, v string) { fmt.Fprintf(w, "  %s\t%s\n", k, textsafe.Line(v)) }
 	if in.Role != "" {
 		row("found as", in.Role)
 	}
@@ -315,7 +320,7 @@ func writeInspection(f *Factory, in *pki.Inspection) error {
 		return err
 	}
 	for _, n := range in.Notes {
-		fmt.Fprintf(f.IO.Out, "  - %s\n", n)
+		fmt.Fprintf(f.IO.Out, "  - %s\n", textsafe.Line(n))
 	}
 	return nil
 }

@@ -1,14 +1,24 @@
 package cli
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/kubetutor/kubetutor/internal/fetch"
 	"github.com/kubetutor/kubetutor/internal/room"
@@ -182,6 +192,222 @@ func TestDefects18(t *testing.T) {
 			code:  2,
 			want:  []string{"--new-certificate replaces the TLS certificate kept in --data: give --tls and --data too"},
 		},
+		{
+			name: "9 room join: the room's error body with terminal escapes",
+			setup: func(d *defectEnv) []string {
+				srv := hostileAnswer(http.StatusInternalServerError, hostileText)
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"room", "join", srv.URL + "/?token=x", "--name", "Ada"}
+			},
+			code:   1,
+			want:   []string{"the room answered 500: " + hostileShown},
+			absent: rawEscapes,
+		},
+		{
+			name: "9 room status: the room's error body with terminal escapes",
+			setup: func(d *defectEnv) []string {
+				srv := hostileAnswer(http.StatusForbidden, hostileText)
+				d.cleanup = append(d.cleanup, srv.Close)
+				joinedRoom(d.t, d.state, srv.URL, "")
+				return []string{"room", "status"}
+			},
+			code:   1,
+			want:   []string{"the room does not take your reports: the room answered 403: " + hostileShown},
+			absent: rawEscapes,
+		},
+		{
+			name: "9 fetch --mirror: an HTTP reason phrase with terminal escapes",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				addr := rawHTTP(d, "HTTP/1.1 404 Not Found"+hostileText+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+				return []string{"fetch", "--mirror", "http://" + addr, "--insecure-mirror", "--arch", "amd64", "kubernetes"}
+			},
+			code:   1,
+			want:   []string{"404 Not Found" + hostileShown},
+			absent: rawEscapes,
+		},
+		{
+			name: "9 certs inspect: subject, issuer and SANs with terminal escapes",
+			setup: func(d *defectEnv) []string {
+				d.write("evil.crt", hostileCert(d.t))
+				return []string{"certs", "inspect", d.path("evil.crt")}
+			},
+			want: []string{
+				`subject        CN=admin\x1b]0\;pwned\x07\x1b[2J\u202e,O=system:masters\x1b[8m`,
+				`issuer         CN=admin\x1b]0\;pwned\x07\x1b[2J\u202e,O=system:masters\x1b[8m`,
+				`SANs           DNS:evil\x1b[2J.example, DNS:ok.example`,
+				`user "admin\x1b]0;pwned\a\x1b[2J\u202e" (CN)`,
+			},
+			absent: rawEscapes,
+		},
+		{
+			name: "12 fetch into a work dir with a space and a semicolon: the PATH line is one word",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				dir, _ := mirrorOnDisk(d.t)
+				srv := httptest.NewServer(fetch.Handler(dir, nil))
+				d.cleanup = append(d.cleanup, srv.Close)
+				wd := d.path("my work;x")
+				os.MkdirAll(wd, 0o755)
+				return []string{"--workdir", wd, "fetch", "--mirror", srv.URL, "--insecure-mirror", "--arch", "amd64", "kubernetes"}
+			},
+			want:   []string{"  export PATH='", "/my work;x/bin':$PATH\n"},
+			absent: []string{"export PATH=/"},
+		},
+		{
+			name: "12 certs init in a work dir with a space: the KUBECONFIG line is one word",
+			setup: func(d *defectEnv) []string {
+				wd := d.path("my work")
+				os.MkdirAll(wd, 0o755)
+				return []string{"--workdir", wd, "--kubeconfig", filepath.Join(wd, "admin.conf"), "certs", "init"}
+			},
+			want: []string{"Next: export KUBECONFIG='", "/my work/admin.conf', then kubetutor check certs"},
+		},
+		{
+			name: "12 check tools in a work dir with a quote: the chmod hint is one word",
+			setup: func(d *defectEnv) []string {
+				fakeTools(d.t, d.path("it's here"))
+				os.Chmod(d.path("it's here/bin/kubectl"), 0o644)
+				return []string{"--workdir", d.path("it's here"), "check", "tools"}
+			},
+			code: 1,
+			want: []string{"chmod +x '", `/it'\''s here/bin/kubectl'`},
+		},
+		{
+			name:  "13 room join --timeout 0",
+			setup: args("room", "join", "http://127.0.0.1:1/?token=x", "--name", "Ada", "--timeout", "0"),
+			code:  2,
+			want:  []string{"--timeout 0s: give a positive duration, e.g. --timeout 10s"},
+		},
+		{
+			name:  "13 room join --timeout -1s",
+			setup: args("room", "join", "http://127.0.0.1:1/?token=x", "--name", "Ada", "--timeout", "-1s"),
+			code:  2,
+			want:  []string{"--timeout -1s: give a positive duration"},
+		},
+		{
+			name: "13 a room answering 200 with an empty id",
+			setup: func(d *defectEnv) []string {
+				srv := hostileAnswer(http.StatusOK, `{"name":"Ada","id":"","secret":""}`)
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"room", "join", srv.URL + "/?token=x", "--name", "Ada"}
+			},
+			code:   1,
+			want:   []string{"answered without a learner id and secret, so your checks could not report to it; is it a kubetutor room (kubetutor room serve)?"},
+			absent: []string{"Joined"},
+			after: func(t *testing.T, d *defectEnv) {
+				if _, err := os.Stat(filepath.Join(d.state, room.StateFile)); err == nil {
+					t.Error("the room file was written")
+				}
+			},
+		},
+		{
+			name:   "13 completion tcsh",
+			setup:  args("completion", "tcsh"),
+			code:   2,
+			want:   []string{`no completion for the shell "tcsh": kubetutor completes bash, fish, powershell, zsh (e.g. kubetutor completion bash)`},
+			absent: []string{"Usage:"},
+		},
+		{
+			name: "13 certificate expiry in days, not hours",
+			setup: func(d *defectEnv) []string {
+				d.write("soon.crt", certExpiring(d.t, time.Now().Add(27*24*time.Hour+8*time.Hour)))
+				return []string{"certs", "inspect", d.path("soon.crt")}
+			},
+			want:   []string{"Expires in 27 days, on 20"},
+			absent: []string{"h0m0s"},
+		},
+		{
+			name:   "13 show --commands with no lesson on a first run: the first step's",
+			setup:  args("show", "--commands"),
+			want:   []string{"mkdir -p bin certs\n"},
+			absent: []string{"is not a step"},
+		},
+		{
+			name:  "13 show --commands for a lesson that is not a step",
+			setup: args("show", "welcome", "--commands"),
+			code:  2,
+			want:  []string{"welcome is not a step, it has no commands: give a step, e.g. kubetutor show tools --commands (steps: tools, certs, "},
+		},
 	}
 	runDefectCases(t, cases)
+}
+
+// certExpiring is a self-signed certificate (PEM) valid until notAfter.
+func certExpiring(t *testing.T, notAfter time.Time) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "admin"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// hostileText is a server's text that would retitle the terminal, clear
+// the screen and reverse what follows; hostileShown is how kubetutor
+// shows it.
+const (
+	hostileText  = "\x1b]0;pwned\x07\x1b[2Jnot\u202eallowed\u009b31m"
+	hostileShown = `\x1b]0;pwned\x07\x1b[2Jnot\u202eallowed\u009b31m`
+)
+
+// rawEscapes must not reach the terminal from outside text.
+var rawEscapes = []string{"\x1b", "\x07", "\u202e", "\u009b"}
+
+// hostileAnswer is a server answering every request with code and body.
+func hostileAnswer(code int, body string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(code)
+		io.WriteString(w, body)
+	}))
+}
+
+// rawHTTP serves answer, as it is, to every connection, and returns the
+// listener's address.
+func rawHTTP(d *defectEnv, answer string) string {
+	d.t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.cleanup = append(d.cleanup, func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 4096)
+				c.Read(buf) // the request
+				io.WriteString(c, answer)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// hostileCert is a self-signed certificate (PEM) whose subject, issuer and
+// SANs hold terminal escapes.
+func hostileCert(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := pkix.Name{CommonName: "admin\x1b]0;pwned\x07\x1b[2J\u202e", Organization: []string{"system:masters\x1b[8m"}}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: name, Issuer: name, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"evil\x1b[2J.example", "ok.example"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/fetch"
 	"github.com/kubetutor/kubetutor/internal/room"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 )
 
 // FetchOptions are the options of `kubetutor fetch`.
@@ -297,17 +298,17 @@ func fetchSummary(o *FetchOptions, opts fetch.Options, res *fetch.Result) {
 	out := o.f.IO.Out
 	if o.MirrorDir != "" {
 		abs, _ := filepath.Abs(o.MirrorDir)
-		fmt.Fprintf(out, "\nThe mirror in %s is ready. Serve it to the room with\n  kubetutor fetch --serve %s\n", abs, abs)
+		fmt.Fprintf(out, "\nThe mirror in %s is ready. Serve it to the room with\n  kubetutor fetch --serve %s\n", abs, shellquote.Quote(abs))
 		return
 	}
 	bin, _ := filepath.Abs(opts.BinDir)
-	fmt.Fprintf(out, "\nThe programs are in %s. Put it first on your PATH and check:\n  export PATH=%s:$PATH\n  kubetutor check tools\n", bin, bin)
+	fmt.Fprintf(out, "\nThe programs are in %s. Put it first on your PATH and check:\n  export PATH=%s:$PATH\n  kubetutor check tools\n", bin, shellquote.Quote(bin))
 	it, ok := res.Item("CNI plugins")
 	again := "kubetutor fetch cni --cni-dir /opt/cni/bin"
 	if b, built := res.Item("bridge"); built {
 		// Built from source: one item per plugin.
 		it, ok = fetch.Item{Path: filepath.Dir(b.Path), Status: b.Status}, true
-		again = "kubetutor fetch --from-source --cni-version " + b.Version + " cni --cni-dir /opt/cni/bin"
+		again = "kubetutor fetch --from-source --cni-version " + shellquote.Quote(b.Version) + " cni --cni-dir /opt/cni/bin"
 	}
 	if ok && (it.Status == fetch.Downloaded || it.Status == fetch.UpToDate || it.Status == fetch.Built) && !slices.Contains(checks.DefaultCNIBinDirs, it.Path) {
 		fmt.Fprintf(out, "containerd looks for the CNI plugins in /opt/cni/bin unless its CRI config says\n  bin_dir = %q\n(kubetutor show containerd), or fetch them there as root: %s\n", it.Path, again)
@@ -344,7 +345,7 @@ func runFetchServe(ctx context.Context, o *FetchOptions) error {
 		return usageErrorf("%v", err)
 	}
 	if len(held) == 0 {
-		fmt.Fprintf(f.IO.ErrOut, "warning: %s holds no kubernetes/, etcd/ or cni/ release directory; fill it with kubetutor fetch --mirror-dir %s\n", dir, dir)
+		fmt.Fprintf(f.IO.ErrOut, "warning: %s holds no kubernetes/, etcd/ or cni/ release directory; fill it with kubetutor fetch --mirror-dir %s\n", dir, shellquote.Quote(dir))
 	}
 	return fetch.Serve(ctx, dir, o.Addr, f.IO.ErrOut, func(a net.Addr) {
 		what := ""
@@ -353,7 +354,7 @@ func runFetchServe(ctx context.Context, o *FetchOptions) error {
 		}
 		fmt.Fprintf(f.IO.Out, "Serving %s%s on %s over plain HTTP; Ctrl-C to stop. Nothing authenticates it (kubetutor room serve --tls --mirror-dir serves it pinned). Learners run:\n", dir, what, a)
 		for _, u := range fetch.MirrorURLs(a) {
-			fmt.Fprintf(f.IO.Out, "  kubetutor fetch --mirror %s --insecure-mirror\n", u)
+			fmt.Fprintf(f.IO.Out, "  kubetutor fetch --mirror %s --insecure-mirror\n", shellquote.Quote(u))
 		}
 	})
 }

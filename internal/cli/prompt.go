@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
 	"github.com/charmbracelet/colorprofile"
 
@@ -33,7 +34,13 @@ func newPrompter(ctx context.Context, s *iostreams.IOStreams) *prompter {
 }
 
 func (p *prompter) run(fields ...huh.Field) error {
-	form := huh.NewForm(huh.NewGroup(fields...)).WithShowHelp(true)
+	// No signal handler of bubbletea's own: SIGINT and SIGTERM cancel ctx
+	// (Main), which ends the form. Bubbletea's handler, racing that
+	// cancellation, could block sending its quit message to a program
+	// that had already stopped reading, and its shutdown waited for it:
+	// one run in three hung until Main's watchdog.
+	form := huh.NewForm(huh.NewGroup(fields...)).WithShowHelp(true).
+		WithProgramOptions(tea.WithoutSignalHandler(), tea.WithOutput(os.Stderr))
 	// A blank line sets the prompt apart from what came before.
 	_, _ = io.WriteString(p.io.Out, "\n")
 	if p.io.Interactive() {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/internal/fetch"
 	"github.com/kubetutor/kubetutor/internal/room"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
 )
@@ -132,7 +133,7 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 			return usageErrorf("--mirror-dir: %v", err)
 		}
 		if len(held) == 0 {
-			fmt.Fprintf(o.f.IO.ErrOut, "warning: %s holds no release yet; fill it with kubetutor fetch --mirror-dir %s\n", o.MirrorDir, o.MirrorDir)
+			fmt.Fprintf(o.f.IO.ErrOut, "warning: %s holds no release yet; fill it with kubetutor fetch --mirror-dir %s\n", o.MirrorDir, shellquote.Quote(o.MirrorDir))
 		}
 	}
 	store, err := room.OpenStore(o.Data)
@@ -201,17 +202,17 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	}
 	fmt.Fprintln(out, "\nLearners join with:")
 	for _, u := range urls {
-		fmt.Fprintf(out, "  kubetutor room join '%s/?token=%s%s' --name \"YOUR NAME\"\n", u, jtok, fpQuery)
+		fmt.Fprintf(out, "  kubetutor room join %s --name \"YOUR NAME\"\n", shellquote.Quote(u+"/?token="+jtok+fpQuery))
 	}
 	if o.MirrorDir != "" && o.TLS {
 		fmt.Fprintln(out, "\nBinaries mirror (HTTPS with the room's certificate, which fetch pins once the learner joined):")
 		for _, u := range urls {
-			fmt.Fprintf(out, "  kubetutor fetch --mirror %s/mirror\n", u)
+			fmt.Fprintf(out, "  kubetutor fetch --mirror %s\n", shellquote.Quote(u+"/mirror"))
 		}
 	} else if o.MirrorDir != "" {
 		fmt.Fprintln(out, "\nBinaries mirror (plain HTTP: nothing authenticates it, anyone on the network can swap a binary and its checksum; serve with --tls to have it pinned):")
 		for _, u := range urls {
-			fmt.Fprintf(out, "  kubetutor fetch --mirror %s/mirror --insecure-mirror\n", u)
+			fmt.Fprintf(out, "  kubetutor fetch --mirror %s --insecure-mirror\n", shellquote.Quote(u+"/mirror"))
 		}
 	}
 	if fingerprint != "" {
@@ -341,6 +342,9 @@ func (f *Factory) stateDir() (string, error) {
 
 func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 	f := o.f
+	if o.Timeout <= 0 {
+		return usageErrorf("--timeout %s: give a positive duration, e.g. --timeout 10s", o.Timeout)
+	}
 	if strings.TrimSpace(o.Name) == "" {
 		return usageErrorf("give your name with --name NAME: it is your row on the dashboard")
 	}
@@ -383,6 +387,9 @@ func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 		return ctx.Err()
 	case err != nil:
 		return fmt.Errorf("join the room: %w", err)
+	}
+	if strings.TrimSpace(resp.ID) == "" || strings.TrimSpace(resp.Secret) == "" {
+		return fmt.Errorf("join the room: %s answered without a learner id and secret, so your checks could not report to it; is it a kubetutor room (kubetutor room serve)?", ju.Base)
 	}
 	st := &room.State{URL: ju.Base, Name: resp.Name, ID: resp.ID, Secret: resp.Secret, Fingerprint: ju.Fingerprint}
 	if err := room.SaveState(stateDir, st); err != nil {
@@ -484,10 +491,11 @@ func (f *Factory) reportToRoom(rep steps.Report, mode steps.Mode) {
 }
 
 // waitRoom gives the last report up to a second to reach the room before
-// the process exits.
-func (f *Factory) waitRoom() {
+// the process exits; not after SIGINT or SIGTERM (ctx ended), which end
+// kubetutor at once.
+func (f *Factory) waitRoom(ctx context.Context) {
 	f.room.once.Do(func() {}) // a sender is made before Do returns, or never
-	if f.room.sender != nil {
+	if f.room.sender != nil && ctx.Err() == nil {
 		f.room.sender.Wait(room.SendTimeout)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/iostreams"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 	"github.com/kubetutor/kubetutor/lessons"
 )
 
@@ -218,7 +219,31 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newImagesCmd(f),
 		newRoomCmd(f),
 	)
+	completionShells(root)
 	return root
+}
+
+// completionShells makes `completion SHELL` for a shell cobra has no script
+// for a usage error naming the shells it has (it printed the help and
+// exited 0).
+func completionShells(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		var shells []string
+		for _, s := range c.Commands() {
+			shells = append(shells, s.Name())
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usageErrorf("no completion for the shell %q: kubetutor completes %s (e.g. kubetutor completion bash)", args[0], strings.Join(shells, ", "))
+		}
+	}
 }
 
 // SignalError is the cause of a context cancelled by SIGINT or SIGTERM.
@@ -281,7 +306,7 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	if f.Now == nil {
 		f.Now = time.Now
 	}
-	defer f.waitRoom()
+	defer f.waitRoom(ctx)
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -305,11 +330,13 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintf(f.IO.ErrOut, "error: %v\n", ee.Err)
+			fmt.Fprintf(f.IO.ErrOut, "error: %s\n", textsafe.Text(ee.Err.Error()))
 		}
 		return ee.Code
 	}
-	fmt.Fprintf(f.IO.ErrOut, "error: %v\n", err)
+	// An error may quote what came from outside (a server's answer, a
+	// file's content): its control characters are shown, not sent raw.
+	fmt.Fprintf(f.IO.ErrOut, "error: %s\n", textsafe.Text(err.Error()))
 	return 1
 }
 

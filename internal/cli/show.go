@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -73,9 +74,16 @@ func runShow(ctx context.Context, o *ShowOptions) error {
 			return err
 		}
 		id = p.CurrentStep()
-		if len(p.Steps) == 0 {
+		switch {
+		case o.Commands && id == "":
+			return usageErrorf("every step is done or skipped, so there is no current step: name the step whose commands you want, e.g. kubetutor show %s --commands (steps: %s)",
+				steps.IDs()[0], strings.Join(steps.IDs(), ", "))
+		case o.Commands:
+			// The current step's commands, on a first run too (the
+			// welcome has none).
+		case len(p.Steps) == 0:
 			id = lessons.Welcome
-		} else if id == "" {
+		case id == "":
 			id = lessons.Troubleshooting
 		}
 	}
@@ -94,7 +102,7 @@ func runShow(ctx context.Context, o *ShowOptions) error {
 	if o.Commands {
 		s, _, err := steps.Lookup(id)
 		if err != nil {
-			return &ExitError{Code: 2, Err: fmt.Errorf("%s is not a step, it has no commands: %w", id, err)}
+			return &ExitError{Code: 2, Err: fmt.Errorf("%s is not a step, it has no commands: give a step, e.g. kubetutor show %s --commands (steps: %s)", id, steps.IDs()[0], strings.Join(steps.IDs(), ", "))}
 		}
 		_, err = fmt.Fprint(f.IO.Out, commandsText(s, tags))
 		return err
@@ -108,5 +116,5 @@ func runShow(ctx context.Context, o *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	return f.IO.Page(s)
+	return f.IO.Page(ctx, s)
 }

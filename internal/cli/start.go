@@ -200,7 +200,7 @@ func (w *walkthrough) show(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := w.f.IO.Page(s); err != nil {
+	if err := w.f.IO.Page(w.ctx, s); err != nil {
 		return err
 	}
 	// Ctrl-C in the pager reaches kubetutor too: end the walkthrough

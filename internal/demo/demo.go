@@ -23,6 +23,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/report"
 	"github.com/kubetutor/kubetutor/internal/script"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
 )
@@ -228,9 +229,9 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 		}
 	}
 	if to == len(all)-1 {
-		fmt.Fprintf(d.Out, "\nThe cluster is complete. The components keep running: try kubectl --kubeconfig %s get pods -o wide.\n", d.L.Kubeconfig())
+		fmt.Fprintf(d.Out, "\nThe cluster is complete. The components keep running: try kubectl --kubeconfig %s get pods -o wide.\n", shellquote.Quote(d.L.Kubeconfig()))
 	}
-	fmt.Fprintf(d.Out, "In another pane: cd %s && export KUBECONFIG=$PWD/admin.conf && kubetutor check --containerd-address %s\n", d.L.WorkDir, d.L.ContainerdAddress)
+	fmt.Fprintf(d.Out, "In another pane: cd %s && export KUBECONFIG=\"$PWD/admin.conf\" && kubetutor check --containerd-address %s\n", shellquote.Quote(d.L.WorkDir), shellquote.Quote(d.L.ContainerdAddress))
 	fmt.Fprintf(d.Out, "See the components with `kubetutor demo status`; stop everything with `kubetutor demo down`.\n")
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // HTTPOptions bound every request fetch makes.
@@ -147,7 +148,11 @@ type StatusError struct {
 	Code   int
 }
 
-func (e *StatusError) Error() string { return fmt.Sprintf("GET %s: %s", e.URL, e.Status) }
+// Error says what the server answered; its reason phrase is the server's,
+// shown with its control characters visible.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("GET %s: %s", e.URL, textsafe.Line(e.Status))
+}
 
 // transientError is a failure worth another attempt.
 type transientError struct{ err error }

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 )
 
 // UnsafeDirError says a directory meant for secrets (the state directory,
@@ -23,10 +25,10 @@ type UnsafeDirError struct {
 func (e *UnsafeDirError) Error() string {
 	if e.Owner != e.Self {
 		return fmt.Sprintf("%s is owned by uid %d, not by you (uid %d): another user could plant or swap files in it; "+
-			"use a directory of your own (%s), or if it is yours: chown %d %s", e.Path, e.Owner, e.Self, e.Use, e.Self, e.Path)
+			"use a directory of your own (%s), or if it is yours: chown %d %s", e.Path, e.Owner, e.Self, e.Use, e.Self, shellquote.Quote(e.Path))
 	}
 	return fmt.Sprintf("%s is writable by others (mode %04o): they could plant or swap files in it; "+
-		"run chmod go-w %s, or use another directory (%s)", e.Path, e.Mode.Perm(), e.Path, e.Use)
+		"run chmod go-w %s, or use another directory (%s)", e.Path, e.Mode.Perm(), shellquote.Quote(e.Path), e.Use)
 }
 
 // ErrUnsafeDir is matched by errors.Is for every *UnsafeDirError.

@@ -4,12 +4,16 @@ package iostreams
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"golang.org/x/term"
 )
@@ -72,8 +76,13 @@ func Test(in string) (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
 // text is longer than the screen: $KUBETUTOR_PAGER, else $PAGER, else
 // `less` (with LESS=FRX, so short text is printed as is and long text stays
 // on screen after quitting). Otherwise, or if the pager cannot start, the
-// text is written as is.
-func (s *IOStreams) Page(text string) error {
+// text is written as is. A pager that fails (a status other than 0, not
+// from a signal) without having shown anything is reported on ErrOut and
+// the text written as is; when Out is a terminal kubetutor cannot tell
+// what the pager showed, so any failure counts as nothing shown. When ctx
+// ends (SIGINT, SIGTERM) the pager is sent SIGTERM, killed if it is still
+// there half a second later, and Page returns ctx's error.
+func (s *IOStreams) Page(ctx context.Context, text string) error {
 	if !s.Interactive() || strings.Count(text, "\n") < s.height()-2 {
 		_, err := io.WriteString(s.Out, text)
 		return err
@@ -96,22 +105,55 @@ func (s *IOStreams) Page(text string) error {
 		_, err := io.WriteString(s.Out, text)
 		return err
 	}
-	cmd := exec.Command("sh", "-c", pager)
+	cmd := exec.CommandContext(ctx, "sh", "-c", pager)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = pagerWaitDelay
 	cmd.Stdin = strings.NewReader(text)
-	cmd.Stdout, cmd.Stderr = s.Out, s.ErrOut
+	// A terminal is handed to the pager as it is (a pager needs to know it
+	// writes to one); anything else is counted on the way.
+	out := &countWriter{w: s.Out}
+	if _, ok := s.Out.(*os.File); ok {
+		cmd.Stdout = s.Out
+	} else {
+		cmd.Stdout = out
+	}
+	cmd.Stderr = s.ErrOut
 	cmd.Env = os.Environ()
 	if os.Getenv("LESS") == "" {
 		cmd.Env = append(cmd.Env, "LESS=FRX")
 	}
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() != 126 && ee.ExitCode() != 127 {
-			return nil // the pager was quit or interrupted; the text was shown
-		}
-		_, err := io.WriteString(s.Out, text)
-		return err
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	return nil
+	if err == nil {
+		return nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() != 126 && ee.ExitCode() != 127 {
+		if ee.ExitCode() < 0 || out.n > 0 {
+			return nil // the pager was interrupted, or quit with a status after showing the text
+		}
+		fmt.Fprintf(s.ErrOut, "warning: the pager %q failed (%v) without showing anything; here is the text without a pager\n", pager, ee)
+	}
+	_, err = io.WriteString(s.Out, text)
+	return err
+}
+
+// pagerWaitDelay is how long a pager has to end after SIGTERM (ctx ended)
+// before it is killed.
+const pagerWaitDelay = 500 * time.Millisecond
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (s *IOStreams) height() int {

@@ -1,6 +1,8 @@
 package iostreams
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -246,6 +249,9 @@ func TestPage(t *testing.T) {
 		{"a pager that is not installed: the text as is", true, long, map[string]string{"PAGER": "kubetutor-no-such-pager -R"}, long, ""},
 		{"a pager that cannot run its command (127): the text as is", true, long, map[string]string{"PAGER": "sh -c 'exit 127'"}, long, ""},
 		{"a pager quit with a status: the text was shown", true, long, map[string]string{"PAGER": "sh -c 'echo shown; exit 1'"}, "shown\n", ""},
+		// Issue 18 defect 13: PAGER=false showed nothing and exited 0.
+		{"a pager that fails without showing anything (PAGER=false): the text, and why", true, long, map[string]string{"PAGER": "false"}, long,
+			"warning: the pager \"false\" failed (exit status 1) without showing anything; here is the text without a pager\n"},
 		{"the pager's stderr goes to ErrOut", true, long, map[string]string{"PAGER": "sh -c 'cat; echo note >&2'"}, long, "note\n"},
 		{"LESS=FRX when LESS is unset", true, long, map[string]string{"PAGER": `echo "LESS=$LESS"`}, "LESS=FRX\n", ""},
 		{"LESS as the user set it", true, long, map[string]string{"PAGER": `echo "LESS=$LESS"`, "LESS": "-R"}, "LESS=-R\n", ""},
@@ -260,7 +266,7 @@ func TestPage(t *testing.T) {
 			}
 			s, out, errOut := Test("")
 			s.InTTY, s.OutTTY = tc.interactive, tc.interactive
-			if err := s.Page(tc.text); err != nil {
+			if err := s.Page(context.Background(), tc.text); err != nil {
 				t.Fatalf("Page: %v", err)
 			}
 			if out.String() != tc.want {
@@ -268,6 +274,30 @@ func TestPage(t *testing.T) {
 			}
 			if errOut.String() != tc.wantErrOut {
 				t.Errorf("Page wrote %q to ErrOut, want %q", errOut, tc.wantErrOut)
+			}
+		})
+	}
+}
+
+// TestPageEndsWithContext: SIGINT or SIGTERM (ctx) ends a pager that is
+// still showing the text; a pager that ignores SIGTERM is killed. Before
+// issue 18 defect 7's fix, kubetutor waited for the pager, which never got
+// the signal, until its watchdog gave up 5 seconds later.
+func TestPageEndsWithContext(t *testing.T) {
+	for _, pager := range []string{"sleep 30", `sh -c "trap '' TERM; sleep 30"`} {
+		t.Run(pager, func(t *testing.T) {
+			t.Setenv("KUBETUTOR_PAGER", pager)
+			s, _, _ := Test("")
+			s.InTTY, s.OutTTY = true, true
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(200*time.Millisecond, cancel)
+			start := time.Now()
+			err := s.Page(ctx, strings.Repeat("line\n", 30))
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Page = %v, want context.Canceled", err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("Page took %s after its context ended", d)
 			}
 		})
 	}

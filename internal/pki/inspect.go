@@ -404,7 +404,7 @@ func notes(in Inspection, c *x509.Certificate, opts InspectOptions) []string {
 	default:
 		left := c.NotAfter.Sub(opts.Now)
 		if left < 30*24*time.Hour {
-			n = append(n, fmt.Sprintf("Expires in %s: reissue it soon.", left.Round(time.Hour)))
+			n = append(n, fmt.Sprintf("Expires in %s, on %s: reissue it soon.", inTime(left), c.NotAfter.UTC().Format(dateTimeForm)))
 		}
 	}
 	switch in.Chain.Status {
@@ -511,4 +511,24 @@ func ExtKeyUsageNames(ekus []x509.ExtKeyUsage, unknown []asn1.ObjectIdentifier) 
 		out = append(out, oid.String())
 	}
 	return out
+}
+
+// inTime says a time left as a person would: "27 days", "5 hours",
+// "40 minutes".
+func inTime(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case d >= 48*time.Hour:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d >= 2*time.Hour:
+		return plural(int64(d/time.Hour), "hour")
+	case d >= time.Minute:
+		return plural(int64(d/time.Minute), "minute")
+	}
+	return "less than a minute"
 }

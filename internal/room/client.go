@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // StateFile is the room file in the learner's state directory, next to the
@@ -203,7 +204,8 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	msg := strings.TrimSpace(e.Body)
+	// The body is the server's: shown with its control characters visible.
+	msg := textsafe.Line(strings.TrimSpace(e.Body))
 	if msg == "" {
 		msg = http.StatusText(e.Code)
 	}

@@ -100,10 +100,12 @@ func (s *Server) logf(format string, a ...any) {
 	fmt.Fprintf(s.cfg.Log, "%s "+format+"\n", append([]any{s.cfg.Now().Format("15:04:05")}, a...)...)
 }
 
-// bearer is the request's token: Authorization: Bearer, else ?token=.
+// bearer is the request's token: Authorization: Bearer, else ?token=. The
+// scheme's name is case-insensitive (RFC 7235 section 2.1): bearer and
+// BEARER are Bearer.
 func bearer(r *http.Request, allowQuery bool) string {
 	if a := r.Header.Get("Authorization"); a != "" {
-		if t, ok := strings.CutPrefix(a, "Bearer "); ok {
+		if scheme, t, ok := strings.Cut(strings.TrimSpace(a), " "); ok && strings.EqualFold(scheme, "Bearer") {
 			return strings.TrimSpace(t)
 		}
 		return ""

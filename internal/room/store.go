@@ -21,6 +21,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/shellquote"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -169,9 +170,9 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("the room's database %s is damaged (%s); move it aside (mv %s %s.damaged) and run room serve again: "+
+	return fmt.Sprintf("the room's database %s is damaged (%s); move it aside (mv %s %s) and run room serve again: "+
 		"the room starts empty (pass --join-token and --instructor-token to keep the old tokens), learners run their room join command again, "+
-		"and their next checks refill the room", e.Path, e.Reason, e.Path, e.Path)
+		"and their next checks refill the room", e.Path, e.Reason, shellquote.Quote(e.Path), shellquote.Quote(e.Path+".damaged"))
 }
 
 // ErrDamaged is matched by errors.Is for every *DamagedError.
@@ -198,7 +199,7 @@ func OpenStore(dir string) (*Store, error) {
 	}
 	path := filepath.Join(dir, DBFile)
 	if err := fsutil.CheckRegular(path); err != nil {
-		return nil, fmt.Errorf("open the room's database: %w; move it aside (mv %s %s.bad) and run room serve again", err, path, path)
+		return nil, fmt.Errorf("open the room's database: %w; move it aside (mv %s %s) and run room serve again", err, shellquote.Quote(path), shellquote.Quote(path+".bad"))
 	}
 	if err := checkBolt(path); err != nil {
 		return nil, &DamagedError{Path: path, Reason: err.Error()}
@@ -249,7 +250,7 @@ func openDB(path string) (db *bolt.DB, learners []*Learner, err error) {
 	case errors.Is(err, bolt.ErrTimeout):
 		return nil, nil, fmt.Errorf("open %s: another room server holds it", path)
 	case errors.Is(err, fsutil.ErrNotRegular):
-		return nil, nil, fmt.Errorf("open the room's database: %w; move it aside (mv %s %s.bad) and run room serve again", err, path, path)
+		return nil, nil, fmt.Errorf("open the room's database: %w; move it aside (mv %s %s) and run room serve again", err, shellquote.Quote(path), shellquote.Quote(path+".bad"))
 	case err != nil && isFileSystemError(err):
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
 	case err != nil:
