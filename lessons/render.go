@@ -1,6 +1,7 @@
 package lessons
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -94,6 +95,28 @@ func split(md string) ([]segment, error) {
 		out = append(out, segment{prose: strings.Join(lines[prev:], "\n")})
 	}
 	return out, nil
+}
+
+// RenderContext renders Markdown, returning as soon as ctx ends: glamour
+// cannot be interrupted, and a long lesson on a loaded machine takes seconds
+// that Ctrl-C or SIGTERM should not wait for (the render's goroutine ends
+// with the process).
+func (r *Renderer) RenderContext(ctx context.Context, md string) (string, error) {
+	type rendered struct {
+		s   string
+		err error
+	}
+	ch := make(chan rendered, 1)
+	go func() {
+		s, err := r.Render(md)
+		ch <- rendered{s, err}
+	}()
+	select {
+	case res := <-ch:
+		return res.s, res.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // Render renders Markdown.

@@ -112,7 +112,7 @@ func runShow(ctx context.Context, o *ShowOptions) error {
 		return err
 	}
 	r.Host = tags
-	s, err := r.Render(l.Markdown)
+	s, err := r.RenderContext(ctx, l.Markdown)
 	if err != nil {
 		return err
 	}

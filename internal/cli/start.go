@@ -196,7 +196,7 @@ func (w *walkthrough) show(id string) error {
 	if err != nil {
 		return err
 	}
-	s, err := w.render.Render(l.Markdown)
+	s, err := w.render.RenderContext(w.ctx, l.Markdown)
 	if err != nil {
 		return err
 	}
