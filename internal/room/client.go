@@ -105,7 +105,7 @@ const JoinKeyFile = "room-key"
 // (Store.JoinWith), whichever of the room's addresses they use.
 func JoinNonce(stateDir, joinToken string) (string, error) {
 	if err := fsutil.MkdirPrivate(stateDir, stateDirFlags); err != nil {
-		return "", fmt.Errorf("join the room: the state directory: %w", err)
+		return "", fmt.Errorf("join the room: nothing was sent, as the state directory cannot keep this learner's key: %w", err)
 	}
 	path := filepath.Join(stateDir, JoinKeyFile)
 	data, err := fsutil.ReadFile(path, fsutil.LimitSmall)
@@ -121,7 +121,7 @@ func JoinNonce(stateDir, joinToken string) (string, error) {
 			return "", fmt.Errorf("join the room: nothing was sent, as this learner's key could not be saved: %w (choose another state directory with %s)", err, stateDirFlags)
 		}
 	default:
-		return "", fmt.Errorf("join the room: read this learner's key: %w", err)
+		return "", fmt.Errorf("join the room: nothing was sent, as this learner's key could not be read: %w", err)
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("kubetutor room join nonce\x00" + joinToken))

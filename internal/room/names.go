@@ -10,8 +10,8 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// CleanName checks and tidies a learner's name: NFC, every run of spaces
-// made one plain space, surrounding space trimmed, 1 to MaxNameRunes
+// CleanName checks and tidies a learner's name: surrounding space trimmed,
+// NFC, every run of spaces (U+00A0, U+3000...) made one plain space, 1 to MaxNameRunes
 // characters. It refuses what would make the name look like another, or
 // rearrange the page around it: control characters, bidirectional controls
 // (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C), zero-width and other
@@ -23,6 +23,7 @@ func CleanName(name string) (string, error) {
 	if !utf8.ValidString(name) {
 		return "", fmt.Errorf("the name is not UTF-8 text")
 	}
+	name = strings.TrimSpace(name)
 	for _, r := range name {
 		if err := nameRune(r); err != nil {
 			return "", err
@@ -57,10 +58,10 @@ func nameRune(r rune) error {
 	switch {
 	case isBidiControl(r):
 		return fmt.Errorf("the name holds a bidirectional control character (%U), which reorders the text around it", r)
-	case unicode.IsSpace(r):
-		return nil // made a plain space
 	case unicode.IsControl(r), unicode.In(r, unicode.Zl, unicode.Zp):
 		return fmt.Errorf("the name holds a control character (%U)", r)
+	case unicode.IsSpace(r):
+		return nil // made a plain space
 	case unicode.Is(unicode.Variation_Selector, r):
 		return nil // emoji presentation (❤️); dropped from nameKey
 	case unicode.Is(unicode.Cf, r), unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r), r == '\u2800':
