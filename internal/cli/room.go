@@ -83,6 +83,11 @@ Scripts read every learner as JSON:
 which answers [{"name", "current", "steps": [{"id", "status"}],
 "failing": {"step", "check", "message"} or null, "updated"}].
 
+A learner's row goes with the remove button on the dashboard, or
+  curl -X DELETE -G --data-urlencode 'name=NAME' \
+    -H "Authorization: Bearer INSTRUCTOR_TOKEN" URL/api/learners
+which frees the name; their checks stop reaching the room until they join again.
+
 Tokens are random unless given. With --data DIR the room (learners, their
 secrets' hashes, the tokens and the TLS certificate) is kept in DIR, so a
 restarted server has its room back and the printed URLs stay valid.`,
@@ -370,6 +375,11 @@ func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 		return err
 	}
 	req := room.JoinRequest{Name: name}
+	// Saved before the room is asked: a join answer lost or not saved is
+	// claimed back with it (room.JoinNonce).
+	if req.Nonce, err = room.JoinNonce(stateDir, ju.Token); err != nil {
+		return err
+	}
 	// Joining the same room again keeps the same row.
 	if old, err := room.LoadState(stateDir); err == nil && old != nil && old.URL == ju.Base {
 		req.ID, req.Secret = old.ID, old.Secret
@@ -393,7 +403,7 @@ func runRoomJoin(ctx context.Context, o *RoomJoinOptions) error {
 	}
 	st := &room.State{URL: ju.Base, Name: resp.Name, ID: resp.ID, Secret: resp.Secret, Fingerprint: ju.Fingerprint}
 	if err := room.SaveState(stateDir, st); err != nil {
-		return err
+		return fmt.Errorf("%w; the room keeps your row: run the same room join command again once this is fixed", err)
 	}
 	fmt.Fprintf(f.IO.Out, "Joined the room at %s as %q.\nFrom now on every check you run shows on the instructor's dashboard (kubetutor room leave stops it).\n", ju.Base, resp.Name)
 	return nil

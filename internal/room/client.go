@@ -3,6 +3,8 @@ package room
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -89,6 +91,42 @@ func SaveState(stateDir string, st *State) error {
 		return fmt.Errorf("save the room: %w", err)
 	}
 	return nil
+}
+
+// JoinKeyFile, in the learner's state directory, holds a random key that
+// makes this learner's join nonce for each room (JoinNonce). Mode 0600.
+const JoinKeyFile = "room-key"
+
+// JoinNonce is the nonce a join from stateDir sends to the room of
+// joinToken: an HMAC of the join token under the state directory's key,
+// which it makes and saves first if there is none. Saving comes before
+// the room is asked: a learner who cannot save gets this error and the
+// room never hears of them; a learner whose join answer was lost or not
+// saved later joins again with the same nonce and gets their row back
+// (Store.JoinWith), whichever of the room's addresses they use.
+func JoinNonce(stateDir, joinToken string) (string, error) {
+	if err := fsutil.MkdirPrivate(stateDir, stateDirFlags); err != nil {
+		return "", fmt.Errorf("join the room: nothing was sent, as the state directory cannot keep this learner's key: %w", err)
+	}
+	path := filepath.Join(stateDir, JoinKeyFile)
+	data, err := fsutil.ReadFile(path, fsutil.LimitSmall)
+	key, herr := hex.DecodeString(strings.TrimSpace(string(data)))
+	switch {
+	case err == nil && herr == nil && len(key) == 32:
+	case err == nil || errors.Is(err, fs.ErrNotExist):
+		// None yet, or not one kubetutor wrote: a new key (the rows it
+		// would have reclaimed stay taken; the instructor can remove them).
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+		if err := fsutil.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("join the room: nothing was sent, as this learner's key could not be saved: %w (choose another state directory with %s)", err, stateDirFlags)
+		}
+	default:
+		return "", fmt.Errorf("join the room: nothing was sent, as this learner's key could not be read: %w", err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("kubetutor room join nonce\x00" + joinToken))
+	return hex.EncodeToString(mac.Sum(nil)), nil
 }
 
 // RemoveState forgets the joined room; false when none was joined.
@@ -194,7 +232,21 @@ func NewClient(base, fingerprint string) (*Client, error) {
 			},
 		}
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr}}, nil
+	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Transport: tr, CheckRedirect: sameOrigin}}, nil
+}
+
+// sameOrigin follows a redirect only within the room's own scheme, host
+// and port: every request carries a token (join, or the learner's secret),
+// which Go's client would forward to another port of the same host.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+		return fmt.Errorf("the room redirected to %s://%s, not itself (%s://%s): refused, the request carries your token", req.URL.Scheme, req.URL.Host, first.Scheme, first.Host)
+	}
+	if len(via) >= 10 {
+		return errors.New("the room redirected 10 times: stopped")
+	}
+	return nil
 }
 
 // StatusError is a room's refusal.

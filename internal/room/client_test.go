@@ -13,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestStateFile(t *testing.T) {
@@ -169,7 +173,8 @@ func FuzzParseJoinURL(f *testing.F) {
 }
 
 func FuzzCleanName(f *testing.F) {
-	for _, s := range []string{"Ada", "<img src=x onerror=alert(1)>", "a\nb", "\xff", " x "} {
+	for _, s := range []string{"Ada", "<img src=x onerror=alert(1)>", "a\nb", "\xff", " x ",
+		"Carol\u202e", "\u2066x\u2069", "A\u200bda", "\ufeffAda", "\u0410da", "Zoe\u0308", "❤️ Ada", "Ａｄａ", "\u3164", "ß", "İ"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -182,6 +187,25 @@ func FuzzCleanName(f *testing.F) {
 		}
 		if again, err := CleanName(n); err != nil || again != n {
 			t.Fatalf("not idempotent: %q", n)
+		}
+		if !norm.NFC.IsNormalString(n) || strings.Contains(n, "  ") {
+			t.Fatalf("%+q gave %+q: not NFC with single spaces", in, n)
+		}
+		for _, r := range n {
+			if isBidiControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsControl(r) || (unicode.IsSpace(r) && r != ' ') {
+				t.Fatalf("%+q gave %+q, which holds %U", in, n, r)
+			}
+		}
+		if s, err := storedName(n); err != nil || s != n {
+			t.Fatalf("a clean name %+q is not kept as stored: %+q, %v", n, s, err)
+		}
+		// The same name: its key does not change with case or composition.
+		k := nameKey(n)
+		if k == "" || nameKey(strings.ToLower(n)) != nameKey(cases.Fold().String(strings.ToLower(n))) || nameKey(norm.NFD.String(n)) != k {
+			t.Fatalf("%+q: key %+q", n, k)
+		}
+		if l, err := CleanName(strings.ToUpper(n)); err == nil && cases.Fold().String(l) == cases.Fold().String(n) && nameKey(l) != k {
+			t.Fatalf("%+q and %+q fold alike but have keys %+q and %+q", n, l, k, nameKey(l))
 		}
 	})
 }

@@ -11,7 +11,6 @@ package room
 import (
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/kubetutor/kubetutor/steps"
@@ -94,27 +93,6 @@ func (r Report) Validate() error {
 		}
 	}
 	return nil
-}
-
-// CleanName checks and tidies a learner's name: surrounding space trimmed,
-// 1 to MaxNameRunes characters of UTF-8 without control characters. Markup
-// is allowed: the dashboard shows names as text.
-func CleanName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
-		return "", fmt.Errorf("the name is empty")
-	case !utf8.ValidString(name):
-		return "", fmt.Errorf("the name is not UTF-8 text")
-	case utf8.RuneCountInString(name) > MaxNameRunes:
-		return "", fmt.Errorf("the name is longer than %d characters", MaxNameRunes)
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return "", fmt.Errorf("the name holds a control character (%U)", r)
-		}
-	}
-	return name, nil
 }
 
 func clip(s string) string { return clipTo(s, MaxTextRunes) }

@@ -47,6 +47,14 @@ type Server struct {
 
 	logMu sync.Mutex
 
+	// Refused requests are logged at most one line per refusalEvery: the
+	// first at once, the others counted and summed up at the end of each
+	// period (a flood of wrong tokens must not flood the terminal).
+	refusalEvery time.Duration
+	refMu        sync.Mutex
+	refWindow    bool
+	refCount     int
+
 	subMu sync.Mutex
 	subs  map[chan []byte]struct{}
 	last  []byte
@@ -64,13 +72,14 @@ func NewServer(cfg Config) *Server {
 	if cfg.Coalesce <= 0 {
 		cfg.Coalesce = 150 * time.Millisecond
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), subs: map[chan []byte]struct{}{}, stopped: make(chan struct{})}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), subs: map[chan []byte]struct{}{}, stopped: make(chan struct{}), refusalEvery: time.Second}
 	static, _ := fs.Sub(webFS, "web")
 	s.mux.HandleFunc("GET /{$}", s.instructor(s.page))
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	s.mux.HandleFunc("GET /events", s.instructor(s.events))
 	s.mux.HandleFunc("GET /api/learners", s.instructor(s.apiLearners))
 	s.mux.HandleFunc("GET /api/view", s.instructor(s.apiView))
+	s.mux.HandleFunc("DELETE /api/learners", s.instructor(s.removeLearner))
 	s.mux.HandleFunc("POST /api/join", s.join)
 	s.mux.HandleFunc("POST /api/report", s.report)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -125,11 +134,48 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, got, what string) 
 	if got == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="kubetutor room"`)
 		http.Error(w, what+" token required", http.StatusUnauthorized)
-		s.logf("401 %s %s from %s: no token", r.Method, r.URL.Path, r.RemoteAddr)
+		s.logRefusal("401 %s %s from %s: no token", r.Method, r.URL.Path, r.RemoteAddr)
 		return
 	}
 	http.Error(w, "wrong "+what+" token", http.StatusForbidden)
-	s.logf("403 %s %s from %s: wrong %s token", r.Method, r.URL.Path, r.RemoteAddr, what)
+	s.logRefusal("403 %s %s from %s: wrong %s token", r.Method, r.URL.Path, r.RemoteAddr, what)
+}
+
+// logRefusal logs a refused request, at most one line per refusalEvery:
+// the first refusal at once, then, while refusals go on, one line per
+// period counting those not shown.
+func (s *Server) logRefusal(format string, a ...any) {
+	if s.cfg.Log == nil {
+		return
+	}
+	s.refMu.Lock()
+	if s.refWindow {
+		s.refCount++
+		s.refMu.Unlock()
+		return
+	}
+	s.refWindow = true
+	s.refMu.Unlock()
+	s.logf(format, a...)
+	time.AfterFunc(s.refusalEvery, s.endRefusalPeriod)
+}
+
+func (s *Server) endRefusalPeriod() {
+	s.refMu.Lock()
+	n := s.refCount
+	s.refCount = 0
+	if n == 0 {
+		s.refWindow = false
+		s.refMu.Unlock()
+		return
+	}
+	s.refMu.Unlock()
+	plural := "s"
+	if n == 1 {
+		plural = ""
+	}
+	s.logf("%d more refused request%s (401/403) in the last %s, not shown one by one", n, plural, s.refusalEvery)
+	time.AfterFunc(s.refusalEvery, s.endRefusalPeriod)
 }
 
 // instructor guards h with the instructor token: the Bearer header, or
@@ -178,12 +224,13 @@ func (s *Server) apiView(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, s.view())
 }
 
-// JoinRequest is the body of POST /api/join. ID and Secret, when given,
-// claim a record joined before.
+// JoinRequest is the body of POST /api/join. ID and Secret, or Nonce
+// (JoinNonce), when given, claim a record joined before.
 type JoinRequest struct {
 	Name   string `json:"name"`
 	ID     string `json:"id,omitempty"`
 	Secret string `json:"secret,omitempty"`
+	Nonce  string `json:"nonce,omitempty"`
 }
 
 // JoinResponse is the answer to a join: the learner's own credentials.
@@ -226,7 +273,8 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, MaxJoinBytes, &req) {
 		return
 	}
-	id, secret, err := s.cfg.Store.Join(req.Name, req.ID, req.Secret, s.cfg.Now())
+	resp, err := s.cfg.Store.JoinWith(req, s.cfg.Now())
+	var invalid *InvalidJoinError
 	switch {
 	case errors.Is(err, ErrNameTaken):
 		http.Error(w, err.Error(), http.StatusConflict)
@@ -234,17 +282,42 @@ func (s *Server) join(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrRoomFull):
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
-	case err != nil && id == "":
-		http.Error(w, "bad name: "+err.Error(), http.StatusBadRequest)
+	case errors.As(err, &invalid):
+		http.Error(w, "bad "+invalid.What+": "+err.Error(), http.StatusBadRequest)
 		return
 	case err != nil:
-		s.logf("join %q: %v", req.Name, err)
-		http.Error(w, "could not save the learner", http.StatusInternalServerError)
+		s.logf("join %q: %v", clipTo(req.Name, MaxNameRunes), err)
+		http.Error(w, "could not save the learner: nothing was kept, join again", http.StatusInternalServerError)
 		return
 	}
-	name, _ := CleanName(req.Name)
-	s.logf("joined: %q from %s", name, r.RemoteAddr)
-	writeJSON(w, http.StatusOK, JoinResponse{Name: name, ID: id, Secret: secret})
+	s.logf("joined: %q from %s", resp.Name, r.RemoteAddr)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// removeLearner is DELETE /api/learners?name=NAME (or ?id=ID): the
+// instructor takes a learner's row out of the room.
+func (s *Server) removeLearner(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id, name := q.Get("id"), q.Get("name")
+	if (id == "") == (name == "") {
+		http.Error(w, "name the learner to remove: ?name=NAME or ?id=ID", http.StatusBadRequest)
+		return
+	}
+	l, err := s.cfg.Store.Remove(id, name)
+	switch {
+	case errors.Is(err, ErrUnknownLearner) && id != "":
+		http.Error(w, fmt.Sprintf("no learner %q in this room", clipTo(id, 40)), http.StatusNotFound)
+		return
+	case errors.Is(err, ErrUnknownLearner):
+		http.Error(w, fmt.Sprintf("no learner named %q in this room", clipTo(name, MaxNameRunes)), http.StatusNotFound)
+		return
+	case err != nil:
+		s.logf("remove the learner %q: %v", clipTo(id+name, MaxNameRunes), err)
+		http.Error(w, "could not remove the learner: the room is as it was", http.StatusInternalServerError)
+		return
+	}
+	s.logf("removed: %q (%s), by the instructor from %s", l.Name, l.ID, r.RemoteAddr)
+	writeJSON(w, http.StatusOK, map[string]string{"removed": l.Name, "id": l.ID})
 }
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {

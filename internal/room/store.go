@@ -14,9 +14,12 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -43,8 +46,12 @@ type Learner struct {
 	Name string `json:"name"`
 	// SecretHash is the SHA-256 of the learner's secret; the secret itself
 	// is never stored.
-	SecretHash []byte    `json:"secret_sha256"`
-	Joined     time.Time `json:"joined"`
+	SecretHash []byte `json:"secret_sha256"`
+	// NonceHash is the SHA-256 of the join nonce the learner's state
+	// directory makes for this room (JoinNonce); nil for clients that send
+	// none. A join with the same nonce gets this record back.
+	NonceHash []byte    `json:"nonce_sha256,omitempty"`
+	Joined    time.Time `json:"joined"`
 	// Updated is when the last report came; zero before the first.
 	Updated time.Time `json:"updated"`
 	// Since is when Current last changed (or the join).
@@ -84,6 +91,9 @@ func (l *Learner) clone() Learner {
 	c := *l
 	c.Steps = append([]StepReport(nil), l.Steps...)
 	c.SecretHash = append([]byte(nil), l.SecretHash...)
+	if l.NonceHash != nil {
+		c.NonceHash = append([]byte(nil), l.NonceHash...)
+	}
 	return c
 }
 
@@ -131,8 +141,10 @@ func emptySteps() []StepReport {
 // Store keeps the room: the learners in memory, and on disk (bbolt) when
 // opened with a directory.
 type Store struct {
-	mu      sync.RWMutex
-	byID    map[string]*Learner
+	mu   sync.RWMutex
+	byID map[string]*Learner
+	// byName holds each name's nameKey: names that look the same are
+	// the same name.
 	byName  map[string]string
 	changed chan struct{}
 	db      *bolt.DB
@@ -210,7 +222,11 @@ func OpenStore(dir string) (*Store, error) {
 	}
 	for _, l := range learners {
 		s.byID[l.ID] = l
-		s.byName[l.Name] = l.ID
+		// Names stored before names were compared by nameKey may share
+		// one: the first keeps the name, the others their rows.
+		if _, taken := s.byName[nameKey(l.Name)]; !taken {
+			s.byName[nameKey(l.Name)] = l.ID
+		}
 	}
 	s.db = db
 	s.dirty = map[string]Learner{}
@@ -282,15 +298,23 @@ func openDB(path string) (db *bolt.DB, learners []*Learner, err error) {
 		}
 		names := map[string]string{}
 		return tx.Bucket(bucketLearners).ForEach(func(k, v []byte) error {
+			var stored struct {
+				Name string `json:"name"`
+			}
 			l, err := decodeLearner(k, v)
-			if err == nil && names[l.Name] != "" {
-				err = fmt.Errorf("learners %s and %s are both named %q", names[l.Name], l.ID, l.Name)
+			if err == nil {
+				// The room never writes one name twice (as stored: the
+				// decoder tidies older names).
+				_ = json.Unmarshal(v, &stored)
+				if names[stored.Name] != "" {
+					err = fmt.Errorf("learners %s and %s are both named %q", names[stored.Name], l.ID, l.Name)
+				}
 			}
 			if err != nil {
 				damage = err
 				return err
 			}
-			names[l.Name] = l.ID
+			names[stored.Name] = l.ID
 			learners = append(learners, &l)
 			return nil
 		})
@@ -369,11 +393,16 @@ func decodeLearner(key, value []byte) (Learner, error) {
 	if !validID(string(key)) || l.ID != string(key) {
 		return Learner{}, fmt.Errorf("learner %q: the record's id is %q", clipTo(string(key), 40), clipTo(l.ID, 40))
 	}
-	if name, err := CleanName(l.Name); err != nil || name != l.Name {
+	name, err := storedName(l.Name)
+	if err != nil {
 		return Learner{}, fmt.Errorf("learner %s: the name %q is not one the room accepts", l.ID, clipTo(l.Name, 80))
 	}
+	l.Name = name
 	if len(l.SecretHash) != sha256.Size {
 		return Learner{}, fmt.Errorf("learner %s: the secret's hash is %d bytes, not %d", l.ID, len(l.SecretHash), sha256.Size)
+	}
+	if l.NonceHash != nil && len(l.NonceHash) != sha256.Size {
+		return Learner{}, fmt.Errorf("learner %s: the join nonce's hash is %d bytes, not %d", l.ID, len(l.NonceHash), sha256.Size)
 	}
 	if _, _, err := steps.Lookup(l.Current); l.Current != "" && err != nil {
 		return Learner{}, fmt.Errorf("learner %s: unknown current step %q", l.ID, clipTo(l.Current, 40))
@@ -383,6 +412,22 @@ func decodeLearner(key, value []byte) (Learner, error) {
 		return Learner{}, fmt.Errorf("learner %s: %w", l.ID, err)
 	}
 	return l, nil
+}
+
+// storedName is a stored learner's name as CleanName has it now. Rooms
+// kept before CleanName refused invisible and bidirectional characters
+// may hold such names: those characters are dropped, not the room.
+func storedName(name string) (string, error) {
+	clean, err := CleanName(name)
+	if err == nil || !utf8.ValidString(name) {
+		return clean, err
+	}
+	return CleanName(strings.Map(func(r rune) rune {
+		if isBidiControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || r == '\u2800' {
+			return -1
+		}
+		return r
+	}, name))
 }
 
 // validID says id is what Join makes: 16 lowercase hex digits.
@@ -454,7 +499,7 @@ func (s *Store) flush() error {
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, l := range batch {
-			if err := putNewer(tx, l); err != nil {
+			if err := s.putNewer(tx, l); err != nil {
 				return err
 			}
 		}
@@ -498,49 +543,250 @@ func (s *Store) notify() {
 	s.changed = make(chan struct{})
 }
 
-// Join adds a learner and returns its ID and secret. A learner that joined
-// before gets its record back by giving its ID and secret (and may change
-// its name); a name another learner holds is refused with ErrNameTaken.
+// Join adds a learner and returns its ID and secret (JoinWith without a
+// nonce).
 func (s *Store) Join(name, id, secret string, now time.Time) (string, string, error) {
-	name, err := CleanName(name)
+	resp, err := s.JoinWith(JoinRequest{Name: name, ID: id, Secret: secret}, now)
+	return resp.ID, resp.Secret, err
+}
+
+// InvalidJoinError is a join request the room refuses as malformed: a
+// name CleanName refuses, a nonce that is not 64 hex digits.
+type InvalidJoinError struct {
+	What string // "name" or "nonce"
+	Err  error
+}
+
+func (e *InvalidJoinError) Error() string { return e.Err.Error() }
+func (e *InvalidJoinError) Unwrap() error { return e.Err }
+
+// JoinWith adds a learner, or gives one their record back, and returns
+// their ID and secret. A join is all or nothing: a record the room cannot
+// save is taken back, so a failed join leaves no row and holds no name.
+//
+// A learner gets their record back (and may rename it) by giving its ID
+// and secret, or its join nonce: the nonce is made from a key kept in the
+// learner's state directory and the room's join token (JoinNonce), and the
+// client writes that key before it first asks to join. So a learner whose
+// join answer was lost (a timeout, Ctrl-C) or could not be saved (a full
+// disk) joins again under their own name, from whichever address of the
+// room (localhost, 127.0.0.1): same key, same token, same nonce; a
+// reclaim by nonce gets a new secret, as the old one may be lost. Anyone
+// else asking for a name held by another record is refused with
+// ErrNameTaken, names being compared as nameKey has them. A nonce is only
+// as secret as the learner's own secret: both travel in the clear over
+// plain http, both only in TLS over https.
+func (s *Store) JoinWith(req JoinRequest, now time.Time) (JoinResponse, error) {
+	name, err := CleanName(req.Name)
 	if err != nil {
-		return "", "", err
+		return JoinResponse{}, &InvalidJoinError{What: "name", Err: err}
+	}
+	key := nameKey(name)
+	var nonceHash []byte
+	if req.Nonce != "" {
+		if b, err := hex.DecodeString(req.Nonce); err != nil || len(b) != sha256.Size || strings.ToLower(req.Nonce) != req.Nonce {
+			return JoinResponse{}, &InvalidJoinError{What: "nonce", Err: errors.New("the join nonce is not 64 lowercase hex digits")}
+		}
+		sum := sha256.Sum256([]byte(req.Nonce))
+		nonceHash = sum[:]
 	}
 	s.mu.Lock()
-	if id != "" {
-		l, ok := s.byID[id]
-		if ok && checkSecret(l, secret) {
-			if other, taken := s.byName[name]; taken && other != id {
-				s.mu.Unlock()
-				return "", "", ErrNameTaken
-			}
-			delete(s.byName, l.Name)
-			l.Name = name
-			l.Seq++ // newer than any report pending a write
-			s.byName[name] = id
-			c := l.clone()
-			s.notify()
-			s.mu.Unlock()
-			return id, secret, s.persist(c)
+	var l *Learner
+	secret := ""
+	if req.ID != "" {
+		if c, ok := s.byID[req.ID]; ok && checkSecret(c, req.Secret) {
+			l, secret = c, req.Secret
 		}
 	}
-	if _, taken := s.byName[name]; taken {
+	if l == nil && nonceHash != nil {
+		for _, c := range s.byID {
+			if len(c.NonceHash) == sha256.Size && subtle.ConstantTimeCompare(c.NonceHash, nonceHash) == 1 {
+				l, secret = c, RandomToken()
+				break
+			}
+		}
+	}
+	if l != nil {
+		return s.rejoin(l, name, secret, nonceHash)
+	}
+	if other, taken := s.byName[key]; taken {
 		s.mu.Unlock()
-		return "", "", ErrNameTaken
+		return JoinResponse{}, fmt.Errorf("%w (as %q)", ErrNameTaken, s.nameOf(other))
 	}
 	if len(s.byID) >= MaxLearners {
 		s.mu.Unlock()
-		return "", "", ErrRoomFull
+		return JoinResponse{}, ErrRoomFull
 	}
-	id, secret = randomHex(8), RandomToken()
+	id := randomHex(8)
+	for s.byID[id] != nil {
+		id = randomHex(8)
+	}
+	secret = RandomToken()
 	sum := sha256.Sum256([]byte(secret))
-	l := &Learner{ID: id, Name: name, SecretHash: sum[:], Joined: now, Since: now, Steps: emptySteps()}
+	l = &Learner{ID: id, Name: name, SecretHash: sum[:], NonceHash: nonceHash, Joined: now, Since: now, Steps: emptySteps()}
 	s.byID[id] = l
-	s.byName[name] = id
+	s.byName[key] = id
 	c := l.clone()
 	s.notify()
 	s.mu.Unlock()
-	return id, secret, s.persist(c)
+	if err := s.persist(c); err != nil {
+		// Take the join back: nobody has its secret yet.
+		s.mu.Lock()
+		if s.byID[id] == l {
+			delete(s.byID, id)
+			if s.byName[key] == id {
+				delete(s.byName, key)
+			}
+			s.notify()
+		}
+		s.mu.Unlock()
+		s.forget(id)
+		return JoinResponse{}, err
+	}
+	return JoinResponse{Name: name, ID: id, Secret: secret}, nil
+}
+
+// nameOf is the name of the learner id; s.mu must be held.
+func (s *Store) nameOf(id string) string {
+	if l := s.byID[id]; l != nil {
+		return l.Name
+	}
+	return ""
+}
+
+// rejoin gives l back under name with secret (a new one when it differs
+// from l's), remembering nonceHash; s.mu is held and is released.
+func (s *Store) rejoin(l *Learner, name, secret string, nonceHash []byte) (JoinResponse, error) {
+	key := nameKey(name)
+	if other, taken := s.byName[key]; taken && other != l.ID {
+		s.mu.Unlock()
+		return JoinResponse{}, fmt.Errorf("%w (as %q)", ErrNameTaken, s.nameOf(other))
+	}
+	prev := l.clone()
+	s.unindex(l)
+	l.Name = name
+	sum := sha256.Sum256([]byte(secret))
+	l.SecretHash = sum[:]
+	if nonceHash != nil {
+		l.NonceHash = nonceHash
+	}
+	l.Seq++ // newer than any report pending a write
+	s.byName[key] = l.ID
+	c := l.clone()
+	s.notify()
+	s.mu.Unlock()
+	if err := s.persist(c); err != nil {
+		// Take the new name, secret and nonce back; the reports that
+		// came meanwhile stay, and the record is written again later.
+		s.mu.Lock()
+		if s.byID[l.ID] == l {
+			s.unindex(l)
+			l.Name, l.SecretHash, l.NonceHash = prev.Name, prev.SecretHash, prev.NonceHash
+			if _, taken := s.byName[nameKey(l.Name)]; !taken {
+				s.byName[nameKey(l.Name)] = l.ID
+			}
+			l.Seq++
+			s.markDirty(l.clone())
+			s.notify()
+		}
+		s.mu.Unlock()
+		return JoinResponse{}, err
+	}
+	return JoinResponse{Name: name, ID: l.ID, Secret: secret}, nil
+}
+
+// unindex frees l's name; another record of the same nameKey (rooms kept
+// before names were compared so) takes it. s.mu is held for writing.
+func (s *Store) unindex(l *Learner) {
+	key := nameKey(l.Name)
+	if s.byName[key] != l.ID {
+		return
+	}
+	delete(s.byName, key)
+	for _, o := range s.byID {
+		if o != l && nameKey(o.Name) == key {
+			s.byName[key] = o.ID
+			return
+		}
+	}
+}
+
+// markDirty queues l for the background writer, unless a newer copy is
+// queued.
+func (s *Store) markDirty(l Learner) {
+	if s.db == nil {
+		return
+	}
+	s.dirtyMu.Lock()
+	defer s.dirtyMu.Unlock()
+	if cur, ok := s.dirty[l.ID]; !ok || cur.Seq < l.Seq {
+		s.dirty[l.ID] = l
+	}
+}
+
+// forget drops what is queued for the learner id.
+func (s *Store) forget(id string) {
+	if s.db == nil {
+		return
+	}
+	s.dirtyMu.Lock()
+	delete(s.dirty, id)
+	s.dirtyMu.Unlock()
+}
+
+// Remove takes a learner out of the room, by ID, else by name (as given,
+// else any name that reads the same): their row goes, their name is free,
+// and their secret and nonce no longer work. ErrUnknownLearner when no
+// learner matches.
+func (s *Store) Remove(id, name string) (Learner, error) {
+	s.mu.Lock()
+	l := s.byID[id]
+	if l == nil && id == "" && name != "" {
+		var found []*Learner
+		for _, c := range s.byID {
+			if c.Name == name {
+				found = append(found, c)
+			}
+		}
+		sort.Slice(found, func(i, j int) bool { return found[i].ID < found[j].ID })
+		if len(found) > 0 {
+			l = found[0]
+		} else {
+			l = s.byID[s.byName[nameKey(name)]]
+		}
+	}
+	if l == nil {
+		s.mu.Unlock()
+		return Learner{}, ErrUnknownLearner
+	}
+	s.unindex(l)
+	delete(s.byID, l.ID)
+	c := l.clone()
+	s.notify()
+	s.mu.Unlock()
+	s.forget(c.ID)
+	if s.db == nil {
+		return c, nil
+	}
+	// The background writer skips records no longer in memory, so a
+	// write that raced this one cannot bring the record back.
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketLearners).Delete([]byte(c.ID)) })
+	if err != nil {
+		// Put the row back as it was: the room on disk still has it.
+		s.mu.Lock()
+		if _, back := s.byID[c.ID]; !back {
+			s.byID[c.ID] = l
+			if _, taken := s.byName[nameKey(l.Name)]; !taken {
+				s.byName[nameKey(l.Name)] = l.ID
+			}
+			l.Seq++
+			s.markDirty(l.clone())
+			s.notify()
+		}
+		s.mu.Unlock()
+		return Learner{}, fmt.Errorf("remove learner %s: %w", c.ID, err)
+	}
+	return c, nil
 }
 
 func checkSecret(l *Learner, secret string) bool {
@@ -567,13 +813,7 @@ func (s *Store) Report(id, secret string, rep Report, now time.Time) error {
 	c := l.clone()
 	s.notify()
 	s.mu.Unlock()
-	if s.db != nil {
-		s.dirtyMu.Lock()
-		if cur, ok := s.dirty[id]; !ok || cur.Seq < c.Seq {
-			s.dirty[id] = c
-		}
-		s.dirtyMu.Unlock()
-	}
+	s.markDirty(c)
 	return nil
 }
 
@@ -583,13 +823,21 @@ func (s *Store) persist(l Learner) error {
 	if s.db == nil {
 		return nil
 	}
-	if err := s.db.Update(func(tx *bolt.Tx) error { return putNewer(tx, l) }); err != nil {
+	if err := s.db.Update(func(tx *bolt.Tx) error { return s.putNewer(tx, l) }); err != nil {
 		return fmt.Errorf("save learner %s: %w", l.ID, err)
 	}
 	return nil
 }
 
-func putNewer(tx *bolt.Tx, l Learner) error {
+// putNewer writes l unless a newer copy is stored or l was removed from
+// the room since it was copied (Remove deletes from memory first).
+func (s *Store) putNewer(tx *bolt.Tx, l Learner) error {
+	s.mu.RLock()
+	_, present := s.byID[l.ID]
+	s.mu.RUnlock()
+	if !present {
+		return nil
+	}
 	b := tx.Bucket(bucketLearners)
 	if old := b.Get([]byte(l.ID)); old != nil {
 		var prev struct {

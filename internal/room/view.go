@@ -74,6 +74,9 @@ type ViewStep struct {
 
 // ViewLearner is a dashboard row.
 type ViewLearner struct {
+	// ID names the learner to DELETE /api/learners?id= (the page's remove
+	// button); it proves nothing without the learner's secret.
+	ID      string         `json:"id"`
 	Name    string         `json:"name"`
 	Current string         `json:"current"`
 	At      string         `json:"at"`
@@ -114,7 +117,7 @@ func BuildView(ls []Learner, now time.Time, stuckAfter time.Duration) View {
 	messages := map[key]map[string]int{}
 	for i := range ls {
 		l := &ls[i]
-		row := ViewLearner{Name: l.Name, Current: l.Current, At: l.At(), Since: l.Since.UTC(), Stuck: Stuck(l, now, stuckAfter)}
+		row := ViewLearner{ID: l.ID, Name: l.Name, Current: l.Current, At: l.At(), Since: l.Since.UTC(), Stuck: Stuck(l, now, stuckAfter)}
 		if !l.Updated.IsZero() {
 			u := l.Updated.UTC()
 			row.Updated = &u

@@ -12,6 +12,14 @@
     if (text !== undefined && text !== null) e.textContent = String(text);
     return e;
   }
+  // bdi isolates a learner-given text: its direction (a right-to-left name,
+  // or one the room kept from before it refused bidi controls) cannot
+  // reorder what is around it.
+  function bdi(text) {
+    const e = el("bdi", "", text);
+    e.dir = "auto";
+    return e;
+  }
   function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
   function serverNow() { return Date.now() - skew; }
   function ago(iso) {
@@ -60,10 +68,19 @@
       const li = el("li", "group");
       li.dataset.step = g.step;
       li.appendChild(el("span", "count", g.names.length + " learners: "));
-      let what = g.step + " / " + g.check + " — " + g.message;
-      if (g.variants > 0) what += " (and " + g.variants + " other wording" + (g.variants > 1 ? "s" : "") + ")";
-      li.appendChild(el("span", "what", what));
-      li.appendChild(el("span", "who", g.names.join(", ")));
+      const what = el("span", "what");
+      what.appendChild(document.createTextNode(g.step + " / "));
+      what.appendChild(bdi(g.check));
+      what.appendChild(document.createTextNode(" — "));
+      what.appendChild(bdi(g.message));
+      if (g.variants > 0) what.appendChild(document.createTextNode(" (and " + g.variants + " other wording" + (g.variants > 1 ? "s" : "") + ")"));
+      li.appendChild(what);
+      const who = el("span", "who");
+      g.names.forEach(function (n, i) {
+        if (i > 0) who.appendChild(document.createTextNode(", "));
+        who.appendChild(bdi(n));
+      });
+      li.appendChild(who);
       ul.appendChild(li);
     });
     const singles = view.groups.length - shown.length;
@@ -82,6 +99,21 @@
       th.appendChild(el("span", "", String(i + 1)));
       tr.appendChild(th);
     });
+    tr.appendChild(el("th", "remove", ""));
+  }
+
+  // remove asks the room to drop a learner's row (DELETE /api/learners,
+  // with the instructor token as a Bearer header: never in a URL).
+  function remove(l) {
+    if (!window.confirm("Remove " + l.name + " from the room? Their row goes and the name is free; their checks stop reaching the room until they join again.")) return;
+    fetch("/api/learners?id=" + encodeURIComponent(l.id), {
+      method: "DELETE",
+      headers: { "Authorization": "Bearer " + token },
+    }).then(function (r) {
+      if (!r.ok) return r.text().then(function (t) { status("could not remove " + l.name + ": " + t.trim(), "down"); });
+    }, function (err) {
+      status("could not remove " + l.name + ": " + err, "down");
+    });
   }
 
   function renderRows() {
@@ -93,14 +125,19 @@
       tr.dataset.name = l.name;
       tr.dataset.at = l.at;
       tr.dataset.current = l.current;
-      const name = el("td", "name", l.name);
+      const name = el("td", "name");
+      name.dir = "auto";
+      name.appendChild(bdi(l.name));
       tr.appendChild(name);
       tr.appendChild(el("td", "at", l.at === "" ? "all done" : l.at));
       tr.appendChild(el("td", "time", ""));
       const msg = el("td", "msg");
       if (l.failing) {
-        msg.appendChild(el("span", "check", l.failing.check));
-        msg.appendChild(document.createTextNode(": " + l.failing.message));
+        const check = el("span", "check");
+        check.appendChild(bdi(l.failing.check));
+        msg.appendChild(check);
+        msg.appendChild(document.createTextNode(": "));
+        msg.appendChild(bdi(l.failing.message));
         if (l.failing.hint) msg.title = "hint: " + l.failing.hint;
       }
       tr.appendChild(msg);
@@ -110,6 +147,14 @@
         td.title = view.steps[i].id + ": " + st;
         tr.appendChild(td);
       });
+      const rm = el("td", "remove");
+      const button = el("button", "remove", "✕");
+      button.type = "button";
+      button.title = "Remove " + l.name + " from the room";
+      button.setAttribute("aria-label", button.title);
+      button.addEventListener("click", function () { remove(l); });
+      rm.appendChild(button);
+      tr.appendChild(rm);
       tbody.appendChild(tr);
     });
     tick();
