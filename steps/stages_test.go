@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -44,9 +45,21 @@ type world struct {
 	servers                        []*httptest.Server
 }
 
+// freeAddr is an address where nothing listens yet, for a server the test
+// starts later. It is on a loopback address of its own (127.x.y.z, not
+// 127.0.0.1): between closing the probe and the later bind, another test
+// process (make test runs packages side by side) dialing or listening on
+// 127.0.0.1 cannot take the port.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return freeAddrOn(t, fmt.Sprintf("127.%d.%d.%d", 1+rand.IntN(250), rand.IntN(256), 1+rand.IntN(250)))
+}
+
+// freeAddrOn is a free port on ip: 127.0.0.1 for the API server, whose
+// certificate (the certs lesson's) names that address.
+func freeAddrOn(t *testing.T, ip string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +70,7 @@ func freeAddr(t *testing.T) string {
 
 func newWorld(t *testing.T) *world {
 	dir := t.TempDir()
-	w := &world{t: t, dir: dir, kube: fake.NewClientset(), apiAddr: freeAddr(t), etcdAddr: freeAddr(t),
+	w := &world{t: t, dir: dir, kube: fake.NewClientset(), apiAddr: freeAddrOn(t, "127.0.0.1"), etcdAddr: freeAddr(t),
 		cmAddr: freeAddr(t), schedAddr: freeAddr(t), kubeletAddr: freeAddr(t)}
 	env := checks.NewEnv(dir)
 	env.Kubeconfig = filepath.Join(dir, "admin.conf")
