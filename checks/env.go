@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -75,6 +76,11 @@ type Env struct {
 	// Healthz overrides, by component name, the /healthz URL on this
 	// machine that the course's table gives (tests point it elsewhere).
 	Healthz map[string]string
+	// KubeletURL is the kubelet's own HTTPS API on this node.
+	KubeletURL string
+	// Exec runs a command in a pod through the API server (kubectl exec);
+	// nil means the kube client's. Tests replace it.
+	Exec PodExecFunc
 	// Hostname is this machine's name, to recognise its leases and node.
 	Hostname string
 	// CacheDir is where checks may remember facts that only change with a
@@ -143,6 +149,9 @@ func (e *Env) SetDefaults() {
 	if e.Getenv == nil {
 		e.Getenv = os.Getenv
 	}
+	if e.KubeletURL == "" {
+		e.KubeletURL = course.KubeletURL
+	}
 	if e.Hostname == "" {
 		e.Hostname = defaultHostname()
 	}
@@ -196,6 +205,17 @@ type KubeconfigError = kubeclient.KubeconfigError
 
 // KubeconfigResolution says where the kubeconfig comes from.
 type KubeconfigResolution = kubeclient.KubeconfigResolution
+
+// PodExecFunc runs cmd in a pod's container, streaming its output.
+type PodExecFunc func(ctx context.Context, ns, pod, container string, cmd []string, stdout, stderr io.Writer) error
+
+// PodExec runs cmd in a pod's container through the API server.
+func (e *Env) PodExec(ctx context.Context, ns, pod, container string, cmd []string, stdout, stderr io.Writer) error {
+	if e.Exec != nil {
+		return e.Exec(ctx, ns, pod, container, cmd, stdout, stderr)
+	}
+	return e.client().PodExec(ctx, ns, pod, container, cmd, stdout, stderr)
+}
 
 // KubeconfigPath is the kubeconfig file in use (see kubeclient).
 func (e *Env) KubeconfigPath() string { return e.client().KubeconfigPath() }

@@ -31,3 +31,16 @@ var RequiredSANs = []string{
 	"127.0.0.1",
 	"10.0.0.1",
 }
+
+// KubeletURL is where the kubelet's own HTTPS API (logs, exec, /pods,
+// /configz) answers on the node: port 10250 on every address.
+const KubeletURL = "https://127.0.0.1:10250"
+
+// ServiceCIDR is the Services' virtual IP range the apiserver lesson gives
+// (--service-cluster-ip-range); the kubernetes Service takes its first
+// address.
+const ServiceCIDR = "10.0.0.0/24"
+
+// KubernetesServiceIP is the ClusterIP of the kubernetes Service, the first
+// address of ServiceCIDR, which the API server's certificate must name.
+const KubernetesServiceIP = "10.0.0.1"

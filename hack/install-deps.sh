@@ -2,10 +2,11 @@
 # Installs the Debian packages kubetutor's tests and the course use: etcd,
 # containerd, runc, the CNI plugins, iptables, openssl, tmux, curl (the online
 # lessons' downloads, run against a local mirror) and chromium (the
-# room dashboard's real-browser test), and the Go modules of that test from
+# room dashboard's real-browser test), busybox-static (a shell in the offline
+# nginx stand-in, for kubectl exec), and the Go modules of that test from
 # the module proxy. Idempotent.
 set -euo pipefail
-pkgs=(etcd-server etcd-client containerd runc containernetworking-plugins iptables openssl tmux less chromium curl)
+pkgs=(etcd-server etcd-client containerd runc containernetworking-plugins iptables openssl tmux less chromium curl busybox-static)
 # The Go modules (go.mod pins them; a no-op once in the module cache).
 if command -v go >/dev/null; then
   (cd "$(dirname "$0")/.." && go mod download github.com/chromedp/chromedp go.etcd.io/bbolt) || echo "install-deps: go mod download failed; go test will retry" >&2

@@ -3,7 +3,10 @@ package steps_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -18,7 +21,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -39,10 +44,14 @@ type world struct {
 	kube     *fake.Clientset
 	apiAddr  string
 	etcdAddr string
-	// cmAddr, schedAddr and kubeletAddr serve the components' /healthz.
-	cmAddr, schedAddr, kubeletAddr string
-	mu                             sync.Mutex // guards servers
-	servers                        []*httptest.Server
+	// cmAddr, schedAddr and kubeletAddr serve the components' /healthz;
+	// kubeletAPIAddr the kubelet's own API (port 10250 on a node).
+	cmAddr, schedAddr, kubeletAddr, kubeletAPIAddr string
+	// execOK: the API server has a kubelet client certificate, so exec
+	// through it works.
+	execOK  bool
+	mu      sync.Mutex // guards servers
+	servers []*httptest.Server
 }
 
 // freeAddr is an address where nothing listens yet, for a server the test
@@ -71,7 +80,7 @@ func freeAddrOn(t *testing.T, ip string) string {
 func newWorld(t *testing.T) *world {
 	dir := t.TempDir()
 	w := &world{t: t, dir: dir, kube: fake.NewClientset(), apiAddr: freeAddrOn(t, "127.0.0.1"), etcdAddr: freeAddr(t),
-		cmAddr: freeAddr(t), schedAddr: freeAddr(t), kubeletAddr: freeAddr(t)}
+		cmAddr: freeAddr(t), schedAddr: freeAddr(t), kubeletAddr: freeAddr(t), kubeletAPIAddr: freeAddr(t)}
 	env := checks.NewEnv(dir)
 	env.Kubeconfig = filepath.Join(dir, "admin.conf")
 	env.APIServerURL = "https://" + w.apiAddr
@@ -84,8 +93,18 @@ func newWorld(t *testing.T) *world {
 	env.SetHealthz(course.ControllerManager, "https://"+w.cmAddr+"/healthz")
 	env.SetHealthz(course.Scheduler, "https://"+w.schedAddr+"/healthz")
 	env.SetHealthz(course.Kubelet, "http://"+w.kubeletAddr+"/healthz")
+	env.KubeletURL = "https://" + w.kubeletAPIAddr
+	env.Exec = func(_ context.Context, _, pod, _ string, _ []string, stdout, _ io.Writer) error {
+		if !w.execOK {
+			return errors.New("Unauthorized")
+		}
+		_, err := fmt.Fprintln(stdout, pod)
+		return err
+	}
 	env.Hostname = "workshop"
-	env.HostRoot = filepath.Join(dir, "host") // no component processes: /healthz decides
+	// No component processes but kube-apiserver, whose flags the logs step
+	// reads: /healthz decides the others' liveness.
+	env.HostRoot = filepath.Join(dir, "host")
 	env.SetKube(w.kube)
 	w.env = env
 	t.Cleanup(func() {
@@ -179,6 +198,7 @@ var stages = []struct {
 		if err != nil {
 			w.t.Fatal(err)
 		}
+		w.apiServerProcess("--tls-cert-file=certs/server.crt", "--service-cluster-ip-range=10.0.0.0/24")
 		w.serve(w.apiAddr, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
 			case "/readyz":
@@ -227,6 +247,7 @@ var stages = []struct {
 	}, "node-registered", "No node has registered", []string{"containerd 1.6.20", "CRI plugin"}},
 	{"kubelet", func(w *world) {
 		w.healthz(w.kubeletAddr, false)
+		w.kubeletAPI()
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "workshop"}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
 			Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady",
 			Message: "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized",
@@ -252,7 +273,71 @@ var stages = []struct {
 		if _, err := w.kube.CoreV1().Pods("default").Update(ctx, pod, metav1.UpdateOptions{}); err != nil {
 			w.t.Fatal(err)
 		}
-	}, "", "", []string{"is Ready", "Running on workshop with IP 10.244.0.2"}},
+	}, "kubelet-accepts-apiserver", "runs without --kubelet-client-certificate", []string{"is Ready", "Running on workshop with IP 10.244.0.2"}},
+	{"logs", func(w *world) {
+		w.apiServerProcess("--tls-cert-file=certs/server.crt", "--kubelet-client-certificate=certs/server.crt", "--kubelet-client-key", "certs/server.key")
+		w.execOK = true
+	}, "service-cluster-ip", `There is no Service "nginx"`, []string{"refuses a request without credentials", "this kubelet accepts it", "read pod nginx-7c5ddbdf54-x2x4q's logs", "printed the pod's name"}},
+	{"service", func(w *world) {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "nginx", Namespace: "default"},
+			Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.117", Selector: map[string]string{"app": "nginx"}, Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(80)}}}}
+		if _, err := w.kube.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+		yes := true
+		sl := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "nginx-abcde", Namespace: "default",
+			Labels: map[string]string{discoveryv1.LabelServiceName: "nginx", discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.0.2"}, Conditions: discoveryv1.EndpointConditions{Ready: &yes}}}}
+		if _, err := w.kube.DiscoveryV1().EndpointSlices("default").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
+			w.t.Fatal(err)
+		}
+	}, "", "", []string{"ClusterIP 10.0.0.117", "lists pod nginx-7c5ddbdf54-x2x4q at 10.244.0.2, ready"}},
+}
+
+// apiServerProcess puts a kube-apiserver with these flags, started in the
+// work dir long ago, in the fake host's /proc.
+func (w *world) apiServerProcess(flags ...string) {
+	dir := filepath.Join(w.env.HostRoot, "proc", "4242")
+	w.write(filepath.Join(w.env.HostRoot, "proc", "uptime"), "100000.00 100000.00\n", 0o644)
+	w.write(filepath.Join(dir, "stat"), "4242 (kube-apiserver) S 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n", 0o644)
+	w.write(filepath.Join(dir, "cmdline"), strings.Join(append([]string{"kube-apiserver"}, flags...), "\x00")+"\x00", 0o644)
+	// It runs in /work on the fake host, which is the work dir.
+	_ = os.Remove(filepath.Join(dir, "cwd"))
+	if err := os.Symlink("/work", filepath.Join(dir, "cwd")); err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(w.env.HostRoot, "work")); err != nil {
+		if err := os.Symlink(w.dir, filepath.Join(w.env.HostRoot, "work")); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+// kubeletAPI serves the kubelet's own API: 401 without a client
+// certificate signed by the course CA, the pod list with one.
+func (w *world) kubeletAPI() {
+	caPEM, err := os.ReadFile(filepath.Join(w.dir, "certs", "ca.crt"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	serving, err := tls.LoadX509KeyPair(filepath.Join(w.dir, "certs", "server.crt"), filepath.Join(w.dir, "certs", "server.key"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.serve(w.kubeletAPIAddr, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if len(r.TLS.PeerCertificates) == 0 {
+			http.Error(rw, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		if _, err := r.TLS.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+			http.Error(rw, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(rw, `{"kind":"PodList","items":[]}`)
+	}), &tls.Config{Certificates: []tls.Certificate{serving}, ClientAuth: tls.RequestClientCert})
 }
 
 // unschedulable records what kube-scheduler records for a pod it cannot place.

@@ -116,6 +116,19 @@ var table = []Step{
 		},
 		WatchKinds: []Kind{Nodes, Pods, Events},
 	},
+	{
+		ID: "logs",
+		Checks: []checks.Checker{
+			checks.KubeletRefusesAnonymous{},
+			checks.KubeletAcceptsAPIServer{},
+			checks.PodLogsReadable{},
+			checks.PodExecWorks{},
+		},
+	},
+	{
+		ID:     "service",
+		Checks: []checks.Checker{checks.ServiceHasClusterIP{}, checks.ServiceEndpointsReady{}},
+	},
 }
 
 var (

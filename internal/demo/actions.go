@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/internal/host"
+	"github.com/kubetutor/kubetutor/internal/iostreams"
 	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/script"
 	"github.com/kubetutor/kubetutor/steps"
@@ -142,9 +143,48 @@ func (d *Demo) lessonMarkdown(s steps.Step) string {
 			fmt.Fprintf(&b, "```sh\n%s```\n\n*Not typed by the demo: %s.*\n\n", bl.Text, in.Why)
 			continue
 		}
+		if bl.Restarts != "" {
+			fmt.Fprintf(&b, "*The demo stops the running %s first, as Ctrl-C twice in its terminal does.*\n\n", bl.Restarts)
+		}
 		fmt.Fprintf(&b, "```sh\n%s```\n\n", Substitute(d.L, bl.Text))
 	}
 	return b.String()
+}
+
+// stopForRestart stops the running component a block starts again, as the
+// lesson tells the learner to: Ctrl-C twice (SIGINT to its process group;
+// the second makes kube-apiserver exit without draining).
+func (d *Demo) stopForRestart(name string) error {
+	pid, ok := RunningPid(d.L, name)
+	if !ok {
+		return nil
+	}
+	if err := interruptTwice(pid, 30*time.Second); err != nil {
+		return fmt.Errorf("stop %s before starting it again: %w", name, err)
+	}
+	iostreams.Status{W: d.Out}.Info("Stopped %s (pid %d) with Ctrl-C twice", name, pid)
+	return nil
+}
+
+// StartingSteps are the steps whose blocks start the named component, in
+// course order: the step of its table entry, then each step that starts it
+// again with other flags (a restarts= block). Performing them all brings it
+// back as the course left it.
+func StartingSteps(name string) []string {
+	var out []string
+	for _, s := range steps.All() {
+		if componentOfStep(s.ID) == name {
+			out = append(out, s.ID)
+			continue
+		}
+		for _, b := range s.Commands {
+			if b.Restarts == name {
+				out = append(out, s.ID)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // perform runs a step's blocks: consecutive command blocks in one bash, as
@@ -200,6 +240,13 @@ func (d *Demo) perform(ctx context.Context, s steps.Step) (*proc.Process, error)
 			return p, err
 		}
 		name := componentOfStep(s.ID)
+		if b.Restarts != "" {
+			// The learner presses Ctrl-C twice in its terminal first.
+			name = b.Restarts
+			if err := d.stopForRestart(name); err != nil {
+				return p, err
+			}
+		}
 		if name == "" {
 			return p, fmt.Errorf("the %s lesson starts a component (line %d) the demo does not know", s.ID, b.Line)
 		}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/script"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
@@ -18,9 +19,19 @@ func TestComponentsMatchLessons(t *testing.T) {
 		for _, tags := range lessons.AllHosts() {
 			var daemons []script.Block
 			for _, b := range s.CommandsFor(tags) {
-				if b.Kind == script.Daemon {
-					daemons = append(daemons, b)
+				if b.Kind != script.Daemon {
+					continue
 				}
+				if b.Restarts != "" {
+					// It starts a component of an earlier step again.
+					if c, ok := course.Lookup(b.Restarts); ok != nil || c.Step == "" {
+						t.Errorf("step %s: line %d restarts %q, not a component a step starts", s.ID, b.Line, b.Restarts)
+					} else if first := strings.Fields(b.Text); len(first) == 0 || first[0] != b.Restarts {
+						t.Errorf("step %s: the block of line %d restarts %s but runs %q", s.ID, b.Line, b.Restarts, b.Text)
+					}
+					continue
+				}
+				daemons = append(daemons, b)
 			}
 			switch {
 			case name == "" && len(daemons) > 0:
@@ -108,6 +119,55 @@ func TestSubstitutedContainerdConfig(t *testing.T) {
 	for _, want := range []string{"cat > /w/containerd/config.toml <<EOF\nversion = 2\nroot = \"/w/containerd/root\"\nstate = \"/w/containerd/state\"\n\n[grpc]\n  address = \"/w/c.sock\"\n\n[plugins.", `conf_dir = "/etc/cni/net.d"`, "mkdir -p /w/containerd\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("substituted block lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// TestRestartsKeepTheFlags: a block that starts a component again (a
+// restarts= block) repeats, line by line, the block that first started it
+// on the same host, and only adds flags: a learner who copies it loses
+// nothing the earlier step set up.
+func TestRestartsKeepTheFlags(t *testing.T) {
+	for _, s := range steps.All() {
+		for _, tags := range lessons.AllHosts() {
+			for _, b := range s.CommandsFor(tags) {
+				if b.Restarts == "" {
+					continue
+				}
+				c, err := course.Lookup(b.Restarts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				first, _, err := steps.Lookup(c.Step)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var orig []string
+				for _, ob := range first.CommandsFor(tags) {
+					if ob.Kind == script.Daemon {
+						orig = ob.Lines()
+					}
+				}
+				got := b.Lines()
+				if len(orig) == 0 || len(got) <= len(orig) {
+					t.Errorf("step %s line %d: restarts %s with %d lines, the %s step's block has %d", s.ID, b.Line, b.Restarts, len(got), c.Step, len(orig))
+					continue
+				}
+				for i, l := range orig {
+					want := l
+					if i == len(orig)-1 {
+						want += " \\"
+					}
+					if got[i] != want {
+						t.Errorf("step %s line %d: line %d is %q, the %s step's block has %q", s.ID, b.Line, i+1, got[i], c.Step, want)
+					}
+				}
+				for _, l := range got[len(orig):] {
+					if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+						t.Errorf("step %s line %d: %q adds something else than a flag", s.ID, b.Line, l)
+					}
+				}
+			}
 		}
 	}
 }

@@ -198,6 +198,21 @@ func stopPid(pid int, grace time.Duration) error {
 	return fmt.Errorf("pid %d did not exit", pid)
 }
 
+// interruptTwice is Ctrl-C twice in a component's terminal: SIGINT to its
+// process group, and again a moment later; SIGKILL if it still runs after
+// grace.
+func interruptTwice(pid int, grace time.Duration) error {
+	_ = syscall.Kill(-pid, syscall.SIGINT)
+	if waitGone(pid, 300*time.Millisecond) {
+		return nil
+	}
+	_ = syscall.Kill(-pid, syscall.SIGINT)
+	if waitGone(pid, grace) {
+		return nil
+	}
+	return stopPid(pid, 0)
+}
+
 func waitGone(pid int, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {

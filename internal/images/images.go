@@ -48,6 +48,9 @@ type Spec struct {
 	Binary     string   // path of the static binary to pack
 	Entrypoint []string // e.g. ["/kubetutor", "pause"]
 	Ports      []string // exposed ports, e.g. "80/tcp"
+	// Busybox is a static busybox to add as /bin/busybox, with its usual
+	// commands linked to it (a shell for kubectl exec); empty: none.
+	Busybox string
 }
 
 // Sandbox is the pause image.
@@ -61,7 +64,8 @@ func Workload(binary string) Spec {
 }
 
 // FromSelf is the sandbox and workload images packed from the running
-// kubetutor binary, which must be static.
+// kubetutor binary, which must be static; the workload carries the host's
+// static busybox when it has one (StaticBusybox).
 func FromSelf() ([]Spec, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -70,7 +74,60 @@ func FromSelf() ([]Spec, error) {
 	if err := RequireStatic(self); err != nil {
 		return nil, err
 	}
-	return []Spec{Sandbox(self), Workload(self)}, nil
+	w := Workload(self)
+	w.Busybox = StaticBusybox()
+	return []Spec{Sandbox(self), w}, nil
+}
+
+// BusyboxPaths are where a static busybox is looked for: Debian's
+// busybox-static package installs /bin/busybox.
+var BusyboxPaths = []string{"/bin/busybox", "/usr/bin/busybox"}
+
+// BusyboxApplets are the commands the workload image links to busybox:
+// a shell and what a learner types in one.
+var BusyboxApplets = []string{"sh", "cat", "ls", "ps", "env", "hostname", "echo", "sleep", "id", "grep", "head", "tail", "wget", "nslookup", "ip", "ping", "nc"}
+
+// StaticBusybox is the path of a statically linked busybox on this host,
+// or "" when there is none (a dynamically linked one would not run in the
+// image).
+func StaticBusybox() string {
+	for _, p := range BusyboxPaths {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && RequireStatic(p) == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// busyboxLayer holds /bin/busybox and a symbolic link to it for each of
+// BusyboxApplets.
+func busyboxLayer(path string) (v1.Layer, error) {
+	bin, err := fsutil.ReadFile(path, fsutil.LimitBinary)
+	if err != nil {
+		return nil, fmt.Errorf("read busybox %s: %w", path, err)
+	}
+	var layerTar bytes.Buffer
+	tw := tar.NewWriter(&layerTar)
+	if err := tw.WriteHeader(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
+		return nil, err
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: epoch}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(bin); err != nil {
+		return nil, err
+	}
+	for _, a := range BusyboxApplets {
+		if err := tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777, ModTime: epoch}); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := layerTar.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+		tarball.WithCompressionLevel(gzip.NoCompression))
 }
 
 // binaryLayer is the one layer of an image packed from a static binary:
@@ -118,7 +175,7 @@ func buildWith(s Spec, layer v1.Layer) (v1.Image, error) {
 	cf.OS, cf.Architecture = "linux", runtime.GOARCH
 	cf.Created = v1.Time{Time: epoch}
 	cf.Config.Entrypoint = s.Entrypoint
-	cf.Config.Env = []string{"PATH=/"}
+	cf.Config.Env = []string{"PATH=/bin:/"}
 	if len(s.Ports) > 0 {
 		cf.Config.ExposedPorts = map[string]struct{}{}
 		for _, p := range s.Ports {
@@ -149,6 +206,15 @@ func WriteTarball(path string, specs ...Spec) error {
 		img, err := buildWith(s, layer)
 		if err != nil {
 			return err
+		}
+		if s.Busybox != "" {
+			bl, err := busyboxLayer(s.Busybox)
+			if err != nil {
+				return fmt.Errorf("make layer for %s: %w", s.Ref, err)
+			}
+			if img, err = mutate.AppendLayers(img, bl); err != nil {
+				return fmt.Errorf("make image %s: %w", s.Ref, err)
+			}
 		}
 		refs[ref] = img
 	}

@@ -10,6 +10,7 @@
 //	```sh run when=offline     ... only on hosts with all the listed tags
 //	```sh run when=no-systemd,cgroup-v1
 //	```sh run demo=NAME        what the demo does in its place (internal/demo's action NAME)
+//	```sh run=daemon restarts=kube-apiserver   starts a running component again, with new flags
 //	```sh                      an illustration: not part of the step's commands
 //
 // Tags name facts of the learner's machine (see Tags); a block without
@@ -54,6 +55,10 @@ type Block struct {
 	// Demo names what demo mode does instead of typing the block (one of
 	// internal/demo's actions); empty: it types it.
 	Demo string
+	// Restarts names the component (package course) a run=daemon block
+	// starts again with other flags: the learner stops the running one
+	// first (Ctrl-C in its terminal), then types the block.
+	Restarts string
 }
 
 // Runnable reports whether the block is part of the step's commands.
@@ -119,61 +124,72 @@ func ParseInfo(info string) (lang string, kind Kind, when []string, err error) {
 
 // parseInfo reads a fence's info string into a block's annotations.
 func parseInfo(info string) (Block, error) {
-	lang, kind, when, demo, err := parseFields(info)
-	return Block{Lang: lang, Kind: kind, When: when, Demo: demo, Info: info}, err
-}
-
-func parseFields(info string) (lang string, kind Kind, when []string, demo string, err error) {
+	b := Block{Info: info}
 	f := strings.Fields(info)
 	if len(f) == 0 {
-		return "", Show, nil, "", nil
+		return b, nil
 	}
-	lang = f[0]
+	b.Lang = f[0]
 	for _, a := range f[1:] {
-		k, v, hasV := strings.Cut(a, "=")
-		switch {
-		case k == "run" && !hasV:
-			if kind != Show {
-				return "", "", nil, "", fmt.Errorf("info %q: run given twice", info)
-			}
-			kind = Run
-		case k == "run" && v == "daemon":
-			if kind != Show {
-				return "", "", nil, "", fmt.Errorf("info %q: run given twice", info)
-			}
-			kind = Daemon
-		case k == "when" && hasV && v != "":
-			if when != nil {
-				return "", "", nil, "", fmt.Errorf("info %q: when given twice", info)
-			}
-			for _, t := range strings.Split(v, ",") {
-				if !KnownTag(t) {
-					return "", "", nil, "", fmt.Errorf("info %q: unknown host tag %q", info, t)
-				}
-				if slices.Contains(when, t) {
-					return "", "", nil, "", fmt.Errorf("info %q: tag %q given twice", info, t)
-				}
-				if slices.Contains(when, Opposite(t)) {
-					return "", "", nil, "", fmt.Errorf("info %q: tags %q and %q exclude each other", info, t, Opposite(t))
-				}
-				when = append(when, t)
-			}
-		case k == "demo" && hasV && v != "":
-			if demo != "" {
-				return "", "", nil, "", fmt.Errorf("info %q: demo given twice", info)
-			}
-			demo = v
-		default:
-			return "", "", nil, "", fmt.Errorf("info %q: unknown annotation %q (want run, run=daemon, when=TAG,... or demo=ACTION)", info, a)
+		if err := b.annotate(a); err != nil {
+			return Block{}, fmt.Errorf("info %q: %w", info, err)
 		}
 	}
-	if when != nil && kind == Show {
-		return "", "", nil, "", fmt.Errorf("info %q: when= needs run or run=daemon", info)
+	if b.Kind == Show {
+		for name, set := range map[string]bool{"when=": b.When != nil, "demo=": b.Demo != "", "restarts=": b.Restarts != ""} {
+			if set {
+				return Block{}, fmt.Errorf("info %q: %s needs run or run=daemon", info, name)
+			}
+		}
 	}
-	if demo != "" && kind == Show {
-		return "", "", nil, "", fmt.Errorf("info %q: demo= needs run or run=daemon", info)
+	if b.Restarts != "" && b.Kind != Daemon {
+		return Block{}, fmt.Errorf("info %q: restarts= needs run=daemon", info)
 	}
-	return lang, kind, when, demo, nil
+	return b, nil
+}
+
+// annotate applies one annotation of an info string.
+func (b *Block) annotate(a string) error {
+	k, v, hasV := strings.Cut(a, "=")
+	switch {
+	case k == "run" && (!hasV || v == "daemon"):
+		if b.Kind != Show {
+			return fmt.Errorf("run given twice")
+		}
+		b.Kind = Run
+		if hasV {
+			b.Kind = Daemon
+		}
+	case k == "when" && hasV && v != "":
+		if b.When != nil {
+			return fmt.Errorf("when given twice")
+		}
+		for _, t := range strings.Split(v, ",") {
+			if !KnownTag(t) {
+				return fmt.Errorf("unknown host tag %q", t)
+			}
+			if slices.Contains(b.When, t) {
+				return fmt.Errorf("tag %q given twice", t)
+			}
+			if slices.Contains(b.When, Opposite(t)) {
+				return fmt.Errorf("tags %q and %q exclude each other", t, Opposite(t))
+			}
+			b.When = append(b.When, t)
+		}
+	case k == "demo" && hasV && v != "":
+		if b.Demo != "" {
+			return fmt.Errorf("demo given twice")
+		}
+		b.Demo = v
+	case k == "restarts" && hasV && v != "":
+		if b.Restarts != "" {
+			return fmt.Errorf("restarts given twice")
+		}
+		b.Restarts = v
+	default:
+		return fmt.Errorf("unknown annotation %q (want run, run=daemon, when=TAG,..., demo=ACTION or restarts=COMPONENT)", a)
+	}
+	return nil
 }
 
 // Fence reports whether line opens or closes a fenced code block: three
