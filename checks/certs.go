@@ -156,8 +156,14 @@ func (s ServerCertSANs) Check(_ context.Context, env *Env) (Result, error) {
 		}
 	}
 	if len(now) > 0 {
-		return failf("server.crt does not cover %s: clients that use %s will get \"x509: certificate is valid for ..., not %s\".",
-			strings.Join(now, ", "), plural(now, "that name", "those names"), now[0]).
+		// Quote the error of the address every client of this course dials,
+		// if it is missing: kubectl and the components dial 127.0.0.1.
+		dialled := now[0]
+		if slices.Contains(now, "127.0.0.1") {
+			dialled = "127.0.0.1"
+		}
+		return failf("server.crt does not cover %s: clients that use %s will get %q.",
+			strings.Join(now, ", "), plural(now, "that name", "those names"), hostnameError(server, dialled)).
 			saw("SANs: "+strings.Join(have, ", "), "SANs include: "+strings.Join(required, ", ")).
 			hint("reissue server.crt with every SAN: add %s to the -addext \"subjectAltName=...\" of the certs lesson's openssl req command", sanSpec(missing)), nil
 	}
@@ -171,6 +177,18 @@ func (s ServerCertSANs) Check(_ context.Context, env *Env) (Result, error) {
 			hint("when you go further, reissue server.crt with %s in its subjectAltName and restart kube-apiserver", sanSpec(later)), nil
 	}
 	return passf("server.crt covers all %d names and addresses clients use.", len(required)).detail("SANs: %s", strings.Join(have, ", ")), nil
+}
+
+// hostnameError is what a Go client (kubectl, the components) says when it
+// dials name and c is the certificate it gets: crypto/x509's HostnameError,
+// "x509: certificate is valid for ..., not NAME", or for an IP address when
+// c has no IP SANs at all, "x509: cannot validate certificate for IP because
+// it doesn't contain any IP SANs".
+func hostnameError(c *x509.Certificate, name string) string {
+	if err := c.VerifyHostname(name); err != nil {
+		return err.Error()
+	}
+	return "x509: certificate is valid for ..., not " + name
 }
 
 // CertValidity checks that a certificate is valid now.

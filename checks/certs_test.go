@@ -498,6 +498,14 @@ func TestCertChecks(t *testing.T) {
 			hint: map[string]string{"server-cert-sans": "IP:127.0.0.1"},
 		},
 		{
+			name: "no SANs at all (openssl x509 without -copy_extensions)",
+			mutate: func(t *testing.T, f *pkiFixture, _ string) {
+				f.reissueServer(t, func(s *certSpec) { s.IPs, s.DNS = nil, nil }, nil)
+			},
+			// Go's crypto/x509 HostnameError, as kubectl prints it.
+			want: map[string]string{"server-cert-sans": `will get "x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs".`},
+		},
+		{
 			name: "several SANs missing",
 			mutate: func(t *testing.T, f *pkiFixture, _ string) {
 				f.reissueServer(t, func(s *certSpec) { s.DNS = []string{"kubernetes"} }, nil)

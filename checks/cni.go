@@ -170,9 +170,7 @@ func (CNIPluginsPresent) Check(_ context.Context, env *Env) (Result, error) {
 			hint("install the complete plugin set into one directory (the CNI release tarball or containernetworking-plugins) and point containerd's bin_dir at it"), nil
 	}
 	res := passf("All plugins of %s are installed in %s.", filepath.Base(cfg.File), best)
-	if best != "/opt/cni/bin" {
-		res.Message += fmt.Sprintf(" containerd looks in /opt/cni/bin unless its CRI config says bin_dir = %q.", best)
-	}
+	res.Message += " " + CNIBinDirNote(env, best)
 	if cfg.needsIptables() {
 		if _, err := exec.LookPath("iptables"); err != nil && !fileExists("/usr/sbin/iptables") && !fileExists("/sbin/iptables") {
 			return failf("The configuration uses ipMasq or portmap, which need iptables, and iptables is not installed: pod sandboxes will fail.").

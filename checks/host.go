@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -255,6 +256,34 @@ func (IptablesInstalled) Check(_ context.Context, env *Env) (Result, error) {
 		hint("apt install iptables"), nil
 }
 
+// lookupHost resolves a name as the API server's dialer does (a variable
+// for tests).
+var lookupHost = net.DefaultResolver.LookupHost
+
+// HostnameResolves checks that this machine's name resolves: the kubelet
+// registers the node under it, and the API server dials that name (the
+// first of its --kubelet-preferred-address-types) for logs, exec and
+// port-forward.
+type HostnameResolves struct{}
+
+// Name implements Checker.
+func (HostnameResolves) Name() string { return "hostname-resolves" }
+
+// Check implements Checker.
+func (HostnameResolves) Check(ctx context.Context, env *Env) (Result, error) {
+	name := env.Hostname
+	if name == "" {
+		return warnf("This machine has no hostname to check.").saw("no hostname", "a hostname that resolves"), nil
+	}
+	addrs, err := lookupHost(ctx, name)
+	if err != nil || len(addrs) == 0 {
+		return warnf("The hostname %s does not resolve: the node will register under that name, and kubectl logs and exec will fail with \"dial tcp: lookup %s ...: no such host\" when the API server dials it.", name, name).
+			saw("no address for "+name, "an address for "+name).
+			hint("add the name to /etc/hosts (echo \"127.0.1.1 %s\" >> /etc/hosts), or start kube-apiserver with --kubelet-preferred-address-types=InternalIP,Hostname", name), nil
+	}
+	return passf("The hostname %s resolves (%s): the API server can dial the node by name.", name, strings.Join(addrs, ", ")), nil
+}
+
 // CNIPluginsInstalled checks that the CNI plugins are somewhere containerd can use.
 type CNIPluginsInstalled struct{}
 
@@ -265,10 +294,7 @@ func (CNIPluginsInstalled) Name() string { return "cni-plugins-installed" }
 func (CNIPluginsInstalled) Check(_ context.Context, env *Env) (Result, error) {
 	for _, d := range env.CNIBinDirs {
 		if fi, err := os.Stat(env.HostPath(filepath.Join(d, "bridge"))); err == nil && !fi.IsDir() {
-			if d == "/opt/cni/bin" {
-				return passf("The CNI plugins are in /opt/cni/bin, where containerd looks by default."), nil
-			}
-			return passf("The CNI plugins are in %s; containerd looks in /opt/cni/bin unless its CRI config sets bin_dir = %q (kubetutor demo does).", d, d), nil
+			return passf("The CNI plugins are in %s. %s", d, CNIBinDirNote(env, d)), nil
 		}
 	}
 	return failf("No CNI plugins in %s: pods will fail with \"failed to find plugin\".", strings.Join(env.CNIBinDirs, " or ")).

@@ -79,7 +79,7 @@ func TestHostChecks(t *testing.T) {
 		{"br_netfilter not loaded", nil, 0, checks.Sysctl{Key: "net.bridge.bridge-nf-call-iptables", Want: "1", Why: "x", Fix: "modprobe br_netfilter"}, checks.Warn, "does not exist"},
 		{"iptables", map[string]string{"usr/sbin/iptables": "#!/bin/sh\n"}, 0, checks.IptablesInstalled{}, checks.Pass, "/usr/sbin/iptables"},
 		{"no iptables", nil, 0, checks.IptablesInstalled{}, checks.Fail, "apt"},
-		{"cni plugins upstream", map[string]string{"opt/cni/bin/bridge": ""}, 0, checks.CNIPluginsInstalled{}, checks.Pass, "by default"},
+		{"cni plugins upstream", map[string]string{"opt/cni/bin/bridge": ""}, 0, checks.CNIPluginsInstalled{}, checks.Pass, "its default: there."},
 		{"cni plugins Debian", map[string]string{"usr/lib/cni/bridge": ""}, 0, checks.CNIPluginsInstalled{}, checks.Pass, `bin_dir = "/usr/lib/cni"`},
 		{"no cni plugins", nil, 0, checks.CNIPluginsInstalled{}, checks.Fail, "failed to find plugin"},
 	}

@@ -259,8 +259,12 @@ func (PodsSchedulingAttempted) Check(ctx context.Context, env *Env) (Result, err
 	// Only the scheduler says Unschedulable (or SchedulerError) and records
 	// FailedScheduling; other writers of PodScheduled=False do not count.
 	if cond != nil && cond.Status == corev1.ConditionFalse && (cond.Reason == corev1.PodReasonUnschedulable || cond.Reason == corev1.PodReasonSchedulerError || ev != nil) {
+		// The condition holds the latest verdict. The event may be older:
+		// the scheduler's event recorder counts a later FailedScheduling of
+		// the same pod as a repeat of the first, whatever its message (after
+		// the node registers, the event still says "no nodes available").
 		msg := cond.Message
-		if ev != nil {
+		if msg == "" && ev != nil {
 			msg = ev.Message
 		}
 		res := passf("The scheduler looked at pod %s and could not place it: FailedScheduling %q, PodScheduled=False (%s).", p.Name, msg, cond.Reason).

@@ -26,6 +26,7 @@ func TestSchedulerVerdicts(t *testing.T) {
 		{"untouched", nil, checks.Fail, "no scheduler has looked at it"},
 		{"gated by the API server", &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonSchedulingGated}, checks.Fail, "scheduling gates"},
 		{"unschedulable", &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: "no nodes available to schedule pods"}, checks.Pass, "That is expected now"},
+		{"the taint verdict once a node registered", &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable, Message: "0/1 nodes are available: 1 node(s) had untolerated taint(s). preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."}, checks.Pass, `FailedScheduling "0/1 nodes are available: 1 node(s) had untolerated taint(s).`},
 		{"another writer's False", &corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "SomethingElse"}, checks.Fail, "no scheduler has looked at it"},
 	}
 	for _, tc := range cases {

@@ -55,6 +55,14 @@ func TestTroubleshootingCoversTheCommonErrors(t *testing.T) {
 		"SystemdCgroup", `"Failed to start ContainerManager" err="systemd not running on this host, cannot use systemd cgroups manager"`,
 		"Falling back to using cgroupDriver from kubelet config.", "etcdmain: listen tcp 127.0.0.1:2379: bind: address already in use",
 		`failed to get sandbox image "registry.k8s.io/pause:3.6"`, "You must be logged in to the server",
+		// Go's crypto/x509 HostnameError; kubectl's message without a
+		// kubeconfig (k8s.io/kubectl pkg/cmd/util/helpers.go); the API
+		// server's dialer; the kubelet's authorizer (pkg/kubelet/server);
+		// the kubelet without --kubeconfig (pkg/kubelet/kubelet.go).
+		"x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs",
+		"The connection to the server localhost:8080 was refused - did you specify the right host or port?",
+		"no such host", "Forbidden (user=NAME, verb=get, resource=nodes, subresource(s)=[proxy])",
+		"No API server defined - no node status update will be sent", "Kubelet is running in standalone mode, will skip API server sync",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("troubleshooting lesson does not mention %q", want)

@@ -267,6 +267,7 @@ func Doctor() Step {
 		checks.Sysctl{Key: "net.bridge.bridge-nf-call-iptables", Want: "1", Why: "bridged pod traffic bypasses iptables; Services (kube-proxy) need it, this course's single pod does not.", Fix: "modprobe br_netfilter && sysctl -w net.bridge.bridge-nf-call-iptables=1"},
 		checks.IptablesInstalled{},
 		checks.CNIPluginsInstalled{},
+		checks.HostnameResolves{},
 		checks.ContainerdSocket{},
 	)
 	return Step{ID: "doctor", Title: "Host preflight", Checks: cs}

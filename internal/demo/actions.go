@@ -45,9 +45,14 @@ var Substitutions = []Substitution{
 		Why: "the demo's containerd keeps its root, state and socket in the work dir, beside any containerd of the host",
 	},
 	{
-		Old: "unix:///run/containerd/containerd.sock",
-		New: func(l Layout) string { return "unix://" + l.ContainerdAddress + " \\\n  --root-dir=" + l.KubeletRoot() },
-		Why: "the kubelet talks to the demo's containerd and keeps its state in the work dir",
+		Old: "containerRuntimeEndpoint: unix:///run/containerd/containerd.sock",
+		New: func(l Layout) string { return "containerRuntimeEndpoint: unix://" + l.ContainerdAddress },
+		Why: "the kubelet talks to the demo's containerd",
+	},
+	{
+		Old: "--config=kubelet.yaml",
+		New: func(l Layout) string { return "--config=kubelet.yaml \\\n  --root-dir=" + l.KubeletRoot() },
+		Why: "the kubelet keeps its state in the work dir",
 	},
 	{
 		Old: `"routes": [{"dst": "0.0.0.0/0"}]`,

@@ -171,3 +171,25 @@ func TestRestartsKeepTheFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestSubstitutedKubelet: the demo's kubelet talks to the demo's containerd
+// (the endpoint lives in kubelet.yaml) and keeps its state in the work dir.
+func TestSubstitutedKubelet(t *testing.T) {
+	l := Layout{WorkDir: "/w", ContainerdAddress: "/w/c.sock", CNIConfDir: "/etc/cni/net.d"}
+	s, _, _ := steps.Lookup("kubelet")
+	var file, daemon string
+	for _, b := range s.Commands {
+		switch {
+		case strings.HasPrefix(b.Text, "cat > kubelet.yaml <<EOF"):
+			file = Substitute(l, b.Text)
+		case b.Kind == script.Daemon:
+			daemon = Substitute(l, b.Text)
+		}
+	}
+	if !strings.Contains(file, "\ncontainerRuntimeEndpoint: unix:///w/c.sock\n") {
+		t.Errorf("substituted kubelet.yaml lacks the demo's containerd endpoint:\n%s", file)
+	}
+	if want := "--config=kubelet.yaml \\\n  --root-dir=" + l.KubeletRoot(); !strings.HasSuffix(strings.TrimSpace(daemon), want) {
+		t.Errorf("substituted kubelet command does not end with %q:\n%s", want, daemon)
+	}
+}

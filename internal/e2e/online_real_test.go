@@ -210,7 +210,7 @@ func mirrorFiles(kubeBin, up string) (map[string]mirrorFile, error) {
 	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"} {
 		files["dl.k8s.io/v1.37.2/bin/linux/amd64/"+b] = mirrorFile{path: filepath.Join(kubeBin, b)}
 	}
-	const etcdDir = "etcd-v3.6.4-linux-amd64"
+	const etcdDir = "etcd-v3.6.16-linux-amd64"
 	etcd, err := tarball(map[string]string{
 		etcdDir + "/etcd":    filepath.Join(up, "bin", "etcd"),
 		etcdDir + "/etcdctl": filepath.Join(up, "bin", "etcdctl"),
@@ -218,7 +218,7 @@ func mirrorFiles(kubeBin, up string) (map[string]mirrorFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	files["github.com/etcd-io/etcd/releases/download/v3.6.4/"+etcdDir+".tar.gz"] = mirrorFile{data: etcd}
+	files["github.com/etcd-io/etcd/releases/download/v3.6.16/"+etcdDir+".tar.gz"] = mirrorFile{data: etcd}
 	cni := map[string]string{}
 	for _, p := range []string{"bridge", "host-local", "loopback", "portmap"} {
 		cni["./"+p] = filepath.Join(up, "cni", p)

@@ -20,7 +20,7 @@ const (
 // Default versions: the ones the lessons use.
 const (
 	DefaultKubernetesVersion = course.KubernetesVersion
-	DefaultEtcdVersion       = "v3.6.4"
+	DefaultEtcdVersion       = "v3.6.16"
 	DefaultCNIVersion        = "v1.6.2"
 )
 
