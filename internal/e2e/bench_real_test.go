@@ -169,7 +169,7 @@ func BenchmarkRealWatchReaction(b *testing.B) {
 		passed := time.Time{}
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Step 10/10 cni (Configure CNI): passes") {
+			if strings.Contains(sc.Text(), "Step 10/"+nSteps+" cni (Configure CNI): passes") {
 				passed = time.Now()
 				break
 			}

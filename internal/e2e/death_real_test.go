@@ -113,16 +113,10 @@ func TestRealComponentDeath(t *testing.T) {
 	if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", binDir); code != 0 {
 		t.Fatalf("demo: exit %d\n%s", code, out)
 	}
-	if rep := d.checkAll(); rep.Current != "cni" {
+	if rep := d.checkAll(); rep.Current != lastStep() {
 		t.Fatalf("after the demo: current %q", rep.Current)
 	}
 	l := demo.Layout{WorkDir: d.dir, ContainerdAddress: d.sock}
-	restart := func(step string) {
-		t.Helper()
-		if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", binDir, "--from", step, "--to", step); code != 0 {
-			t.Fatalf("restart %s: demo --from %s --to %s: exit %d\n%s", step, step, step, code, out)
-		}
-	}
 	// Stale effects: what stays true in the API after the component is gone.
 	stale := map[string]string{"kubelet": "cni"}
 	// The effect checks of a component's own step: once it is
@@ -176,26 +170,8 @@ func TestRealComponentDeath(t *testing.T) {
 					t.Errorf("%s killed: step %s is %s, want a failure calling its facts stale: %v", c.Name, s, st, m)
 				}
 			}
-			restart(c.Step)
-			// Components that depend on the one stopped may give up and exit
-			// meanwhile, as Kubernetes' own do (leader-elected components
-			// without the API server, a kubelet that loses its runtime while
-			// starting): start them again, in order, as a learner would.
-			for _, dep := range demo.Components {
-				if _, ok := demo.RunningPid(l, dep.Name); !ok && dep.Name != c.Name {
-					t.Logf("%s exited while %s was down; restarting it", dep.Name, c.Name)
-					restart(dep.Step)
-				}
-			}
-			var rep jsonReport
-			deadline := time.Now().Add(90 * time.Second)
-			for {
-				rep = d.checkAll()
-				if rep.Current == "cni" || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(time.Second)
-			}
+			d.restart(t, l, c.Name)
+			rep := waitComplete(t, d, "after restarting "+c.Name, func() { d.restartStopped(t, l, "after "+c.Name+" was down") })
 			assertVerdicts(t, "after restarting "+c.Name, rep, len(rep.Steps))
 		})
 	}

@@ -49,6 +49,21 @@ func (d *demoRun) run(a ...string) (string, int) {
 	return string(out), code
 }
 
+// kubectl runs the work dir's bin/kubectl with the demo's kubeconfig, as
+// the learner's shell does; a failure fails the test.
+func (d *demoRun) kubectl(t testing.TB, a ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(d.dir, "bin", "kubectl"), a...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(d.dir, "admin.conf"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("kubectl %s: %v\n%s", strings.Join(a, " "), err, out)
+	}
+	return string(out)
+}
+
 type jsonReport struct {
 	Current string     `json:"current"`
 	Steps   []jsonStep `json:"steps"`
@@ -85,6 +100,17 @@ var demoExpectations = map[string]struct{ check, want string }{
 	"containerd":         {"containerd-running", "no socket"},
 	"kubelet":            {"node-registered", "No node has registered"},
 	"cni":                {"cni-config", "no CNI configuration"},
+	"logs":               {"kubelet-accepts-apiserver", "runs without --kubelet-client-certificate"},
+	"service":            {"service-cluster-ip", `no Service "nginx"`},
+}
+
+// demoAlsoBefore are further failures a step's "before" must show: what
+// the learner sees when they try what the step fixes.
+var demoAlsoBefore = map[string][]struct{ check, want string }{
+	"logs": {
+		{"pod-logs-readable", "the kubelet answered 401 Unauthorized"},
+		{"pod-exec-works", "401 Unauthorized"},
+	},
 }
 
 // TestRealDemo runs `kubetutor demo --auto` one step at a time on real
@@ -100,8 +126,10 @@ func TestRealDemo(t *testing.T) {
 		exp := demoExpectations[id]
 		before := d.checkAll()
 		assertVerdicts(t, "before "+id, before, i)
-		if c := findCheck(before, id, exp.check); c == nil || c.Status != "fail" || !strings.Contains(c.Message, exp.want) || c.Hint == "" {
-			t.Errorf("before %s: check %s = %+v, want a failure with a hint containing %q", id, exp.check, c, exp.want)
+		for _, exp := range append(demoAlsoBefore[id], exp) {
+			if c := findCheck(before, id, exp.check); c == nil || c.Status != "fail" || !strings.Contains(c.Message, exp.want) || c.Hint == "" {
+				t.Errorf("before %s: check %s = %+v, want a failure with a hint containing %q", id, exp.check, c, exp.want)
+			}
 		}
 		start := time.Now()
 		out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", binDir, "--from", id, "--to", id)
@@ -142,6 +170,14 @@ func TestRealDemo(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("Welcome to nginx")) {
 		t.Errorf("pod answered %d %q", resp.StatusCode, body)
 	}
+	// kubectl logs, as the logs lesson types it, shows that request.
+	logs := d.kubectl(t, "logs", "deploy/nginx")
+	if !strings.Contains(logs, "listening on :80") || !strings.Contains(logs, `"GET / HTTP/1.1" 200`) {
+		t.Errorf("kubectl logs deploy/nginx after a GET:\n%s", logs)
+	}
+	if got := strings.TrimSpace(d.kubectl(t, "exec", "deploy/nginx", "--", "sh", "-c", "echo $((6*7))")); got != "42" {
+		t.Errorf("kubectl exec deploy/nginx -- sh -c 'echo $((6*7))' printed %q, want 42", got)
+	}
 
 	down(t, d)
 
@@ -152,7 +188,7 @@ func TestRealDemo(t *testing.T) {
 		t.Fatalf("second demo: exit %d\n%s", code, out)
 	}
 	t.Logf("second demo, whole: %s", time.Since(start).Round(time.Millisecond))
-	if rep := d.checkAll(); rep.Current != "cni" {
+	if rep := d.checkAll(); rep.Current != ids[len(ids)-1] {
 		t.Errorf("after the second demo: current %q", rep.Current)
 	}
 	down(t, d)
@@ -330,7 +366,7 @@ func TestRealDemoPresenterKeys(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
 	s := string(out)
-	for _, want := range []string{"━━ Step 1/10 · Get the tools and binaries", "Press Enter to run it", "✓ Step 1/10 tools", "━━ Step 2/10 · Make the TLS certificates", "Stopped."} {
+	for _, want := range []string{"━━ Step 1/" + nSteps + " · Get the tools and binaries", "Press Enter to run it", "✓ Step 1/" + nSteps + " tools", "━━ Step 2/" + nSteps + " · Make the TLS certificates", "Stopped."} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/internal/demo"
+	"github.com/kubetutor/kubetutor/steps"
 )
 
 // killRounds is how many times TestRealKillThenCheckAtOnce stops and
@@ -92,12 +93,6 @@ func TestRealKillThenCheckAtOnce(t *testing.T) {
 		t.Fatalf("demo: exit %d\n%s", code, out)
 	}
 	l := demo.Layout{WorkDir: d.dir, ContainerdAddress: d.sock}
-	restart := func(step string) {
-		t.Helper()
-		if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", binDir, "--from", step, "--to", step); code != 0 {
-			t.Fatalf("restart %s: exit %d\n%s", step, code, out)
-		}
-	}
 	rounds := killRounds(t)
 	for i := len(demo.Components) - 1; i >= 0; i-- {
 		c := demo.Components[i]
@@ -127,20 +122,13 @@ func TestRealKillThenCheckAtOnce(t *testing.T) {
 				if rep.Current == rep.Steps[len(rep.Steps)-1].ID {
 					t.Fatalf("round %d: at once after %s exited, check says the cluster is complete", round, c.Name)
 				}
-				restart(c.Step)
+				d.restart(t, l, c.Name)
 				// Leader-elected components give up when they cannot renew
 				// their Lease while the API server or etcd is down, and they
 				// may do so seconds after the restart above (CI saw the
 				// scheduler exit during the wait): start whatever has
 				// stopped again on every poll, as a learner would.
-				restartStopped := func() {
-					for _, dep := range demo.Components {
-						if _, ok := demo.RunningPid(l, dep.Name); !ok {
-							t.Logf("round %d: %s stopped after %s was down; starting it again", round, dep.Name, c.Name)
-							restart(dep.Step)
-						}
-					}
-				}
+				restartStopped := func() { d.restartStopped(t, l, fmt.Sprintf("round %d, after %s was down", round, c.Name)) }
 				waitComplete(t, d, fmt.Sprintf("round %d after restarting %s", round, c.Name), restartStopped)
 			}
 			t.Logf("%s: %d rounds of signal %d, check at once, restart in %s", c.Name, rounds, killSignal(c), time.Since(start).Round(time.Second))
@@ -148,9 +136,40 @@ func TestRealKillThenCheckAtOnce(t *testing.T) {
 	}
 }
 
+// lastStep is the course's last step: `check --all` names it current once
+// the cluster is complete.
+func lastStep() string {
+	ids := steps.IDs()
+	return ids[len(ids)-1]
+}
+
+// restart starts a stopped component again as the course left it: the demo
+// performs the step that starts it and every step that starts it again
+// with other flags (kube-apiserver: apiserver, then logs).
+func (d *demoRun) restart(t *testing.T, l demo.Layout, name string) {
+	t.Helper()
+	for _, step := range demo.StartingSteps(name) {
+		if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", kubeBinDir(), "--from", step, "--to", step); code != 0 {
+			t.Fatalf("restart %s: demo --from %s --to %s: exit %d\n%s", name, step, step, code, out)
+		}
+	}
+}
+
+// restartStopped starts again, in course order, every component of the
+// demo that no longer runs.
+func (d *demoRun) restartStopped(t *testing.T, l demo.Layout, when string) {
+	t.Helper()
+	for _, c := range demo.Components {
+		if _, ok := demo.RunningPid(l, c.Name); !ok {
+			t.Logf("%s: %s stopped; starting it again", when, c.Name)
+			d.restart(t, l, c.Name)
+		}
+	}
+}
+
 // waitComplete waits until every step passes again, calling each (if
-// given) before every poll.
-func waitComplete(t *testing.T, d *demoRun, when string, each func()) {
+// given) before every poll, and returns the last report.
+func waitComplete(t *testing.T, d *demoRun, when string, each func()) jsonReport {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -158,12 +177,13 @@ func waitComplete(t *testing.T, d *demoRun, when string, each func()) {
 			each()
 		}
 		rep := d.checkAll()
-		if rep.Current == rep.Steps[len(rep.Steps)-1].ID {
-			return
+		if rep.Current == lastStep() {
+			return rep
 		}
 		if time.Now().After(deadline) {
 			assertVerdicts(t, when, rep, len(rep.Steps))
 			t.FailNow()
+			return rep
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -25,10 +25,10 @@ func TestRealStartFindsALaterKubeconfig(t *testing.T) {
 	m.run("new-session", "-d", "-s", m.session, "-x", "150", "-y", "50", shell)
 	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", m.session).Run() })
 
-	m.waitForMenu("Step 1/10 · Get the tools and binaries — what next?")
+	m.waitForMenu("Step 1/" + nSteps + " · Get the tools and binaries — what next?")
 	m.run("send-keys", "-t", m.session, "Enter") // Check now
-	m.waitFor("✓ Step 1/10 tools (Get the tools and binaries): passes")
-	m.waitForMenu("Step 2/10 · Make the TLS certificates and a kubeconfig — what next?")
+	m.waitFor("✓ Step 1/" + nSteps + " tools (Get the tools and binaries): passes")
+	m.waitForMenu("Step 2/" + nSteps + " · Make the TLS certificates and a kubeconfig — what next?")
 	m.run("send-keys", "-t", m.session, "Enter") // Check now: nothing yet
 	m.waitFor("none of " + filepath.Join(home, ".kube", "config"))
 	m.waitForMenu("none of ")
@@ -37,20 +37,20 @@ func TestRealStartFindsALaterKubeconfig(t *testing.T) {
 
 	// In another shell, the learner types the certs lesson's commands.
 	c.sh(commandOf(t, "certs"))
-	m.waitFor("✓ Step 2/10 certs (Make the TLS certificates and a kubeconfig): passes", filepath.Join(c.dir, "admin.conf"))
+	m.waitFor("✓ Step 2/"+nSteps+" certs (Make the TLS certificates and a kubeconfig): passes", filepath.Join(c.dir, "admin.conf"))
 
 	etcd := c.start("etcd", commandOf(t, "etcd"))
-	m.waitForMenu("Step 3/10 · Start etcd — what next?")
+	m.waitForMenu("Step 3/" + nSteps + " · Start etcd — what next?")
 	m.run("send-keys", "-t", m.session, "Down", "Enter")
-	m.waitFor("✓ Step 3/10 etcd (Start etcd): passes")
+	m.waitFor("✓ Step 3/" + nSteps + " etcd (Start etcd): passes")
 	_ = etcd
 
 	c.start("kube-apiserver", commandOf(t, "apiserver"))
-	m.waitForMenu("Step 4/10 · Start kube-apiserver — what next?")
+	m.waitForMenu("Step 4/" + nSteps + " · Start kube-apiserver — what next?")
 	m.run("send-keys", "-t", m.session, "Down", "Enter")
-	m.waitFor("✓ Step 4/10 apiserver (Start kube-apiserver): passes", "kube-apiserver v1.37.2 at https://127.0.0.1:6443 is ready")
+	m.waitFor("✓ Step 4/"+nSteps+" apiserver (Start kube-apiserver): passes", "kube-apiserver v1.37.2 at https://127.0.0.1:6443 is ready")
 
-	m.waitForMenu("Step 5/10 · Create the nginx Deployment — what next?")
+	m.waitForMenu("Step 5/" + nSteps + " · Create the nginx Deployment — what next?")
 	for i := 0; i < 6; i++ {
 		m.run("send-keys", "-t", m.session, "Down")
 	}

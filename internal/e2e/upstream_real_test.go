@@ -45,7 +45,7 @@ func TestRealDemoUpstream(t *testing.T) {
 		}
 	}
 	final := d.checkAll()
-	if final.Current != "cni" {
+	if final.Current != lastStep() {
 		t.Errorf("after the demo: current step %q", final.Current)
 	}
 	ip := ""
