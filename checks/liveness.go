@@ -406,9 +406,10 @@ func localProcess(env *Env, name string) (pid int, age time.Duration, ok bool) {
 		if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
 			continue
 		}
-		if f[1] == self {
+		if f[1] == self && versionRun(env, e.Name()) {
 			// Our own child: the tools step asking `kubelet --version` in
-			// this very run is not a kubelet that runs.
+			// this very run is not a kubelet that runs. (The demo's own
+			// components are its children too, and count.)
 			continue
 		}
 		age := time.Duration(-1)
@@ -420,6 +421,21 @@ func localProcess(env *Env, name string) (pid int, age time.Duration, ok bool) {
 		return pid, age, true
 	}
 	return 0, 0, false
+}
+
+// versionRun reports whether a process was started to print its version
+// (the tools step's `kubelet --version`, `kubectl version --client`).
+func versionRun(env *Env, pid string) bool {
+	data, err := fsutil.ReadFile(env.HostPath("proc", pid, "cmdline"), fsutil.LimitConfig)
+	if err != nil {
+		return true // gone already, or unreadable: not a component that runs
+	}
+	for _, a := range strings.Split(string(data), "\x00")[1:] {
+		if a == "--version" || a == "version" {
+			return true
+		}
+	}
+	return false
 }
 
 // hostUptime reads /proc/uptime: how long since the machine booted.
