@@ -24,7 +24,7 @@ func TestBuildView(t *testing.T) {
 	}
 	cni := rep(9, "node-ready", "node NotReady — cni plugin not initialized")
 	etcd := rep(2, "etcd-health", "connection refused")
-	done := rep(10, "", "")
+	done := rep(len(steps.IDs()), "", "")
 	for _, n := range []string{"n1", "n2", "n3"} {
 		add(n, &cni, t0.Add(time.Minute))
 	}
