@@ -20,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/kubetutor/kubetutor/internal/certutil"
 )
 
 // APIServerReady checks that kube-apiserver answers, through the
@@ -234,7 +236,7 @@ func apiFailure(env *Env, err error) Result {
 	case errors.As(err, &hostErr):
 		name := hostErr.Host
 		return failf("The API server's certificate is not valid for %q, the address the kubeconfig uses: %v.", name, hostErr).
-			saw("SANs: "+strings.Join(CertSANs(hostErr.Certificate), ", "), "a SAN for "+name).
+			saw("SANs: "+strings.Join(certutil.SANs(hostErr.Certificate), ", "), "a SAN for "+name).
 			hint("reissue certs/server.crt with %s in its subjectAltName (kubetutor check certs), then restart kube-apiserver", sanSpec([]string{name}))
 	case errors.As(err, &unknown):
 		issuer := "an unknown issuer"
