@@ -19,6 +19,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubetutor/kubetutor/internal/certutil"
 )
 
 // APIServerReady checks that kube-apiserver answers, through the
@@ -40,21 +43,9 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return kubeconfigFailure(err), nil
 	}
-	u, err := url.Parse(cfg.Host)
-	if err != nil || u.Host == "" {
-		return failf("The kubeconfig's server %q is not a URL.", cfg.Host).
-			saw("server "+cfg.Host, "server "+env.APIServerURL).
-			hint("kubectl config set-cluster local-apiserver --server=%s", env.APIServerURL), nil
-	}
-	if u.Scheme != "https" {
-		return failf("The kubeconfig points at %s, plain HTTP: kube-apiserver serves its API over TLS only.", cfg.Host).
-			saw("server "+cfg.Host, "server "+env.APIServerURL).
-			hint("kubectl config set-cluster local-apiserver --server=%s", env.APIServerURL), nil
-	}
-	if cfg.Insecure || (len(cfg.CAData) == 0 && cfg.CAFile == "") {
-		return failf("The kubeconfig does not verify the API server's certificate (no CA, or insecure-skip-tls-verify): whatever answers at %s would be trusted.", cfg.Host).
-			saw("no certificate authority", "the cluster's CA embedded").
-			hint("kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=%s", env.APIServerURL), nil
+	u, bad, ok := serverURL(cfg, env)
+	if !ok {
+		return bad, nil
 	}
 	// The clientset's own client: the checks that use it share one
 	// connection (and one TLS handshake) with this one.
@@ -66,45 +57,90 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 		}
 		return kubeconfigFailure(err), nil
 	}
-	base := strings.TrimSuffix(cfg.Host, "/")
-	notAPIServer := func(what string) Result {
-		return failf("Something answers on %s but it is not kube-apiserver: %s.", u.Host, what).
-			saw(what, "kube-apiserver (TLS, /readyz, /version)").
-			hint("find what listens there (ss -ltnp | grep %s), stop it, and start kube-apiserver (kubetutor show apiserver)", u.Port())
+	p := apiProbe{env: env, host: cfg.Host, u: u, client: client, base: strings.TrimSuffix(cfg.Host, "/")}
+	if r, ok := p.readyz(ctx); !ok {
+		return r, nil
 	}
-	code, body, err := httpGet(ctx, client, base+"/readyz")
+	return p.version(ctx), nil
+}
+
+// serverURL is the kubeconfig's server, when it is an https URL the
+// kubeconfig's CA verifies; else the failure saying why not.
+func serverURL(cfg *rest.Config, env *Env) (*url.URL, Result, bool) {
+	u, err := url.Parse(cfg.Host)
+	if err != nil || u.Host == "" {
+		return nil, failf("The kubeconfig's server %q is not a URL.", cfg.Host).
+			saw("server "+cfg.Host, "server "+env.APIServerURL).
+			hint("kubectl config set-cluster local-apiserver --server=%s", env.APIServerURL), false
+	}
+	if u.Scheme != "https" {
+		return nil, failf("The kubeconfig points at %s, plain HTTP: kube-apiserver serves its API over TLS only.", cfg.Host).
+			saw("server "+cfg.Host, "server "+env.APIServerURL).
+			hint("kubectl config set-cluster local-apiserver --server=%s", env.APIServerURL), false
+	}
+	if cfg.Insecure || (len(cfg.CAData) == 0 && cfg.CAFile == "") {
+		return nil, failf("The kubeconfig does not verify the API server's certificate (no CA, or insecure-skip-tls-verify): whatever answers at %s would be trusted.", cfg.Host).
+			saw("no certificate authority", "the cluster's CA embedded").
+			hint("kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=%s", env.APIServerURL), false
+	}
+	return u, Result{}, true
+}
+
+// apiProbe asks the kubeconfig's server, through client, whether it is a
+// ready kube-apiserver.
+type apiProbe struct {
+	env    *Env
+	host   string // the kubeconfig's server
+	u      *url.URL
+	client *http.Client
+	base   string // host without a trailing slash
+}
+
+// notAPIServer is the failure of something else answering at the server.
+func (p apiProbe) notAPIServer(what string) Result {
+	return failf("Something answers on %s but it is not kube-apiserver: %s.", p.u.Host, what).
+		saw(what, "kube-apiserver (TLS, /readyz, /version)").
+		hint("find what listens there (ss -ltnp | grep %s), stop it, and start kube-apiserver (kubetutor show apiserver)", p.u.Port())
+}
+
+// readyz asks /readyz: ok when it answers 200, else the failure.
+func (p apiProbe) readyz(ctx context.Context) (Result, bool) {
+	code, body, err := httpGet(ctx, p.client, p.base+"/readyz")
 	var rhe tls.RecordHeaderError
 	switch {
 	case errors.Is(err, http.ErrSchemeMismatch):
-		return notAPIServer("plain HTTP"), nil
+		return p.notAPIServer("plain HTTP"), false
 	case errors.As(err, &rhe):
-		return notAPIServer("it does not speak TLS"), nil
+		return p.notAPIServer("it does not speak TLS"), false
 	case err != nil:
-		return apiFailure(env, err), nil
+		return apiFailure(p.env, err), false
 	}
 	switch {
 	case code == http.StatusUnauthorized:
-		return apiFailure(env, apierrors.NewUnauthorized(statusMessage(body))), nil
+		return apiFailure(p.env, apierrors.NewUnauthorized(statusMessage(body))), false
 	case code == http.StatusForbidden:
-		return apiFailure(env, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: statusMessage(body)}}), nil
-	case code >= 500 && strings.Contains(string(body), "readyz check failed"):
+		return apiFailure(p.env, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: statusMessage(body)}}), false
+	case code == http.StatusServiceUnavailable || code >= 500 && strings.Contains(string(body), "readyz check failed"):
 		return failf("The API server answers but is not ready yet: %s.", summarizeReadyz(body)).
 			saw("/readyz failing", "/readyz ok").
-			hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), nil
-	case code == http.StatusServiceUnavailable:
-		return failf("The API server answers but is not ready yet: %s.", summarizeReadyz(body)).
-			saw("/readyz failing", "/readyz ok").
-			hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), nil
+			hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), false
 	case code != http.StatusOK:
 		answer := fmt.Sprintf("/readyz answers HTTP %d", code)
 		if line := firstLine(string(body)); line != "" {
 			answer += " (" + truncate(line, 80) + ")"
 		}
-		return notAPIServer(answer), nil
+		return p.notAPIServer(answer), false
 	}
-	vcode, vbody, err := httpGet(ctx, client, base+"/version")
+	return Result{}, true
+}
+
+// version asks /version, which must name a Kubernetes version: the
+// check's verdict.
+func (p apiProbe) version(ctx context.Context) Result {
+	env := p.env
+	vcode, vbody, err := httpGet(ctx, p.client, p.base+"/version")
 	if err != nil {
-		return apiFailure(env, err), nil
+		return apiFailure(env, err)
 	}
 	var v struct {
 		Major      string `json:"major"`
@@ -114,17 +150,17 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	switch {
 	case vcode == http.StatusUnauthorized || vcode == http.StatusForbidden:
-		return apiFailure(env, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: int32(vcode), Reason: metav1.StatusReason(http.StatusText(vcode)), Message: statusMessage(vbody)}}), nil
+		return apiFailure(env, &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: int32(vcode), Reason: metav1.StatusReason(http.StatusText(vcode)), Message: statusMessage(vbody)}})
 	case vcode != http.StatusOK:
-		return notAPIServer(fmt.Sprintf("/version answers HTTP %d", vcode)), nil
+		return p.notAPIServer(fmt.Sprintf("/version answers HTTP %d", vcode))
 	case json.Unmarshal(vbody, &v) != nil || !kubeVersionRE.MatchString(v.GitVersion) || v.Major == "":
-		return notAPIServer(fmt.Sprintf("/version answers %q, not a Kubernetes version", truncate(firstLine(string(vbody)), 80))), nil
+		return p.notAPIServer(fmt.Sprintf("/version answers %q, not a Kubernetes version", truncate(firstLine(string(vbody)), 80)))
 	}
 	env.markAlive("kube-apiserver")
-	return passf("kube-apiserver %s at %s is ready.", v.GitVersion, cfg.Host).
+	return passf("kube-apiserver %s at %s is ready.", v.GitVersion, p.host).
 		saw("TLS verified with the kubeconfig's CA, /readyz ok, /version "+v.GitVersion, "kube-apiserver").
 		detail("server version %s (%s)", v.GitVersion, v.Platform).
-		detail("kubeconfig: %s", env.ResolveKubeconfig().Describe()), nil
+		detail("kubeconfig: %s", env.ResolveKubeconfig().Describe())
 }
 
 func truncate(s string, n int) string {
@@ -200,7 +236,7 @@ func apiFailure(env *Env, err error) Result {
 	case errors.As(err, &hostErr):
 		name := hostErr.Host
 		return failf("The API server's certificate is not valid for %q, the address the kubeconfig uses: %v.", name, hostErr).
-			saw("SANs: "+strings.Join(CertSANs(hostErr.Certificate), ", "), "a SAN for "+name).
+			saw("SANs: "+strings.Join(certutil.SANs(hostErr.Certificate), ", "), "a SAN for "+name).
 			hint("reissue certs/server.crt with %s in its subjectAltName (kubetutor check certs), then restart kube-apiserver", sanSpec([]string{name}))
 	case errors.As(err, &unknown):
 		issuer := "an unknown issuer"

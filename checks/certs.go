@@ -13,11 +13,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/kubetutor/kubetutor/course"
+	"github.com/kubetutor/kubetutor/internal/certutil"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
 )
@@ -105,7 +104,7 @@ func (ServerCertSignedByCA) Check(_ context.Context, env *Env) (Result, error) {
 	if !ok {
 		return res, nil
 	}
-	if err := VerifyChain(server, ca, env.Now()); err != nil {
+	if err := certutil.VerifyChain(server, ca, env.Now()); err != nil {
 		var unknown x509.UnknownAuthorityError
 		if errors.As(err, &unknown) {
 			return failf("server.crt (issuer %q) is not signed by ca.crt (%q).", server.Issuer.String(), ca.Subject.String()).
@@ -145,8 +144,8 @@ func (s ServerCertSANs) Check(_ context.Context, env *Env) (Result, error) {
 	if len(required) == 0 {
 		required = RequiredSANs
 	}
-	missing := MissingSANs(server, required)
-	have := CertSANs(server)
+	missing := certutil.MissingSANs(server, required)
+	have := certutil.SANs(server)
 	var now, later []string
 	for _, m := range missing {
 		if _, ok := LaterSANs[m]; ok {
@@ -362,40 +361,6 @@ func fileFailure(name string, err error) Result {
 	return failf("certs/%s is unusable: %v.", name, err).saw("unparsable file", "a PEM file").hint("regenerate certs/%s with the certs lesson's commands", name)
 }
 
-// VerifyChain verifies cert against the single root ca at time now.
-func VerifyChain(cert, ca *x509.Certificate, now time.Time) error {
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	_, err := cert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-	return err
-}
-
-// CertSANs lists a certificate's DNS names and IP addresses.
-func CertSANs(c *x509.Certificate) []string {
-	out := slices.Clone(c.DNSNames)
-	for _, ip := range c.IPAddresses {
-		out = append(out, ip.String())
-	}
-	return out
-}
-
-// MissingSANs lists the entries of required that c does not cover.
-func MissingSANs(c *x509.Certificate, required []string) []string {
-	var missing []string
-	for _, name := range required {
-		if ip := net.ParseIP(name); ip != nil {
-			if !slices.ContainsFunc(c.IPAddresses, ip.Equal) {
-				missing = append(missing, name)
-			}
-			continue
-		}
-		if c.VerifyHostname(name) != nil {
-			missing = append(missing, name)
-		}
-	}
-	return missing
-}
-
 func sanSpec(names []string) string {
 	parts := make([]string, len(names))
 	for i, n := range names {
@@ -410,15 +375,7 @@ func sanSpec(names []string) string {
 
 // LoadCertificate reads the first certificate of a PEM file.
 func LoadCertificate(path string) (*x509.Certificate, error) {
-	data, err := fsutil.ReadFile(path, fsutil.LimitPEM)
-	if err != nil {
-		return nil, err
-	}
-	c, err := ParseCertificatePEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return certutil.LoadPEM(path, ParseCertificatePEM)
 }
 
 // ParseCertificatePEM parses the first CERTIFICATE block of data.
@@ -441,15 +398,7 @@ func ParseCertificatePEM(data []byte) (*x509.Certificate, error) {
 
 // LoadPrivateKey reads a PEM private key (PKCS#1, PKCS#8 or SEC 1).
 func LoadPrivateKey(path string) (crypto.Signer, error) {
-	data, err := fsutil.ReadFile(path, fsutil.LimitPEM)
-	if err != nil {
-		return nil, err
-	}
-	k, err := ParsePrivateKeyPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
+	return certutil.LoadPEM(path, ParsePrivateKeyPEM)
 }
 
 // ParsePrivateKeyPEM parses the first private key block of data.
@@ -470,11 +419,7 @@ func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 			if err != nil {
 				return nil, err
 			}
-			s, ok := k.(crypto.Signer)
-			if !ok {
-				return nil, fmt.Errorf("unsupported private key type %T", k)
-			}
-			return s, nil
+			return certutil.Signer(k)
 		}
 	}
 }

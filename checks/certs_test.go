@@ -26,6 +26,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/certutil"
 )
 
 // ---------------------------------------------------------------------------
@@ -751,12 +752,12 @@ func TestMissingSANs(t *testing.T) {
 		{[]string{"KUBERNETES"}, nil}, // DNS names are case-insensitive
 	}
 	for _, tt := range tests {
-		got := checks.MissingSANs(c, tt.required)
+		got := certutil.MissingSANs(c, tt.required)
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("MissingSANs(%q) = %q, want %q", tt.required, got, tt.want)
 		}
 	}
-	if got, want := checks.CertSANs(c), []string{"kubernetes", "*.example.com", "127.0.0.1", "::1"}; !slices.Equal(got, want) {
+	if got, want := certutil.SANs(c), []string{"kubernetes", "*.example.com", "127.0.0.1", "::1"}; !slices.Equal(got, want) {
 		t.Errorf("CertSANs = %q, want %q", got, want)
 	}
 }
@@ -885,14 +886,14 @@ func TestVerifyChain(t *testing.T) {
 	ca := newCA(t, "ca")
 	now := time.Now()
 	leaf := issue(t, certSpec{CN: "leaf"}, ca)
-	if err := checks.VerifyChain(leaf.Cert, ca.Cert, now); err != nil {
+	if err := certutil.VerifyChain(leaf.Cert, ca.Cert, now); err != nil {
 		t.Errorf("good chain: %v", err)
 	}
 	var unknown x509.UnknownAuthorityError
-	if err := checks.VerifyChain(leaf.Cert, newCA(t, "other").Cert, now); !errors.As(err, &unknown) {
+	if err := certutil.VerifyChain(leaf.Cert, newCA(t, "other").Cert, now); !errors.As(err, &unknown) {
 		t.Errorf("other CA: err = %v, want UnknownAuthorityError", err)
 	}
-	if err := checks.VerifyChain(leaf.Cert, ca.Cert, now.Add(3*365*24*time.Hour)); err == nil {
+	if err := certutil.VerifyChain(leaf.Cert, ca.Cert, now.Add(3*365*24*time.Hour)); err == nil {
 		t.Errorf("far future: want an error")
 	}
 }

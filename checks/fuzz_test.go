@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/certutil"
 )
 
 // pemSeeds are valid and broken PEM inputs: a certificate, keys in the three
@@ -58,7 +59,7 @@ func FuzzParseCertificatePEM(f *testing.F) {
 			t.Fatal("no certificate and no error")
 		}
 		if err == nil {
-			_ = checks.CertSANs(c)
+			_ = certutil.SANs(c)
 		}
 	})
 }

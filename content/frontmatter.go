@@ -43,15 +43,33 @@ func Split(data string) (Meta, string, error) {
 	return m, body, nil
 }
 
-// Read reads lessons/<id>.md and splits it.
-func Read(fsys fs.FS, dir, id string) (Meta, string, error) {
+// File is a lesson file split by Split.
+type File struct {
+	Meta     Meta
+	Markdown string
+	// Line is the line of the file the Markdown starts on: 1 without
+	// front matter. What points at a line of the Markdown adds Line-1 to
+	// name the file's line.
+	Line int
+}
+
+// ReadFile reads lessons/<id>.md and splits it.
+func ReadFile(fsys fs.FS, dir, id string) (File, error) {
 	data, err := fs.ReadFile(fsys, dir+"/"+id+".md")
 	if err != nil {
-		return Meta{}, "", err
+		return File{}, err
 	}
 	m, md, err := Split(string(data))
 	if err != nil {
-		return Meta{}, "", fmt.Errorf("lesson %q: %w", id, err)
+		return File{}, fmt.Errorf("lesson %q: %w", id, err)
 	}
-	return m, md, nil
+	// The Markdown is the end of the file: the lines before it are the
+	// front matter's.
+	return File{Meta: m, Markdown: md, Line: 1 + strings.Count(string(data[:len(data)-len(md)]), "\n")}, nil
+}
+
+// Read reads lessons/<id>.md and splits it: ReadFile without the line.
+func Read(fsys fs.FS, dir, id string) (Meta, string, error) {
+	f, err := ReadFile(fsys, dir, id)
+	return f.Meta, f.Markdown, err
 }

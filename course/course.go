@@ -191,9 +191,12 @@ func Components() []Component {
 }
 
 // Lookup finds a component by program name.
-func Lookup(name string) (Component, error) {
+func Lookup(name string) (Component, error) { return LookupIn(components, name) }
+
+// LookupIn finds a component of cs by program name; the error lists cs's.
+func LookupIn(cs []Component, name string) (Component, error) {
 	var names []string
-	for _, c := range components {
+	for _, c := range cs {
 		if c.Name == name {
 			return c, nil
 		}

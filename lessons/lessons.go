@@ -34,6 +34,9 @@ type Lesson struct {
 	ID       string
 	Title    string
 	Markdown string
+	// Line is the line of the lesson's file that Markdown starts on (after
+	// the front matter): errors about its blocks name the file's lines.
+	Line int
 	// Step is true for the lessons of the course's steps.
 	Step bool
 }
@@ -63,15 +66,15 @@ func LoadFS(fsys fs.FS, dir string) (*Course, error) {
 		stepIDs[id] = true
 	}
 	for _, id := range c.order {
-		_, md, err := content.Read(fsys, dir, id)
+		f, err := content.ReadFile(fsys, dir, id)
 		if err != nil {
 			return nil, fmt.Errorf("load lesson %q: %w", id, err)
 		}
-		title, err := titleOf(md)
+		title, err := titleOf(f.Markdown)
 		if err != nil {
 			return nil, fmt.Errorf("load lesson %q: %w", id, err)
 		}
-		c.byID[id] = Lesson{ID: id, Title: title, Markdown: md, Step: stepIDs[id]}
+		c.byID[id] = Lesson{ID: id, Title: title, Markdown: f.Markdown, Line: f.Line, Step: stepIDs[id]}
 	}
 	return c, nil
 }
@@ -165,7 +168,7 @@ func Validate(c *Course) error {
 		if l.Step {
 			continue
 		}
-		blocks, err := script.Parse(l.Markdown)
+		blocks, err := script.ParseAt(l.Markdown, l.Line)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("lesson %q: %w", l.ID, err))
 			continue
@@ -183,7 +186,7 @@ func Validate(c *Course) error {
 // most one long-running component.
 func validateCommands(s steps.Step, l Lesson) []error {
 	var errs []error
-	blocks, err := script.Parse(l.Markdown)
+	blocks, err := script.ParseAt(l.Markdown, l.Line)
 	if err != nil {
 		return []error{fmt.Errorf("lesson %q: %w", l.ID, err)}
 	}

@@ -1,11 +1,15 @@
 package lessons
 
 import (
+	"fmt"
+	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/kubetutor/kubetutor/content"
 	"github.com/kubetutor/kubetutor/internal/golden"
 	"github.com/kubetutor/kubetutor/steps"
 )
@@ -144,6 +148,88 @@ func TestValidateCatchesBrokenContent(t *testing.T) {
 			}
 			if err := Validate(c); err == nil || !strings.Contains(err.Error(), tc.valErr) {
 				t.Fatalf("Validate error %v, want %q", err, tc.valErr)
+			}
+		})
+	}
+}
+
+// TestValidateErrorsNameTheFilesLines: a block's line in a validation
+// error is its line in the lesson's .md file, front matter included (the
+// lessons are read as they are embedded, front matter and all).
+func TestValidateErrorsNameTheFilesLines(t *testing.T) {
+	read := func(m fstest.MapFS, id string) string { return string(m["lessons/"+id+".md"].Data) }
+	write := func(m fstest.MapFS, id, md string) { m["lessons/"+id+".md"] = &fstest.MapFile{Data: []byte(md)} }
+	cases := []struct {
+		name   string
+		lesson string
+		mutate func(md string) string
+		// at finds, in the mutated file, the line the error must name.
+		at      string
+		fenceOf bool // the error names the fence above the line of at
+		valErr  string
+	}{
+		{
+			name: "block differs", lesson: "deployment",
+			mutate: func(md string) string {
+				return strings.Replace(md, "\nkubectl create deployment nginx --image=nginx\n", "\nkubectl run nginx\n", 1)
+			},
+			at: "kubectl run nginx", fenceOf: true,
+			valErr: `block differs from step "deployment"'s command 1`,
+		},
+		{
+			name: "runnable block outside Commands", lesson: "etcd",
+			mutate: func(md string) string { return md + "\n## More\n\n```sh run\nls-outside\n```\n" },
+			at:     "ls-outside", fenceOf: true,
+			valErr: `a runnable block outside the Commands section (in "More")`,
+		},
+		{
+			name: "trailing blank in a block", lesson: "scheduler",
+			mutate: func(md string) string {
+				return strings.Replace(md, "kube-scheduler --kubeconfig=admin.conf\n", "kube-scheduler --kubeconfig=admin.conf \n", 1)
+			},
+			at:     "kube-scheduler --kubeconfig=admin.conf ",
+			valErr: "trailing blanks in a code block",
+		},
+		{
+			name: "unknown host tag", lesson: "scheduler",
+			mutate: func(md string) string {
+				return strings.Replace(md, "```sh run=daemon\n", "```sh run=daemon when=windows\n", 1)
+			},
+			at:     "```sh run=daemon when=windows",
+			valErr: `info "sh run=daemon when=windows": unknown host tag "windows"`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := fstest.MapFS{}
+			for _, id := range Order() {
+				data, err := fs.ReadFile(content.Lessons, "lessons/"+id+".md")
+				if err != nil {
+					t.Fatal(err)
+				}
+				m["lessons/"+id+".md"] = &fstest.MapFile{Data: data}
+			}
+			md := read(m, tc.lesson)
+			if !strings.HasPrefix(md, "---\n") {
+				t.Fatalf("lesson %s has no front matter: the test proves nothing", tc.lesson)
+			}
+			md = tc.mutate(md)
+			write(m, tc.lesson, md)
+			lines := strings.Split(md, "\n")
+			want := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, tc.at) })
+			if want < 0 {
+				t.Fatalf("%q is not in the mutated lesson", tc.at)
+			}
+			for tc.fenceOf && !strings.HasPrefix(lines[want], "```") {
+				want--
+			}
+			c, err := LoadFS(m, "lessons")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantErr := fmt.Sprintf("lesson %q: line %d: ", tc.lesson, want+1)
+			if err := Validate(c); err == nil || !strings.Contains(err.Error(), wantErr+tc.valErr) {
+				t.Fatalf("Validate error %v, want %q", err, wantErr+tc.valErr)
 			}
 		})
 	}

@@ -1,8 +1,12 @@
 package steps
 
 import (
+	"io/fs"
 	"os/exec"
+	"strings"
 	"testing"
+
+	"github.com/kubetutor/kubetutor/content"
 )
 
 // TestCommandBlocksAreShell: every variant of every step's commands, also
@@ -25,6 +29,27 @@ func TestCommandBlocksAreShell(t *testing.T) {
 		}
 		if last := s.Hints[len(s.Hints)-1]; last != CommandsHint(s.ID) {
 			t.Errorf("step %s: last hint %q, want the derived one", s.ID, last)
+		}
+	}
+}
+
+// TestCommandLinesAreTheFilesLines: a step command's Line is the line of
+// its opening fence in the lesson's .md file, front matter included, as
+// the errors and the demo's record name it.
+func TestCommandLinesAreTheFilesLines(t *testing.T) {
+	for _, s := range All() {
+		data, err := fs.ReadFile(content.Lessons, "lessons/"+s.Lesson+".md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(data), "---\n") {
+			t.Errorf("lesson %s has no front matter: the test proves nothing for it", s.Lesson)
+		}
+		lines := strings.Split(string(data), "\n")
+		for _, b := range s.Commands {
+			if b.Line < 1 || b.Line > len(lines) || lines[b.Line-1] != "```"+b.Info {
+				t.Errorf("step %s: a command's Line is %d, but the fence ```%s is not on that line of lessons/%s.md", s.ID, b.Line, b.Info, s.Lesson)
+			}
 		}
 	}
 }

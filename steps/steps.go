@@ -149,13 +149,14 @@ func load() []Step {
 			if s.Lesson == "" {
 				s.Lesson = s.ID
 			}
-			meta, md, err := content.Read(content.Lessons, "lessons", s.Lesson)
+			f, err := content.ReadFile(content.Lessons, "lessons", s.Lesson)
 			if err == nil {
 				var blocks []script.Block
-				if blocks, err = script.Parse(md); err == nil {
+				if blocks, err = script.ParseAt(f.Markdown, f.Line); err == nil {
 					s.Commands = script.Commands(blocks)
 				}
 			}
+			meta := f.Meta
 			if err != nil {
 				errs = append(errs, fmt.Errorf("step %q: %w", s.ID, err))
 			}
@@ -170,11 +171,11 @@ func load() []Step {
 
 // LessonBlocks parses the fenced code blocks of a lesson of package content.
 func LessonBlocks(lesson string) ([]script.Block, error) {
-	_, md, err := content.Read(content.Lessons, "lessons", lesson)
+	f, err := content.ReadFile(content.Lessons, "lessons", lesson)
 	if err != nil {
 		return nil, fmt.Errorf("read lesson %q: %w", lesson, err)
 	}
-	blocks, err := script.Parse(md)
+	blocks, err := script.ParseAt(f.Markdown, f.Line)
 	if err != nil {
 		return nil, fmt.Errorf("lesson %q: %w", lesson, err)
 	}

@@ -129,54 +129,11 @@ func demoEnv(f *Factory, l demo.Layout) *checks.Env {
 
 func runDemo(ctx context.Context, o *DemoOptions) error {
 	f := o.f
-	for _, id := range []string{o.From, o.To} {
-		if id != "" {
-			if _, err := lookupStep(id); err != nil {
-				return err
-			}
-		}
-	}
-	if o.Offline && o.Online {
-		return usageErrorf("--offline and --online contradict each other")
-	}
-	l, err := demoLayout(f)
+	l, err := o.layout()
 	if err != nil {
 		return err
 	}
-	last := o.To
-	if last == "" {
-		ids := steps.IDs()
-		last = ids[len(ids)-1]
-	}
-	if os.Geteuid() != 0 && steps.NeedsRoot(last) {
-		return usageErrorf("the demo runs containerd and the kubelet, which need root: run it with sudo, or stop before them with --to scheduler")
-	}
-	if home, _ := os.UserHomeDir(); l.WorkDir == "/" || l.WorkDir == home {
-		return usageErrorf("the demo needs a directory of its own (it creates and later removes etcd-data, containerd/, kubelet/ ...), not %s: pass --workdir", l.WorkDir)
-	}
-	if err := os.MkdirAll(l.WorkDir, 0o755); err != nil {
-		return fmt.Errorf("create the demo directory: %w", err)
-	}
-	binDir := o.BinDir
-	if binDir == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			if dir := filepath.Join(home, ".cache", "kubetutor", "bin-"+course.KubernetesVersion); statOK(dir) {
-				binDir = dir
-			}
-		}
-	}
-	// Where the demo looks for binaries bin/ lacks, after --bin-dir: as
-	// `check tools` does, ./bin (where kubetutor fetch puts them), the
-	// build cache, then PATH. The tools step's version-skew check refuses
-	// a mix outside Kubernetes' policy.
-	var search []string
-	if cwd, err := os.Getwd(); err == nil && filepath.Join(cwd, "bin") != l.Bin() {
-		search = append(search, filepath.Join(cwd, "bin"))
-	}
-	if binDir != o.BinDir {
-		search, binDir = append(search, binDir), ""
-	}
-	search = append(search, filepath.SplitList(os.Getenv("PATH"))...)
+	binDir, search := o.binDirs(l)
 	facts := host.Detect()
 	fmt.Fprintf(f.IO.Out, "Demo in %s. Host: cgroup v1 %t, oom_score_adj restricted %t, CNI plugins in %s.\n",
 		l.WorkDir, facts.CgroupV1, facts.RestrictOOMScoreAdj, orDefault(facts.CNIBinDir, "(none found)"))
@@ -187,23 +144,8 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	env := demoEnv(f, l)
 	defer env.Close()
 	if !o.SkipPreflight {
-		res, ok := preflight(ctx, env, o.From == "")
-		if !ok {
-			// Only what stands in the way.
-			var bad []checks.Result
-			for _, c := range res.Checks {
-				if !c.Passed() {
-					bad = append(bad, c)
-				}
-			}
-			res.Checks = bad
-			_ = report.Step(f.IO.Out, res, report.Options{Color: f.IO.Color})
-			return &ExitError{Code: 1, Err: errors.New("the preflight found problems on this machine (above); fix them, or pass --skip-preflight")}
-		}
-		for _, c := range res.Checks {
-			if c.Status == checks.Warn {
-				fmt.Fprintf(f.IO.Out, "  ! %s: %s\n", c.Name, c.Message)
-			}
+		if err := o.preflight(ctx, env); err != nil {
+			return err
 		}
 	}
 	d := &demo.Demo{
@@ -218,6 +160,89 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 			return nil
 		}
 		return err
+	}
+	return nil
+}
+
+// layout checks the flags and the machine (root for the steps that need
+// it), and makes the demo's work directory.
+func (o *DemoOptions) layout() (demo.Layout, error) {
+	for _, id := range []string{o.From, o.To} {
+		if id != "" {
+			if _, err := lookupStep(id); err != nil {
+				return demo.Layout{}, err
+			}
+		}
+	}
+	if o.Offline && o.Online {
+		return demo.Layout{}, usageErrorf("--offline and --online contradict each other")
+	}
+	l, err := demoLayout(o.f)
+	if err != nil {
+		return l, err
+	}
+	last := o.To
+	if last == "" {
+		ids := steps.IDs()
+		last = ids[len(ids)-1]
+	}
+	if os.Geteuid() != 0 && steps.NeedsRoot(last) {
+		return l, usageErrorf("the demo runs containerd and the kubelet, which need root: run it with sudo, or stop before them with --to scheduler")
+	}
+	if home, _ := os.UserHomeDir(); l.WorkDir == "/" || l.WorkDir == home {
+		return l, usageErrorf("the demo needs a directory of its own (it creates and later removes etcd-data, containerd/, kubelet/ ...), not %s: pass --workdir", l.WorkDir)
+	}
+	if err := os.MkdirAll(l.WorkDir, 0o755); err != nil {
+		return l, fmt.Errorf("create the demo directory: %w", err)
+	}
+	return l, nil
+}
+
+// binDirs are the demo's --bin-dir (the build cache when not given and
+// there) and where it looks for the binaries bin/ lacks after it: as
+// `check tools` does, ./bin (where kubetutor fetch puts them), the build
+// cache, then PATH. The tools step's version-skew check refuses a mix
+// outside Kubernetes' policy.
+func (o *DemoOptions) binDirs(l demo.Layout) (binDir string, search []string) {
+	binDir = o.BinDir
+	if binDir == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			if dir := filepath.Join(home, ".cache", "kubetutor", "bin-"+course.KubernetesVersion); statOK(dir) {
+				binDir = dir
+			}
+		}
+	}
+	if cwd, err := os.Getwd(); err == nil && filepath.Join(cwd, "bin") != l.Bin() {
+		search = append(search, filepath.Join(cwd, "bin"))
+	}
+	if binDir != o.BinDir {
+		search, binDir = append(search, binDir), ""
+	}
+	search = append(search, filepath.SplitList(os.Getenv("PATH"))...)
+	return binDir, search
+}
+
+// preflight runs doctor's host checks: an error showing only what stands
+// in the way, else the warnings are printed.
+func (o *DemoOptions) preflight(ctx context.Context, env *checks.Env) error {
+	f := o.f
+	res, ok := preflight(ctx, env, o.From == "")
+	if !ok {
+		// Only what stands in the way.
+		var bad []checks.Result
+		for _, c := range res.Checks {
+			if !c.Passed() {
+				bad = append(bad, c)
+			}
+		}
+		res.Checks = bad
+		_ = report.Step(f.IO.Out, res, report.Options{Color: f.IO.Color})
+		return &ExitError{Code: 1, Err: errors.New("the preflight found problems on this machine (above); fix them, or pass --skip-preflight")}
+	}
+	for _, c := range res.Checks {
+		if c.Status == checks.Warn {
+			fmt.Fprintf(f.IO.Out, "  ! %s: %s\n", c.Name, c.Message)
+		}
 	}
 	return nil
 }

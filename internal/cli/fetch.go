@@ -45,16 +45,7 @@ type FetchOptions struct {
 	Verbose           bool
 }
 
-// fetchHook lets tests adjust the options fetch.Run gets (OS directories,
-// retry delays).
-var fetchHook func(*fetch.Options)
-
-func newFetchCmd(f *Factory) *cobra.Command {
-	o := &FetchOptions{f: f}
-	cmd := &cobra.Command{
-		Use:   "fetch [COMPONENT...]",
-		Short: "Get the cluster's parts: the Kubernetes binaries, etcd and the CNI plugins",
-		Long: `Get the cluster's parts into the work dir's bin/, where the tools step looks:
+const fetchLong = `Get the cluster's parts into the work dir's bin/, where the tools step looks:
 
   kubernetes   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl
                from https://dl.k8s.io/<ver>/bin/linux/<arch>/<name>
@@ -113,8 +104,9 @@ Any web server can serve such a directory, and such a directory can be filled by
 hand with curl from the upstream locations.
 
 Exit status: 0 when everything is in place, 1 when a download, a check or the
-build failed, 2 on bad flags.`,
-		Example: `  # everything, into ./bin (and ./bin/cni), then check
+build failed, 2 on bad flags.`
+
+const fetchExample = `  # everything, into ./bin (and ./bin/cni), then check
   kubetutor fetch
   export PATH=$PWD/bin:$PATH
   kubetutor check tools
@@ -141,13 +133,31 @@ build failed, 2 on bad flags.`,
 
   # a plain-HTTP mirror: nothing authenticates it, so only on a network you trust
   kubetutor fetch --serve /srv/kubetutor --addr :8080
-  kubetutor fetch --mirror http://192.168.1.10:8080 --insecure-mirror`,
+  kubetutor fetch --mirror http://192.168.1.10:8080 --insecure-mirror`
+
+// fetchHook lets tests adjust the options fetch.Run gets (OS directories,
+// retry delays).
+var fetchHook func(*fetch.Options)
+
+func newFetchCmd(f *Factory) *cobra.Command {
+	o := &FetchOptions{f: f}
+	cmd := &cobra.Command{
+		Use:       "fetch [COMPONENT...]",
+		Short:     "Get the cluster's parts: the Kubernetes binaries, etcd and the CNI plugins",
+		Long:      fetchLong,
+		Example:   fetchExample,
 		ValidArgs: []string{"kubernetes", "etcd", "cni", "containerd", "crictl"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Components = args
 			return runFetch(cmd, o)
 		},
 	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+// addFlags declares fetch's flags and what each mode excludes.
+func (o *FetchOptions) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.BinDir, "bin-dir", "", "where the programs go (default: bin/ in the work dir)")
 	fl.StringVar(&o.CNIDir, "cni-dir", "", "where the CNI plugins go (default: cni/ in the bin dir; containerd's default is /opt/cni/bin)")
@@ -177,11 +187,32 @@ build failed, 2 on bad flags.`,
 	_ = cmd.MarkFlagDirname("mirror-dir")
 	_ = cmd.MarkFlagDirname("serve")
 	_ = cmd.RegisterFlagCompletionFunc("arch", cobra.FixedCompletions([]string{"amd64", "arm64"}, cobra.ShellCompDirectiveNoFileComp))
-	return cmd
 }
 
 func runFetch(cmd *cobra.Command, o *FetchOptions) error {
-	f := o.f
+	if o.Serve != "" {
+		if len(o.Components) > 0 {
+			return usageErrorf("--serve only serves a directory: it takes --addr, not %s", strings.Join(o.Components, " "))
+		}
+		return runFetchServe(cmd.Context(), o)
+	}
+	if err := o.validate(cmd); err != nil {
+		return err
+	}
+	opts, err := o.options(cmd)
+	if err != nil {
+		return err
+	}
+	res, err := fetch.Run(cmd.Context(), opts)
+	if err != nil {
+		return o.explain(err, opts)
+	}
+	fetchSummary(o, opts, res)
+	return nil
+}
+
+// validate refuses what the flags and components given cannot mean.
+func (o *FetchOptions) validate(cmd *cobra.Command) error {
 	changed := func(names ...string) []string {
 		var out []string
 		for _, n := range names {
@@ -190,12 +221,6 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 			}
 		}
 		return out
-	}
-	if o.Serve != "" {
-		if len(o.Components) > 0 {
-			return usageErrorf("--serve only serves a directory: it takes --addr, not %s", strings.Join(o.Components, " "))
-		}
-		return runFetchServe(cmd.Context(), o)
 	}
 	if changed("addr") != nil {
 		return usageErrorf("--addr is where --serve listens: give --serve DIR too")
@@ -216,7 +241,21 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 	if o.StallTimeout <= 0 {
 		return usageErrorf("--stall-timeout must be positive")
 	}
+	if o.InsecureMirror && o.Mirror == "" {
+		return usageErrorf("--insecure-mirror accepts a plain http:// --mirror: give --mirror URL too")
+	}
+	if o.Mirror != "" {
+		if err := fetch.CheckBaseURL(o.Mirror); err != nil {
+			return usageErrorf("--mirror: %v", err)
+		}
+	}
+	return nil
+}
 
+// options are fetch.Run's options for the validated flags; it warns of
+// an insecure mirror.
+func (o *FetchOptions) options(cmd *cobra.Command) (fetch.Options, error) {
+	f := o.f
 	opts := fetch.Options{
 		MirrorDir:         o.MirrorDir,
 		Arch:              o.Arch,
@@ -235,13 +274,7 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 	for _, c := range o.Components {
 		opts.Components = append(opts.Components, fetch.Component(c))
 	}
-	if o.InsecureMirror && o.Mirror == "" {
-		return usageErrorf("--insecure-mirror accepts a plain http:// --mirror: give --mirror URL too")
-	}
 	if o.Mirror != "" {
-		if err := fetch.CheckBaseURL(o.Mirror); err != nil {
-			return usageErrorf("--mirror: %v", err)
-		}
 		opts.Sources = fetch.Mirror(o.Mirror)
 		opts.InsecureHTTP = o.InsecureMirror
 		if strings.HasPrefix(o.Mirror, "http://") && o.InsecureMirror {
@@ -262,7 +295,7 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 	if o.MirrorDir == "" {
 		wd, err := workDir(f)
 		if err != nil {
-			return err
+			return opts, err
 		}
 		opts.BinDir = o.BinDir
 		if opts.BinDir == "" {
@@ -273,24 +306,24 @@ func runFetch(cmd *cobra.Command, o *FetchOptions) error {
 	if fetchHook != nil {
 		fetchHook(&opts)
 	}
+	return opts, nil
+}
 
-	res, err := fetch.Run(cmd.Context(), opts)
+// explain is fetch.Run's error, a usage error or with a hint where one
+// helps.
+func (o *FetchOptions) explain(err error, opts fetch.Options) error {
 	if fetch.IsUsage(err) {
 		return usageErrorf("%v", err)
 	}
 	var certErr *tls.CertificateVerificationError
-	if err != nil && errors.As(err, &certErr) && o.Mirror != "" && opts.HTTP.Fingerprint == "" {
+	if errors.As(err, &certErr) && o.Mirror != "" && opts.HTTP.Fingerprint == "" {
 		return fmt.Errorf("%w\nhint: a room's mirror has the room's own certificate: run the room join command the instructor gave first, then fetch pins the certificate join pinned", err)
 	}
 	var netErr net.Error
-	if err != nil && errors.As(err, &netErr) && o.Mirror == "" {
+	if errors.As(err, &netErr) && o.Mirror == "" {
 		return fmt.Errorf("%w\nhint: without a way to the release servers, build from the Go module proxy (kubetutor fetch --from-source) or use a mirror (--mirror URL)", err)
 	}
-	if err != nil {
-		return err
-	}
-	fetchSummary(o, opts, res)
-	return nil
+	return err
 }
 
 // fetchSummary says what to do with what was fetched.

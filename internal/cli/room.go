@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"log"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -117,7 +114,39 @@ restarted server has its room back and the printed URLs stay valid.`,
 }
 
 func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
-	out := o.f.IO.Out
+	if err := o.validate(); err != nil {
+		return err
+	}
+	r, err := room.Open(ctx, room.ServeConfig{
+		Addr: o.Addr, Data: o.Data, TLS: o.TLS, NewCertificate: o.NewCertificate,
+		InstructorToken: o.InstructorToken, JoinToken: o.JoinToken,
+		StuckAfter: o.StuckAfter, MirrorDir: o.MirrorDir, Log: o.f.IO.ErrOut,
+	})
+	switch {
+	case errors.Is(err, room.ErrDataInMirror):
+		return usageErrorf("--mirror-dir %s and --data %s overlap: the mirror would be next to the room's tokens and key; keep them in separate directories", o.MirrorDir, o.Data)
+	case errors.Is(err, room.ErrSameTokens):
+		return usageErrorf("the instructor token and the join token must differ")
+	case err != nil:
+		return err
+	}
+	defer r.Close()
+	if r.CertificateReplaced() {
+		fmt.Fprintln(o.f.IO.ErrOut, "note: the room has a new TLS certificate: learners who joined before must run the new join command below")
+	}
+	o.printOpen(r)
+	if o.ready != nil {
+		o.ready(r.Addr())
+	}
+	if err := r.Serve(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.f.IO.Out, "Room closed.")
+	return ctx.Err()
+}
+
+// validate checks the flags, and warns of an empty mirror.
+func (o *RoomServeOptions) validate() error {
 	if o.StuckAfter < 0 {
 		return usageErrorf("--stuck-after must not be negative")
 	}
@@ -141,66 +170,21 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 			fmt.Fprintf(o.f.IO.ErrOut, "warning: %s holds no release yet; fill it with kubetutor fetch --mirror-dir %s\n", o.MirrorDir, shellquote.Quote(o.MirrorDir))
 		}
 	}
-	store, err := room.OpenStore(o.Data)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if o.MirrorDir != "" && o.Data != "" {
-		m, merr := fetch.RealPath(o.MirrorDir)
-		d, derr := fetch.RealPath(o.Data)
-		if merr == nil && derr == nil && (fetch.Within(d, m) || fetch.Within(m, d)) {
-			return usageErrorf("--mirror-dir %s and --data %s overlap: the mirror would be next to the room's tokens and key; keep them in separate directories", o.MirrorDir, o.Data)
-		}
-	}
-	itok, err := roomToken(store, "instructor-token", o.InstructorToken)
-	if err != nil {
-		return err
-	}
-	jtok, err := roomToken(store, "join-token", o.JoinToken)
-	if err != nil {
-		return err
-	}
-	if itok == jtok {
-		return usageErrorf("the instructor token and the join token must differ")
-	}
+	return nil
+}
 
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.Addr, err)
-	}
-	defer ln.Close()
-	scheme, fingerprint := "http", ""
-	if o.TLS {
-		cert, made, err := room.Certificate(o.Data, roomHosts(ln.Addr()), o.NewCertificate)
-		if err != nil {
-			return err
-		}
-		if made && o.NewCertificate {
-			fmt.Fprintln(o.f.IO.ErrOut, "note: the room has a new TLS certificate: learners who joined before must run the new join command below")
-		}
-		fingerprint = room.Fingerprint(cert.Certificate[0])
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		scheme = "https"
-	}
-
-	srv := room.NewServer(room.Config{
-		Store: store, InstructorToken: itok, JoinToken: jtok, StuckAfter: o.StuckAfter,
-		MirrorDir: o.MirrorDir, Log: o.f.IO.ErrOut,
-	})
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
-		ErrorLog: log.New(o.f.IO.ErrOut, "", log.Ltime)}
-
-	urls := fetch.MirrorURLs(ln.Addr())
-	for i, u := range urls {
-		urls[i] = scheme + strings.TrimPrefix(u, "http")
-	}
+// printOpen prints what the open room serves: the dashboard's URLs, the
+// learners' join command, the mirror's fetch command and the API.
+func (o *RoomServeOptions) printOpen(r *room.Room) {
+	out := o.f.IO.Out
+	urls := r.URLs()
+	itok, jtok, fingerprint := r.InstructorToken(), r.JoinToken(), r.Fingerprint()
 	fpQuery := ""
 	if fingerprint != "" {
 		nfp, _ := room.NormalizeFingerprint(fingerprint)
 		fpQuery = "&fingerprint=" + nfp
 	}
-	fmt.Fprintf(out, "Room open on %s (%s).\n\n", ln.Addr(), scheme)
+	fmt.Fprintf(out, "Room open on %s (%s).\n\n", r.Addr(), r.Scheme())
 	fmt.Fprintln(out, "Dashboard (instructor; the link carries your token, keep it to yourself):")
 	for _, u := range urls {
 		fmt.Fprintf(out, "  %s/?token=%s\n", u, itok)
@@ -209,17 +193,7 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	for _, u := range urls {
 		fmt.Fprintf(out, "  kubetutor room join %s --name \"YOUR NAME\"\n", shellquote.Quote(u+"/?token="+jtok+fpQuery))
 	}
-	if o.MirrorDir != "" && o.TLS {
-		fmt.Fprintln(out, "\nBinaries mirror (HTTPS with the room's certificate, which fetch pins once the learner joined):")
-		for _, u := range urls {
-			fmt.Fprintf(out, "  kubetutor fetch --mirror %s\n", shellquote.Quote(u+"/mirror"))
-		}
-	} else if o.MirrorDir != "" {
-		fmt.Fprintln(out, "\nBinaries mirror (plain HTTP: nothing authenticates it, anyone on the network can swap a binary and its checksum; serve with --tls to have it pinned):")
-		for _, u := range urls {
-			fmt.Fprintf(out, "  kubetutor fetch --mirror %s --insecure-mirror\n", shellquote.Quote(u+"/mirror"))
-		}
-	}
+	o.printMirror(urls)
 	if fingerprint != "" {
 		fmt.Fprintf(out, "\nTLS certificate fingerprint (SHA-256): %s\n", fingerprint)
 	}
@@ -229,67 +203,23 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	} else {
 		fmt.Fprintln(out, "Ctrl-C closes the room (give --data DIR to keep it across restarts).")
 	}
-	if o.ready != nil {
-		o.ready(ln.Addr())
-	}
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); srv.Run(runCtx) }()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		cancel()
-		wg.Wait()
-		return fmt.Errorf("serve the room on %s: %w", o.Addr, err)
-	case <-ctx.Done():
-	}
-	cancel()
-	shutCtx, stop := context.WithTimeout(context.Background(), 2*time.Second)
-	defer stop()
-	// Open dashboards hold their event streams: close them after a grace.
-	if err := hs.Shutdown(shutCtx); err != nil {
-		_ = hs.Close()
-	}
-	wg.Wait()
-	if err := store.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintln(out, "Room closed.")
-	return ctx.Err()
 }
 
-// roomToken is the flag's token, else the one kept with the room, else a
-// new random one (kept with the room when it has --data).
-func roomToken(store *room.Store, key, flag string) (string, error) {
-	t := flag
-	if t == "" {
-		t = store.Meta(key)
-	}
-	if t == "" {
-		t = room.RandomToken()
-	}
-	if err := store.SetMeta(key, t); err != nil {
-		return "", err
-	}
-	return t, nil
-}
-
-// roomHosts are the names the room's certificate is made for.
-func roomHosts(addr net.Addr) []string {
-	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	if h, err := os.Hostname(); err == nil && h != "" {
-		hosts = append(hosts, h)
-	}
-	for _, u := range fetch.MirrorURLs(addr) {
-		if host, _, err := net.SplitHostPort(strings.TrimPrefix(u, "http://")); err == nil {
-			hosts = append(hosts, host)
+// printMirror prints the fetch command of the mirror served under /mirror.
+func (o *RoomServeOptions) printMirror(urls []string) {
+	out := o.f.IO.Out
+	switch {
+	case o.MirrorDir != "" && o.TLS:
+		fmt.Fprintln(out, "\nBinaries mirror (HTTPS with the room's certificate, which fetch pins once the learner joined):")
+		for _, u := range urls {
+			fmt.Fprintf(out, "  kubetutor fetch --mirror %s\n", shellquote.Quote(u+"/mirror"))
+		}
+	case o.MirrorDir != "":
+		fmt.Fprintln(out, "\nBinaries mirror (plain HTTP: nothing authenticates it, anyone on the network can swap a binary and its checksum; serve with --tls to have it pinned):")
+		for _, u := range urls {
+			fmt.Fprintf(out, "  kubetutor fetch --mirror %s --insecure-mirror\n", shellquote.Quote(u+"/mirror"))
 		}
 	}
-	return hosts
 }
 
 // RoomJoinOptions are the options of `kubetutor room join`.

@@ -47,16 +47,7 @@ func daemons() []Component {
 }
 
 // LookupComponent finds a component the demo starts by name.
-func LookupComponent(name string) (Component, error) {
-	var names []string
-	for _, c := range Components {
-		if c.Name == name {
-			return c, nil
-		}
-		names = append(names, c.Name)
-	}
-	return Component{}, fmt.Errorf("unknown component %q (components: %s)", name, strings.Join(names, ", "))
-}
+func LookupComponent(name string) (Component, error) { return course.LookupIn(Components, name) }
 
 // Options tune a demo run.
 type Options struct {

@@ -203,6 +203,7 @@ func (d *downloader) get(ctx context.Context, label, url string, newSink func() 
 	}
 }
 
+// once is one attempt of get.
 func (d *downloader) once(ctx context.Context, label, url string, newSink func() (io.Writer, error), bar bool) (int64, error) {
 	w, err := newSink()
 	if err != nil {
@@ -221,69 +222,100 @@ func (d *downloader) once(ctx context.Context, label, url string, newSink func()
 	// The stall timer runs from the request on: a server that accepts the
 	// connection and never answers stalls as surely as one that stops
 	// sending half-way.
-	stall := time.AfterFunc(d.o.StallTimeout, func() { cancel(errStalled) })
-	defer stall.Stop()
-	resp, err := d.client.Do(req)
+	a := &transfer{d: d, ctx: ctx, reqCtx: reqCtx, url: url, stall: time.AfterFunc(d.o.StallTimeout, func() { cancel(errStalled) })}
+	defer a.stall.Stop()
+	resp, err := a.do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		var ne net.Error
-		if errors.Is(context.Cause(reqCtx), errStalled) || (errors.As(err, &ne) && ne.Timeout()) {
-			// Not retried: a server that takes a connection and says
-			// nothing is broken, not busy; retrying only triples the wait.
-			return 0, fmt.Errorf("GET %s: no answer within %s (--stall-timeout): the server accepted the connection but sent nothing; check the mirror (--mirror) or the network", url, d.o.StallTimeout)
-		}
-		return 0, &transientError{fmt.Errorf("GET %s: %w", url, unwrapURLError(err))}
-	}
-	stall.Reset(d.o.StallTimeout)
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		err := &StatusError{URL: url, Status: resp.Status, Code: resp.StatusCode}
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
-			return 0, &transientError{err}
-		}
 		return 0, err
 	}
+	defer resp.Body.Close()
 	size := resp.ContentLength
 	if bar {
 		d.rep.Start(label, size)
 		defer d.rep.Status("")
 	}
+	return a.copy(w, resp.Body, size, bar)
+}
+
+// transfer is one GET of a download, under a stall timer that cancels
+// reqCtx with errStalled.
+type transfer struct {
+	d           *downloader
+	ctx, reqCtx context.Context
+	url         string
+	stall       *time.Timer
+}
+
+// do sends the request: an answer other than 200 is an error (transient
+// when worth another attempt), and so is no answer.
+func (a *transfer) do(req *http.Request) (*http.Response, error) {
+	resp, err := a.d.client.Do(req)
+	if err != nil {
+		if a.ctx.Err() != nil {
+			return nil, a.ctx.Err()
+		}
+		var ne net.Error
+		if errors.Is(context.Cause(a.reqCtx), errStalled) || (errors.As(err, &ne) && ne.Timeout()) {
+			// Not retried: a server that takes a connection and says
+			// nothing is broken, not busy; retrying only triples the wait.
+			return nil, fmt.Errorf("GET %s: no answer within %s (--stall-timeout): the server accepted the connection but sent nothing; check the mirror (--mirror) or the network", a.url, a.d.o.StallTimeout)
+		}
+		return nil, &transientError{fmt.Errorf("GET %s: %w", a.url, unwrapURLError(err))}
+	}
+	a.stall.Reset(a.d.o.StallTimeout)
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		err := &StatusError{URL: a.url, Status: resp.Status, Code: resp.StatusCode}
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
+			return nil, &transientError{err}
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// copy copies body (size bytes; -1: unknown) into w, resetting the stall
+// timer on every read and reporting progress with bar.
+func (a *transfer) copy(w io.Writer, body io.Reader, size int64, bar bool) (int64, error) {
 	var n int64
 	buf := make([]byte, 64<<10)
 	for {
-		m, rerr := resp.Body.Read(buf)
+		m, rerr := body.Read(buf)
 		if m > 0 {
-			stall.Reset(d.o.StallTimeout)
+			a.stall.Reset(a.d.o.StallTimeout)
 			if _, werr := w.Write(buf[:m]); werr != nil {
 				return n, werr
 			}
 			n += int64(m)
 			if bar {
-				d.rep.Progress(n)
+				a.d.rep.Progress(n)
 			}
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			switch {
-			case errors.Is(context.Cause(reqCtx), errStalled):
-				return n, &transientError{fmt.Errorf("GET %s: no data for %s after %s: the server stopped sending", url, d.o.StallTimeout, FormatSize(n))}
-			case ctx.Err() != nil:
-				return n, ctx.Err()
-			case size >= 0:
-				return n, &transientError{fmt.Errorf("GET %s: the transfer broke off after %s of %s: %w", url, FormatSize(n), FormatSize(size), rerr)}
-			default:
-				return n, &transientError{fmt.Errorf("GET %s: the transfer broke off after %s: %w", url, FormatSize(n), rerr)}
-			}
+			return n, a.readError(rerr, n, size)
 		}
 	}
 	if size >= 0 && n != size {
-		return n, &transientError{fmt.Errorf("GET %s: got %d of %d bytes", url, n, size)}
+		return n, &transientError{fmt.Errorf("GET %s: got %d of %d bytes", a.url, n, size)}
 	}
 	return n, nil
+}
+
+// readError says why reading the body failed after n bytes.
+func (a *transfer) readError(rerr error, n, size int64) error {
+	switch {
+	case errors.Is(context.Cause(a.reqCtx), errStalled):
+		return &transientError{fmt.Errorf("GET %s: no data for %s after %s: the server stopped sending", a.url, a.d.o.StallTimeout, FormatSize(n))}
+	case a.ctx.Err() != nil:
+		return a.ctx.Err()
+	case size >= 0:
+		return &transientError{fmt.Errorf("GET %s: the transfer broke off after %s of %s: %w", a.url, FormatSize(n), FormatSize(size), rerr)}
+	default:
+		return &transientError{fmt.Errorf("GET %s: the transfer broke off after %s: %w", a.url, FormatSize(n), rerr)}
+	}
 }
 
 // unwrapURLError drops *url.Error's `Get "URL":` prefix, which the callers say themselves.

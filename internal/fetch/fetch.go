@@ -139,7 +139,18 @@ func (r *Result) Item(name string) (Item, bool) {
 	return Item{}, false
 }
 
+// complete fills in the defaults, checks the options and makes the
+// directories absolute.
 func (o *Options) complete() error {
+	o.setDefaults()
+	if err := o.validate(); err != nil {
+		return err
+	}
+	return o.resolveDirs()
+}
+
+// setDefaults fills in what was not given.
+func (o *Options) setDefaults() {
 	if o.Arch == "" {
 		o.Arch = runtime.GOARCH
 	}
@@ -174,7 +185,11 @@ func (o *Options) complete() error {
 		o.Reporter = Discard
 	}
 	o.HTTP.setDefaults()
+}
 
+// validate refuses components, versions, the architecture and sources
+// that cannot be fetched.
+func (o *Options) validate() error {
 	for _, c := range o.Components {
 		if !slices.Contains(SourceComponents, c) {
 			return invalidf("unknown component %q: use kubernetes, etcd or cni (with --from-source also containerd or crictl)", c)
@@ -207,6 +222,12 @@ func (o *Options) complete() error {
 			return &PlainHTTPError{URL: base}
 		}
 	}
+	return nil
+}
+
+// resolveDirs makes the mirror directory, or the bin and CNI directories,
+// absolute.
+func (o *Options) resolveDirs() error {
 	if o.MirrorDir != "" {
 		if o.UseOS || o.FromSource {
 			return invalidf("a mirror holds release downloads: it cannot be filled from the OS or from source")

@@ -154,17 +154,7 @@ func (r *runner) fromSourcePart(ctx context.Context, c Component, ver string) er
 	if p.CNI {
 		dir = o.CNIDir
 	}
-	upToDate := true
-	for _, b := range p.Binaries {
-		if builtVersion(filepath.Join(dir, b.Name), b) != ver {
-			upToDate = false
-		}
-	}
-	if upToDate {
-		for _, b := range p.Binaries {
-			r.rep.Line("%s: up to date (built from %s %s)", b.Name, b.Module, ver)
-			r.add(Item{Name: b.Name, Path: filepath.Join(dir, b.Name), Status: UpToDate, Version: ver})
-		}
+	if r.partUpToDate(p, dir, ver) {
 		return nil
 	}
 	goCmd, err := findGo(o.Build.Go)
@@ -173,30 +163,12 @@ func (r *runner) fromSourcePart(ctx context.Context, c Component, ver string) er
 	}
 	ctx, cancel := context.WithTimeout(ctx, sourceBuildTimeout)
 	defer cancel()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("%s: create %s: %w", c, dir, err)
-	}
-	sweepTemps(dir)
-	stage, err := os.MkdirTemp(dir, buildStagePrefix)
+	stage, work, err := sourceDirs(c, p, dir)
 	if err != nil {
-		return fmt.Errorf("%s: create a staging directory: %w", c, err)
+		return err
 	}
 	defer os.RemoveAll(stage)
-	// go runs in a directory of its own: for go install pkg@version an
-	// empty one, for etcd the wrapper module.
-	work, err := os.MkdirTemp("", "kubetutor-build-"+string(c)+"-")
-	if err != nil {
-		return fmt.Errorf("%s: create a build directory: %w", c, err)
-	}
 	defer os.RemoveAll(work)
-	if p.Wrapper {
-		if err := fsutil.WriteFile(filepath.Join(work, "go.mod"), []byte(etcdWrapperGoMod), 0o644); err != nil {
-			return fmt.Errorf("%s: write the wrapper module: %w", c, err)
-		}
-		if err := fsutil.WriteFile(filepath.Join(work, "tools.go"), []byte(etcdWrapperTools(p)), 0o644); err != nil {
-			return fmt.Errorf("%s: write the wrapper module: %w", c, err)
-		}
-	}
 	names := make([]string, len(p.Binaries))
 	for i, b := range p.Binaries {
 		names[i] = b.Name
@@ -213,6 +185,63 @@ func (r *runner) fromSourcePart(ctx context.Context, c Component, ver string) er
 			return fmt.Errorf("build %s from source: %w", c, err)
 		}
 	}
+	if err := r.installBuilt(p, stage, dir, ver); err != nil {
+		return err
+	}
+	r.rep.Line("Built in %s.", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// partUpToDate says every binary of p in dir was built from ver, and
+// reports them up to date when so.
+func (r *runner) partUpToDate(p sourcePart, dir, ver string) bool {
+	for _, b := range p.Binaries {
+		if builtVersion(filepath.Join(dir, b.Name), b) != ver {
+			return false
+		}
+	}
+	for _, b := range p.Binaries {
+		r.rep.Line("%s: up to date (built from %s %s)", b.Name, b.Module, ver)
+		r.add(Item{Name: b.Name, Path: filepath.Join(dir, b.Name), Status: UpToDate, Version: ver})
+	}
+	return true
+}
+
+// sourceDirs makes dir, a staging directory in it for the built binaries,
+// and the directory go runs in: for go install pkg@version an empty one,
+// for etcd the wrapper module. The caller removes both; on an error
+// nothing is left.
+func sourceDirs(c Component, p sourcePart, dir string) (stage, work string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", fmt.Errorf("%s: create %s: %w", c, dir, err)
+	}
+	sweepTemps(dir)
+	stage, err = os.MkdirTemp(dir, buildStagePrefix)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: create a staging directory: %w", c, err)
+	}
+	work, err = os.MkdirTemp("", "kubetutor-build-"+string(c)+"-")
+	if err != nil {
+		os.RemoveAll(stage)
+		return "", "", fmt.Errorf("%s: create a build directory: %w", c, err)
+	}
+	if p.Wrapper {
+		err = fsutil.WriteFile(filepath.Join(work, "go.mod"), []byte(etcdWrapperGoMod), 0o644)
+		if err == nil {
+			err = fsutil.WriteFile(filepath.Join(work, "tools.go"), []byte(etcdWrapperTools(p)), 0o644)
+		}
+		if err != nil {
+			os.RemoveAll(work)
+			os.RemoveAll(stage)
+			return "", "", fmt.Errorf("%s: write the wrapper module: %w", c, err)
+		}
+	}
+	return stage, work, nil
+}
+
+// installBuilt checks the build info of every binary staged and moves it
+// into dir.
+func (r *runner) installBuilt(p sourcePart, stage, dir, ver string) error {
 	for _, bin := range p.Binaries {
 		staged := filepath.Join(stage, bin.Name)
 		if v := builtVersion(staged, bin); v != ver {
@@ -229,6 +258,5 @@ func (r *runner) fromSourcePart(ctx context.Context, c Component, ver string) er
 		r.rep.Line("%s: built, %s, from %s %s", bin.Name, FormatSize(size), bin.Module, ver)
 		r.add(Item{Name: bin.Name, Path: dest, Status: Built, Version: ver, Size: size})
 	}
-	r.rep.Line("Built in %s.", time.Since(start).Round(time.Second))
 	return nil
 }

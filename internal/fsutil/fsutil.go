@@ -113,10 +113,17 @@ func Open(path string) (*os.File, error) {
 	} else if !fi.Mode().IsRegular() {
 		return nil, &NotRegularError{Path: path, Kind: Kind(fi.Mode())}
 	}
-	// O_NONBLOCK: should path have become a FIFO since the Stat, open
-	// returns at once instead of waiting for a writer. It has no effect on
-	// reads of a regular file.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	// Should path have become a FIFO since the Stat, OpenRegular returns
+	// at once instead of waiting for a writer.
+	return OpenRegular(path, os.O_RDONLY, 0)
+}
+
+// OpenRegular is os.OpenFile for a regular file only: it opens with
+// O_NONBLOCK, so that it never blocks on a FIFO (the flag has no effect on
+// a regular file's reads and writes), and refuses what the opened
+// descriptor shows is not a regular file with a *NotRegularError.
+func OpenRegular(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, perm)
 	if err != nil {
 		return nil, err
 	}

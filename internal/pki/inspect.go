@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubetutor/kubetutor/course"
+	"github.com/kubetutor/kubetutor/internal/certutil"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
@@ -315,7 +316,7 @@ func chainCheck(c, ca *x509.Certificate, caErr error, opts InspectOptions) Chain
 	case c.CheckSignatureFrom(ca) != nil:
 		ch.Status, ch.Detail = ChainNotByCA, fmt.Sprintf("issued by %s, not signed by %s (%s)", c.Issuer, opts.CAFile, ca.Subject)
 	default:
-		if err := verifyChain(c, ca, opts.Now); err != nil {
+		if err := certutil.VerifyChain(c, ca, opts.Now); err != nil {
 			ch.Status, ch.Detail = ChainInvalid, fmt.Sprintf("signed by %s, but does not verify: %v", opts.CAFile, err)
 		} else {
 			ch.Status, ch.Detail = ChainVerified, fmt.Sprintf("signed by %s (%s)", opts.CAFile, ca.Subject)
@@ -384,14 +385,14 @@ func notes(in Inspection, c *x509.Certificate, opts InspectOptions) []string {
 		}
 	}
 	if server && !c.IsCA {
-		names := certSANs(c)
+		names := certutil.SANs(c)
 		if len(names) == 0 {
 			n = append(n, "A serving certificate without SANs: TLS clients check the name they dialled against the SANs and will refuse it.")
 		} else {
 			n = append(n, "As a serving certificate, clients may reach it as: "+strings.Join(names, ", ")+".")
 		}
 		if slices.ContainsFunc(course.RequiredSANs, func(s string) bool { return slices.Contains(names, s) }) {
-			if missing := missingSANs(c, course.RequiredSANs); len(missing) > 0 {
+			if missing := certutil.MissingSANs(c, course.RequiredSANs); len(missing) > 0 {
 				n = append(n, "For the API server it lacks "+strings.Join(missing, ", ")+": clients using those names get \"x509: certificate is valid for ..., not ...\".")
 			}
 		}

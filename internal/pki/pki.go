@@ -392,12 +392,52 @@ func (o Options) generate(ids []identity, kubeconfigDir string) ([]planned, erro
 	if err != nil {
 		return nil, err
 	}
-
-	// Keys are the slow part: make them in parallel, then sign in order.
-	type keyed struct {
-		csr, key []byte
-		err      error
+	keys, saKey, err := o.newKeys(ids)
+	if err != nil {
+		return nil, err
 	}
+	certs, err := signAll(sign, ids, keys)
+	if err != nil {
+		return nil, err
+	}
+	saPub, err := x509.MarshalPKIXPublicKey(saKey.Public())
+	if err != nil {
+		return nil, fmt.Errorf("encode the service-account public key: %w", err)
+	}
+
+	c := func(n string) string { return filepath.Join(o.CertsDir, n) }
+	plan := []planned{
+		{c(course.CAFile), 0o644, "CA certificate (CN=" + CACommonName + ")", caCert},
+		{c(course.CAKeyFile), 0o600, "CA private key: whoever has it can issue any identity", caKeyPEM},
+	}
+	for _, id := range ids {
+		is := certs[id.base]
+		plan = append(plan,
+			planned{c(id.base + ".crt"), 0o644, id.what, is.cert},
+			planned{c(id.base + ".key"), 0o600, "private key of " + id.base + ".crt", is.key},
+		)
+		if id.base == "server" {
+			plan = append(plan,
+				planned{c(course.ServiceAccountKeyFile), 0o600, "ServiceAccount token signing key (RSA)",
+					pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(saKey)})},
+				planned{c(course.ServiceAccountPubFile), 0o644, "ServiceAccount token verification key (public half)",
+					pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub})},
+			)
+		}
+	}
+	return o.planKubeconfigs(plan, ids, kubeconfigDir, caCert, certs)
+}
+
+// keyed is one identity's new key and its certificate request, PEM.
+type keyed struct {
+	csr, key []byte
+	err      error
+}
+
+// newKeys makes every identity's key and CSR, and the service-account
+// key. Keys are the slow part: they are made in parallel. An identity's
+// error is in its keyed, for the caller to return in order.
+func (o Options) newKeys(ids []identity) ([]keyed, *rsa.PrivateKey, error) {
 	keys := make([]keyed, len(ids))
 	var saKey *rsa.PrivateKey
 	var saErr error
@@ -429,10 +469,11 @@ func (o Options) generate(ids []identity, kubeconfigDir string) ([]planned, erro
 		saKey = k.(*rsa.PrivateKey)
 	})
 	wg.Wait()
-	if saErr != nil {
-		return nil, saErr
-	}
+	return keys, saKey, saErr
+}
 
+// signAll signs every identity's CSR with the CA, in order.
+func signAll(sign *local.Signer, ids []identity, keys []keyed) (map[string]issued, error) {
 	certs := map[string]issued{}
 	for i, id := range ids {
 		if keys[i].err != nil {
@@ -448,32 +489,11 @@ func (o Options) generate(ids []identity, kubeconfigDir string) ([]planned, erro
 		}
 		certs[id.base] = issued{cert: cert, key: keys[i].key}
 	}
+	return certs, nil
+}
 
-	saPub, err := x509.MarshalPKIXPublicKey(saKey.Public())
-	if err != nil {
-		return nil, fmt.Errorf("encode the service-account public key: %w", err)
-	}
-
-	c := func(n string) string { return filepath.Join(o.CertsDir, n) }
-	plan := []planned{
-		{c(course.CAFile), 0o644, "CA certificate (CN=" + CACommonName + ")", caCert},
-		{c(course.CAKeyFile), 0o600, "CA private key: whoever has it can issue any identity", caKeyPEM},
-	}
-	for _, id := range ids {
-		is := certs[id.base]
-		plan = append(plan,
-			planned{c(id.base + ".crt"), 0o644, id.what, is.cert},
-			planned{c(id.base + ".key"), 0o600, "private key of " + id.base + ".crt", is.key},
-		)
-		if id.base == "server" {
-			plan = append(plan,
-				planned{c(course.ServiceAccountKeyFile), 0o600, "ServiceAccount token signing key (RSA)",
-					pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(saKey)})},
-				planned{c(course.ServiceAccountPubFile), 0o644, "ServiceAccount token verification key (public half)",
-					pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPub})},
-			)
-		}
-	}
+// planKubeconfigs adds the kubeconfig of every identity that has one.
+func (o Options) planKubeconfigs(plan []planned, ids []identity, kubeconfigDir string, caCert []byte, certs map[string]issued) ([]planned, error) {
 	for _, id := range ids {
 		if id.conf == "" {
 			continue

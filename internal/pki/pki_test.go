@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/internal/certutil"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -147,10 +148,10 @@ func TestInit(t *testing.T) {
 				}
 			}
 			wantSANs := append(slices.Clone(checks.RequiredSANs), tc.extraSANs...)
-			if missing := checks.MissingSANs(server, wantSANs); len(missing) > 0 {
-				t.Errorf("server.crt lacks SANs %v (has %v)", missing, checks.CertSANs(server))
+			if missing := certutil.MissingSANs(server, wantSANs); len(missing) > 0 {
+				t.Errorf("server.crt lacks SANs %v (has %v)", missing, certutil.SANs(server))
 			}
-			if got := checks.CertSANs(server); len(got) != len(wantSANs) {
+			if got := certutil.SANs(server); len(got) != len(wantSANs) {
 				t.Errorf("server.crt SANs = %v, want exactly %v", got, wantSANs)
 			}
 			if err := server.VerifyHostname("10.0.0.1"); err != nil {
@@ -182,8 +183,8 @@ func TestInit(t *testing.T) {
 				if err := verify(cert, x509.ExtKeyUsageServerAuth); err == nil {
 					t.Errorf("%s.crt verifies as a serving certificate; it must be client-only", comp.base)
 				}
-				if len(checks.CertSANs(cert)) != 0 {
-					t.Errorf("%s.crt has SANs %v", comp.base, checks.CertSANs(cert))
+				if len(certutil.SANs(cert)) != 0 {
+					t.Errorf("%s.crt has SANs %v", comp.base, certutil.SANs(cert))
 				}
 				checkKey(t, cert, c(comp.base+".key"), tc.keyType)
 				if comp.conf != "" {

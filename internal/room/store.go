@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
@@ -239,7 +240,7 @@ func OpenStore(dir string) (*Store, error) {
 // its file: a damaged one makes it panic (or fault, reading past the end of
 // a truncated file), so the whole open runs with faults turned into panics
 // and every panic into a *DamagedError. The file is opened through
-// openRegular, so a FIFO put there in the meantime neither blocks nor is
+// fsutil.OpenRegular, so a FIFO put there in the meantime neither blocks nor is
 // written to.
 func openDB(path string) (db *bolt.DB, learners []*Learner, err error) {
 	var file *os.File
@@ -256,89 +257,123 @@ func openDB(path string) (db *bolt.DB, learners []*Learner, err error) {
 			err = &DamagedError{Path: path, Reason: fmt.Sprintf("bbolt: %v", r)}
 		}
 	}()
+	if db, err = openBolt(path, &file); err != nil {
+		return nil, nil, err
+	}
+	r := &dbReader{path: path, fileSize: -1}
+	if fi, err := file.Stat(); err == nil {
+		r.fileSize = fi.Size()
+	}
+	if err := r.read(db); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, r.learners, nil
+}
+
+// openBolt opens the bbolt file at path through fsutil.OpenRegular; *file is
+// the file bbolt opened, set as soon as it is open.
+func openBolt(path string, file **os.File) (*bolt.DB, error) {
 	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
-		f, err := openRegular(name, flag, perm)
-		file = f
+		f, err := fsutil.OpenRegular(name, flag, perm)
+		*file = f
 		return f, err
 	}
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, OpenFile: openFile})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, OpenFile: openFile})
 	switch {
-	case errors.Is(err, bolt.ErrTimeout):
-		return nil, nil, fmt.Errorf("open %s: another room server holds it", path)
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("open %s: another room server holds it", path)
 	case errors.Is(err, fsutil.ErrNotRegular):
-		return nil, nil, fmt.Errorf("open the room's database: %w; move it aside (mv %s %s) and run room serve again", err, shellquote.Quote(path), shellquote.Quote(path+".bad"))
+		return nil, fmt.Errorf("open the room's database: %w; move it aside (mv %s %s) and run room serve again", err, shellquote.Quote(path), shellquote.Quote(path+".bad"))
 	case err != nil && isFileSystemError(err):
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	case err != nil:
-		return nil, nil, &DamagedError{Path: path, Reason: err.Error()}
+		return nil, &DamagedError{Path: path, Reason: err.Error()}
 	}
-	fileSize := int64(-1)
-	if fi, err := file.Stat(); err == nil {
-		fileSize = fi.Size()
-	}
-	var damage error
-	err = db.Update(func(tx *bolt.Tx) error {
-		// A truncated file is read past its end later on, where no
-		// recover helps (the background writer): refuse it now.
-		if fileSize >= 0 && tx.Size() > fileSize {
-			damage = fmt.Errorf("it is %d bytes, shorter than the %d its pages take: it was cut off", fileSize, tx.Size())
-			return damage
-		}
-		for _, b := range [][]byte{bucketLearners, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				damage = err
-				return err
-			}
-		}
-		// Every page of every bucket is read here, in this goroutine,
-		// before tx.Check reads them in one of its own.
-		if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b, 0) }); err != nil {
-			damage = err
-			return err
-		}
-		names := map[string]string{}
-		return tx.Bucket(bucketLearners).ForEach(func(k, v []byte) error {
-			var stored struct {
-				Name string `json:"name"`
-			}
-			l, err := decodeLearner(k, v)
-			if err == nil {
-				// The room never writes one name twice (as stored: the
-				// decoder tidies older names).
-				_ = json.Unmarshal(v, &stored)
-				if names[stored.Name] != "" {
-					err = fmt.Errorf("learners %s and %s are both named %q", names[stored.Name], l.ID, l.Name)
-				}
-			}
-			if err != nil {
-				damage = err
-				return err
-			}
-			names[stored.Name] = l.ID
-			learners = append(learners, &l)
-			return nil
-		})
-	})
+	return db, nil
+}
+
+// dbReader reads an open room database and checks it whole.
+type dbReader struct {
+	path     string
+	fileSize int64 // -1: unknown
+	// damage is what the file holds wrong, as opposed to an error of the
+	// file system.
+	damage   error
+	learners []*Learner
+}
+
+// read makes the buckets, reads every learner and runs bbolt's own
+// consistency check: a damaged file is a *DamagedError.
+func (r *dbReader) read(db *bolt.DB) error {
+	err := db.Update(r.load)
 	if err == nil {
 		// bbolt's own consistency check (pages lost or freed twice) reads
 		// only pages read above: it cannot fault.
-		err = db.View(func(tx *bolt.Tx) error {
-			for cerr := range tx.Check() {
-				if damage == nil {
-					damage = cerr
-				}
-			}
-			return damage
-		})
+		err = db.View(r.check)
 	}
 	if err != nil {
-		db.Close()
-		if damage != nil || !isFileSystemError(err) {
-			return nil, nil, &DamagedError{Path: path, Reason: err.Error()}
+		if r.damage != nil || !isFileSystemError(err) {
+			return &DamagedError{Path: r.path, Reason: err.Error()}
 		}
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+		return fmt.Errorf("read %s: %w", r.path, err)
 	}
-	return db, learners, nil
+	return nil
+}
+
+// load makes the buckets if missing, reads every page, and decodes every
+// learner.
+func (r *dbReader) load(tx *bolt.Tx) error {
+	// A truncated file is read past its end later on, where no
+	// recover helps (the background writer): refuse it now.
+	if r.fileSize >= 0 && tx.Size() > r.fileSize {
+		r.damage = fmt.Errorf("it is %d bytes, shorter than the %d its pages take: it was cut off", r.fileSize, tx.Size())
+		return r.damage
+	}
+	for _, b := range [][]byte{bucketLearners, bucketMeta} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			r.damage = err
+			return err
+		}
+	}
+	// Every page of every bucket is read here, in this goroutine,
+	// before tx.Check reads them in one of its own.
+	if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b, 0) }); err != nil {
+		r.damage = err
+		return err
+	}
+	names := map[string]string{}
+	return tx.Bucket(bucketLearners).ForEach(func(k, v []byte) error {
+		var stored struct {
+			Name string `json:"name"`
+		}
+		l, err := decodeLearner(k, v)
+		if err == nil {
+			// The room never writes one name twice (as stored: the
+			// decoder tidies older names).
+			_ = json.Unmarshal(v, &stored)
+			if names[stored.Name] != "" {
+				err = fmt.Errorf("learners %s and %s are both named %q", names[stored.Name], l.ID, l.Name)
+			}
+		}
+		if err != nil {
+			r.damage = err
+			return err
+		}
+		names[stored.Name] = l.ID
+		r.learners = append(r.learners, &l)
+		return nil
+	})
+}
+
+// check runs tx.Check: the first problem it finds is the damage.
+func (r *dbReader) check(tx *bolt.Tx) error {
+	for cerr := range tx.Check() {
+		if r.damage == nil {
+			r.damage = cerr
+		}
+	}
+	return r.damage
 }
 
 // walk reads every key and value of b and of the buckets nested in it.
@@ -354,25 +389,6 @@ func walk(b *bolt.Bucket, depth int) error {
 		}
 		return nil
 	})
-}
-
-// openRegular opens the database file without blocking on a FIFO and
-// refuses anything but a regular file.
-func openRegular(name string, flag int, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(name, flag|syscall.O_NONBLOCK, perm)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, &fsutil.NotRegularError{Path: name, Kind: fsutil.Kind(fi.Mode())}
-	}
-	return f, nil
 }
 
 // isFileSystemError says err comes from the file system (permissions, a
@@ -682,12 +698,7 @@ func (s *Store) rejoin(l *Learner, name, secret string, nonceHash []byte) (JoinR
 		if s.byID[l.ID] == l {
 			s.unindex(l)
 			l.Name, l.SecretHash, l.NonceHash = prev.Name, prev.SecretHash, prev.NonceHash
-			if _, taken := s.byName[nameKey(l.Name)]; !taken {
-				s.byName[nameKey(l.Name)] = l.ID
-			}
-			l.Seq++
-			s.markDirty(l.clone())
-			s.notify()
+			s.putBack(l)
 		}
 		s.mu.Unlock()
 		return JoinResponse{}, err
@@ -776,17 +787,24 @@ func (s *Store) Remove(id, name string) (Learner, error) {
 		s.mu.Lock()
 		if _, back := s.byID[c.ID]; !back {
 			s.byID[c.ID] = l
-			if _, taken := s.byName[nameKey(l.Name)]; !taken {
-				s.byName[nameKey(l.Name)] = l.ID
-			}
-			l.Seq++
-			s.markDirty(l.clone())
-			s.notify()
+			s.putBack(l)
 		}
 		s.mu.Unlock()
 		return Learner{}, fmt.Errorf("remove learner %s: %w", c.ID, err)
 	}
 	return c, nil
+}
+
+// putBack puts l, whose change did not reach the disk, back in the name
+// index (unless another learner took its name meanwhile) and has it
+// written again by the background writer. s.mu is held.
+func (s *Store) putBack(l *Learner) {
+	if _, taken := s.byName[nameKey(l.Name)]; !taken {
+		s.byName[nameKey(l.Name)] = l.ID
+	}
+	l.Seq++
+	s.markDirty(l.clone())
+	s.notify()
 }
 
 func checkSecret(l *Learner, secret string) bool {
