@@ -106,52 +106,51 @@ func busyboxLayer(path string) (v1.Layer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read busybox %s: %w", path, err)
 	}
-	var layerTar bytes.Buffer
-	tw := tar.NewWriter(&layerTar)
-	if err := tw.WriteHeader(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
-		return nil, err
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: epoch}); err != nil {
-		return nil, err
-	}
-	if _, err := tw.Write(bin); err != nil {
-		return nil, err
-	}
+	files := []layerFile{dir("bin/"), {tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755}, bin}}
 	for _, a := range BusyboxApplets {
-		if err := tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777, ModTime: epoch}); err != nil {
-			return nil, err
-		}
+		files = append(files, layerFile{tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}, nil})
 	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	data := layerTar.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
-		tarball.WithCompressionLevel(gzip.NoCompression))
+	return storedLayer(files)
 }
 
 // binaryLayer is the one layer of an image packed from a static binary:
-// /kubetutor, with /tmp and /etc. It is stored, not compressed: the layer is
-// mostly a Go binary, gzip would spend seconds of CPU (while the demo starts
-// the control plane) to save disk space on this very machine, and
-// containerd reads a stored layer as fast as it copies it.
+// /kubetutor, with /tmp and /etc.
 func binaryLayer(binary string) (v1.Layer, error) {
 	bin, err := fsutil.ReadFile(binary, fsutil.LimitBinary)
 	if err != nil {
 		return nil, fmt.Errorf("read binary %s: %w", binary, err)
 	}
+	return storedLayer([]layerFile{dir("tmp/"), dir("etc/"), {tar.Header{Name: "kubetutor", Typeflag: tar.TypeReg, Mode: 0o755}, bin}})
+}
+
+// layerFile is one entry of a layer: its header and, for a regular file,
+// its content.
+type layerFile struct {
+	hdr  tar.Header
+	data []byte
+}
+
+func dir(name string) layerFile {
+	return layerFile{hdr: tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}}
+}
+
+// storedLayer packs files into a layer, stored, not compressed: a layer here
+// is mostly a static binary, gzip would spend seconds of CPU (while the
+// demo starts the control plane) to save disk space on this very machine,
+// and containerd reads a stored layer as fast as it copies it. Every entry
+// has the same time stamp, so the same files always give the same layer.
+func storedLayer(files []layerFile) (v1.Layer, error) {
 	var layerTar bytes.Buffer
 	tw := tar.NewWriter(&layerTar)
-	for _, d := range []string{"tmp/", "etc/"} {
-		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
+	for _, f := range files {
+		hdr := f.hdr
+		hdr.ModTime, hdr.Size = epoch, int64(len(f.data))
+		if err := tw.WriteHeader(&hdr); err != nil {
 			return nil, err
 		}
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: "kubetutor", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: epoch}); err != nil {
-		return nil, err
-	}
-	if _, err := tw.Write(bin); err != nil {
-		return nil, err
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err

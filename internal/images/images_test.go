@@ -102,3 +102,60 @@ func TestRequireStaticRefusesDynamicBinaries(t *testing.T) {
 		t.Errorf("RequireStatic(%s) = %v, want a dynamic-linking error", real, err)
 	}
 }
+
+// TestWorkloadCarriesBusybox: with a busybox given, the workload image has
+// /bin/busybox and its applets linked to it (kubectl exec ... -- sh), on
+// PATH.
+func TestWorkloadCarriesBusybox(t *testing.T) {
+	bin := staticBinary(t)
+	w := Workload(bin)
+	w.Busybox = bin // any static program stands in for busybox here
+	path := filepath.Join(t.TempDir(), "images.tar")
+	if err := WriteTarball(path, Sandbox(bin), w); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag(WorkloadImage)
+	img, err := tarball.ImageFromPath(path, &tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 2 {
+		t.Fatalf("%d layers (%v), want the binary's and busybox's", len(layers), err)
+	}
+	rc, err := layers[1].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	links := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		links[h.Name] = h.Linkname
+	}
+	for _, a := range []string{"sh", "cat", "nslookup", "wget"} {
+		if links["bin/"+a] != "busybox" {
+			t.Errorf("bin/%s links to %q, want busybox", a, links["bin/"+a])
+		}
+	}
+	if _, ok := links["bin/busybox"]; !ok {
+		t.Error("no bin/busybox")
+	}
+	cf, _ := img.ConfigFile()
+	if !strings.Contains(strings.Join(cf.Config.Env, " "), "PATH=/bin:") {
+		t.Errorf("env %v does not put /bin on PATH", cf.Config.Env)
+	}
+	// The sandbox image carries no busybox.
+	sb, _ := name.NewTag(SandboxImage)
+	simg, _ := tarball.ImageFromPath(path, &sb)
+	if l, _ := simg.Layers(); len(l) != 1 {
+		t.Errorf("the sandbox image has %d layers, want 1", len(l))
+	}
+}
