@@ -33,3 +33,24 @@ func FuzzHolderIsHost(f *testing.F) {
 		}
 	})
 }
+
+// kube-proxy's /healthz body comes from whatever answers on its port.
+func FuzzProxyHealthVerdict(f *testing.F) {
+	for _, s := range []string{
+		`{"lastUpdated":"2026-12-05T08:00:00Z","currentTime":"2026-12-05T08:00:00Z","nodeEligible":true,"healthy":true,"status":{"IPv4":{"lastUpdated":"2026-12-05T08:00:00Z","healthy":true}}}`,
+		`{"lastUpdated":"0001-01-01T00:00:00Z","currentTime":"2026-12-05T08:00:00Z","nodeEligible":false,"healthy":true}`,
+		`{"healthy":false}`, `ok`, ``, `null`, `{"healthy":"yes"}`, `[1,2]`,
+	} {
+		f.Add(200, []byte(s))
+		f.Add(503, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, code int, body []byte) {
+		ok, what := proxyHealthVerdict(code, body)
+		if ok && code != 200 {
+			t.Errorf("HTTP %d judged healthy: %q", code, body)
+		}
+		if what == "" {
+			t.Errorf("no words for HTTP %d %q", code, body)
+		}
+	})
+}
