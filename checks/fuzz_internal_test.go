@@ -54,3 +54,16 @@ func FuzzProxyHealthVerdict(f *testing.F) {
 		}
 	})
 }
+
+// Whatever answers a ClusterIP writes the body: only nginx's page passes.
+func FuzzServiceAnswerVerdict(f *testing.F) {
+	for _, s := range []string{"<h1>Welcome to nginx!</h1>", "<html><title>404 Not Found</title>", "", "\x00\xff\n\n", strings.Repeat("x", 300)} {
+		f.Add(200, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, code int, body []byte) {
+		r := serviceAnswerVerdict("http://10.0.0.57:80/", code, body, nil)
+		if r.Passed() != strings.Contains(string(body), nginxMark) {
+			t.Errorf("HTTP %d %q: %s %q", code, body, r.Status, r.Message)
+		}
+	})
+}
