@@ -99,10 +99,14 @@ func TestServiceAnswers(t *testing.T) {
 		wantObservedPart string
 	}{
 		{name: "nginx answers through kube-proxy",
-			world:  func(t *testing.T) proxyWorld { return proxyWorld{proxyAlive: true, answers: map[string]string{svcAddr: serve(t, 200, nginxPage)}} },
+			world: func(t *testing.T) proxyWorld {
+				return proxyWorld{proxyAlive: true, answers: map[string]string{svcAddr: serve(t, 200, nginxPage)}}
+			},
 			status: checks.Pass, want: []string{"GET http://10.0.0.57:80/ answers HTTP 200 with nginx's welcome page"}},
 		{name: "nginx answers, but kube-proxy stopped: its rules are stale",
-			world:  func(t *testing.T) proxyWorld { return proxyWorld{answers: map[string]string{svcAddr: serve(t, 200, nginxPage)}} },
+			world: func(t *testing.T) proxyWorld {
+				return proxyWorld{answers: map[string]string{svcAddr: serve(t, 200, nginxPage)}}
+			},
 			status: checks.Warn, want: []string{"nginx's welcome page", "That is stale, not proof: kube-proxy is not running"}},
 		{name: "another server answers the ClusterIP",
 			world: func(t *testing.T) proxyWorld {
@@ -114,7 +118,9 @@ func TestServiceAnswers(t *testing.T) {
 			world:  func(t *testing.T) proxyWorld { return proxyWorld{answers: map[string]string{svcAddr: "silent"}} },
 			status: checks.Fail, want: []string{"GET http://10.0.0.57:80/ got no answer"}, wantHint: []string{"start kube-proxy"}, wantObservedPart: "no answer"},
 		{name: "refused: kube-proxy rejects a Service without endpoints",
-			world:  func(t *testing.T) proxyWorld { return proxyWorld{proxyAlive: true, answers: map[string]string{svcAddr: ""}} },
+			world: func(t *testing.T) proxyWorld {
+				return proxyWorld{proxyAlive: true, answers: map[string]string{svcAddr: ""}}
+			},
 			status: checks.Fail, want: []string{"was refused", "no ready endpoint"}, wantHint: []string{"kubetutor check service"}},
 		{name: "kube-proxy runs, yet another server answers",
 			world: func(t *testing.T) proxyWorld {
