@@ -129,6 +129,10 @@ var table = []Step{
 		ID:     "service",
 		Checks: []checks.Checker{checks.ServiceHasClusterIP{}, checks.ServiceEndpointsReady{}},
 	},
+	{
+		ID:     "kube-proxy",
+		Checks: []checks.Checker{checks.ComponentAlive{Component: course.KubeProxy}, checks.ServiceAnswers{}, checks.KubernetesServiceTLS{}},
+	},
 }
 
 var (
