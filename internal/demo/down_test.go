@@ -141,43 +141,7 @@ func TestDownCleansUpKubeProxyAfterStoppingIt(t *testing.T) {
 		{name: "its binary is gone: down says so", started: true, noBinary: true, wantErr: "the rules kube-proxy wrote stay until it runs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			l := Layout{WorkDir: dir, ContainerdAddress: filepath.Join(dir, "containerd", "containerd.sock")}
-			for _, d := range []string{"run", "bin"} {
-				if err := os.MkdirAll(l.Path(d), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := os.WriteFile(l.StatePath(), []byte(fmt.Sprintf(`{"containerdAddress":%q,"offline":true,"image":"x"}`, l.ContainerdAddress)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if !tc.noBinary {
-				if err := os.WriteFile(filepath.Join(l.Bin(), "kube-proxy"), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			pid := 999999999
-			if tc.running {
-				cmd := exec.Command("sleep", "60")
-				cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				pid = cmd.Process.Pid
-				t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-			}
-			if tc.started {
-				start := "1"
-				if tc.running {
-					var err error
-					if start, err = procStartTime(pid); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := os.WriteFile(l.PidPath("kube-proxy"), []byte(fmt.Sprintf("%d %s\n", pid, start)), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			l, pid := demoWithKubeProxy(t, tc.started, tc.running, !tc.noBinary)
 			var calls []call
 			old := runProgram
 			runProgram = func(_ context.Context, path string, args ...string) ([]byte, error) {
@@ -219,4 +183,46 @@ func TestDownCleansUpKubeProxyAfterStoppingIt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// demoWithKubeProxy lays out a demo's work dir whose kube-proxy was started
+// (its pidfile), still runs (a stand-in process of its own group), and has
+// its binary in bin/, as asked; it returns the layout and the pid.
+func demoWithKubeProxy(t *testing.T, started, running, binary bool) (Layout, int) {
+	t.Helper()
+	dir := t.TempDir()
+	l := Layout{WorkDir: dir, ContainerdAddress: filepath.Join(dir, "containerd", "containerd.sock")}
+	for _, d := range []string{"run", "bin"} {
+		if err := os.MkdirAll(l.Path(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(l.StatePath(), []byte(fmt.Sprintf(`{"containerdAddress":%q,"offline":true,"image":"x"}`, l.ContainerdAddress)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if binary {
+		if err := os.WriteFile(filepath.Join(l.Bin(), "kube-proxy"), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pid, start := 999999999, "1"
+	if running {
+		cmd := exec.Command("sleep", "60")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid = cmd.Process.Pid
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+		var err error
+		if start, err = procStartTime(pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if started {
+		if err := os.WriteFile(l.PidPath("kube-proxy"), []byte(fmt.Sprintf("%d %s\n", pid, start)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l, pid
 }
