@@ -133,6 +133,10 @@ type Component struct {
 	Skew *Skew
 	// Identity is its client certificate, when it has one of its own.
 	Identity *Identity
+	// OwnStep: the step that starts it looks for its binary, not the tools
+	// step (a program of act two: a learner who finished the talk's steps
+	// goes on without fetching again, and the tools step stays passed).
+	OwnStep bool
 	// CleanupArgs make the program remove what it left in the node's
 	// packet filter and exit (kube-proxy --cleanup); run after it stopped.
 	CleanupArgs []string
@@ -184,6 +188,7 @@ var components = []Component{
 		HealthzJSON: true,
 		Skew:        &Skew{Newer: 0, Older: 3, Policy: "kube-proxy must not be newer than kube-apiserver, and at most three minor versions older"},
 		CleanupArgs: []string{"--cleanup"},
+		OwnStep:     true,
 	},
 	{
 		Name: Etcd, Step: "etcd", VersionArgs: []string{"--version"}, Source: FromEtcd, Extra: []string{"etcdctl"},
@@ -242,8 +247,21 @@ func ForStep(step string) (Component, bool) {
 }
 
 // Tools are the programs the tools step looks for, in the order it lists
-// them: every component with an install hint.
+// them: every component with an install hint, but those its own step looks
+// for (OwnStep).
 func Tools() []Component {
+	var out []Component
+	for _, c := range Binaries() {
+		if !c.OwnStep {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Binaries are every program the learner puts in bin/ (the demo links them,
+// fetch gets them): the components with an install hint.
+func Binaries() []Component {
 	var out []Component
 	for _, c := range components {
 		if c.Install != "" {
