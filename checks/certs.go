@@ -32,12 +32,14 @@ const (
 	ServiceAccountPubFile = course.ServiceAccountPubFile
 )
 
-// LaterSANs are SANs nothing in the course needs yet, each with when it will
-// matter: a certificate without them earns a warning, not a failure (the
-// talk's own certificate lacks 10.0.0.1 and its cluster runs a pod).
+// LaterSANs are SANs the talk's part of the course does not need, each with
+// when it will matter: a certificate without them earns a warning at the
+// certs step, not a failure (the talk's own certificate lacks 10.0.0.1 and
+// its cluster runs a pod); the kube-proxy step's kubernetes-service-tls
+// fails on it.
 var LaterSANs = map[string]string{
 	"10.0.0.1": "the ClusterIP of the kubernetes Service (first address of the default --service-cluster-ip-range 10.0.0.0/24); " +
-		"it will matter once a pod reaches the API server through that Service (kubernetes.default: CoreDNS, controllers running in pods, any in-cluster client), which this course's nginx does not",
+		"it will matter at the kube-proxy step (kubernetes-service-tls), and for every pod that reaches the API server through that Service (kubernetes.default: CoreDNS, controllers running in pods, any in-cluster client)",
 }
 
 // RequiredSANs are the names and addresses the API server's certificate must

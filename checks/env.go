@@ -81,6 +81,10 @@ type Env struct {
 	// Exec runs a command in a pod through the API server (kubectl exec);
 	// nil means the kube client's. Tests replace it.
 	Exec PodExecFunc
+	// Dial connects to a Service's ClusterIP as a client on this host does
+	// (the kube-proxy step's checks); nil means a net.Dialer's. Tests point
+	// it at local servers.
+	Dial DialFunc
 	// Hostname is this machine's name, to recognise its leases and node.
 	Hostname string
 	// CacheDir is where checks may remember facts that only change with a

@@ -33,3 +33,37 @@ func FuzzHolderIsHost(f *testing.F) {
 		}
 	})
 }
+
+// kube-proxy's /healthz body comes from whatever answers on its port.
+func FuzzProxyHealthVerdict(f *testing.F) {
+	for _, s := range []string{
+		`{"lastUpdated":"2026-12-05T08:00:00Z","currentTime":"2026-12-05T08:00:00Z","nodeEligible":true,"healthy":true,"status":{"IPv4":{"lastUpdated":"2026-12-05T08:00:00Z","healthy":true}}}`,
+		`{"lastUpdated":"0001-01-01T00:00:00Z","currentTime":"2026-12-05T08:00:00Z","nodeEligible":false,"healthy":true}`,
+		`{"healthy":false}`, `ok`, ``, `null`, `{"healthy":"yes"}`, `[1,2]`,
+	} {
+		f.Add(200, []byte(s))
+		f.Add(503, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, code int, body []byte) {
+		ok, what := proxyHealthVerdict(code, body)
+		if ok && code != 200 {
+			t.Errorf("HTTP %d judged healthy: %q", code, body)
+		}
+		if what == "" {
+			t.Errorf("no words for HTTP %d %q", code, body)
+		}
+	})
+}
+
+// Whatever answers a ClusterIP writes the body: only nginx's page passes.
+func FuzzServiceAnswerVerdict(f *testing.F) {
+	for _, s := range []string{"<h1>Welcome to nginx!</h1>", "<html><title>404 Not Found</title>", "", "\x00\xff\n\n", strings.Repeat("x", 300)} {
+		f.Add(200, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, code int, body []byte) {
+		r := serviceAnswerVerdict("http://10.0.0.57:80/", code, body, nil)
+		if r.Passed() != strings.Contains(string(body), nginxMark) {
+			t.Errorf("HTTP %d %q: %s %q", code, body, r.Status, r.Message)
+		}
+	})
+}

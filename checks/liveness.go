@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -72,20 +73,23 @@ type liveness struct {
 // self-signed certificates and allow it anonymously, so the probe neither
 // verifies nor authenticates: it only asks whether something is alive there.
 // Within a run each URL is asked once.
-func probeHealthz(ctx context.Context, env *Env, rawURL string) (ok, known bool, what string) {
+func probeHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) (ok, known bool, what string) {
 	type probe struct {
 		ok, known bool
 		what      string
 	}
-	p, _ := memoized(ctx, env, "healthz "+rawURL, func() (probe, error) {
+	p, _ := memoized(ctx, env, fmt.Sprintf("healthz %s json=%t", rawURL, jsonStatus), func() (probe, error) {
 		var p probe
-		p.ok, p.known, p.what = askHealthz(ctx, env, rawURL)
+		p.ok, p.known, p.what = askHealthz(ctx, env, rawURL, jsonStatus)
 		return p, nil
 	})
 	return p.ok, p.known, p.what
 }
 
-func askHealthz(ctx context.Context, env *Env, rawURL string) (ok, known bool, what string) {
+// askHealthz asks /healthz once. Most components answer the text "ok";
+// one whose table entry says HealthzJSON (kube-proxy) answers a JSON status,
+// 200 when healthy and 503 otherwise.
+func askHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) (ok, known bool, what string) {
 	timeout := env.Timeout
 	if timeout > 2*time.Second {
 		timeout = 2 * time.Second
@@ -104,10 +108,49 @@ func askHealthz(ctx context.Context, env *Env, rawURL string) (ok, known bool, w
 		return false, true, "nothing answers on " + hostOf(rawURL) + " (connection refused)"
 	case err != nil:
 		return false, false, hostOf(rawURL) + " does not answer: " + describeNetError(err)
+	case jsonStatus:
+		ok, what := proxyHealthVerdict(code, body)
+		return ok, true, fmt.Sprintf("/healthz on %s answers %s", hostOf(rawURL), what)
 	case code == http.StatusOK && strings.TrimSpace(string(body)) == "ok":
 		return true, true, "/healthz ok on " + hostOf(rawURL)
 	}
 	return false, true, fmt.Sprintf("/healthz on %s answers HTTP %d: %s", hostOf(rawURL), code, truncate(firstLine(string(body)), 120))
+}
+
+// proxyHealth is kube-proxy's /healthz answer (its ProxyHealth, in
+// pkg/proxy/healthcheck/proxy_health.go of Kubernetes v1.37).
+type proxyHealth struct {
+	NodeEligible *bool `json:"nodeEligible"`
+	Healthy      *bool `json:"healthy"`
+}
+
+// proxyHealthVerdict judges kube-proxy's /healthz answer: healthy when the
+// status is 200 and the JSON says healthy (and, when it says so, that its
+// node is eligible). kube-proxy answers 503 when a change has waited longer
+// than its health timeout (twice --iptables-sync-period) to reach the
+// rules, or when its node is missing, being deleted or tainted
+// ToBeDeletedByClusterAutoscaler. what describes the answer.
+func proxyHealthVerdict(code int, body []byte) (ok bool, what string) {
+	var h proxyHealth
+	if err := json.Unmarshal(body, &h); err != nil || h.Healthy == nil {
+		return false, fmt.Sprintf("HTTP %d, not kube-proxy's JSON status: %s", code, truncate(firstLine(string(body)), 120))
+	}
+	var why []string
+	if !*h.Healthy {
+		why = append(why, "its rules are late (a Service or EndpointSlice change waited longer than twice --iptables-sync-period)")
+	}
+	if h.NodeEligible != nil && !*h.NodeEligible {
+		why = append(why, "its node is not eligible (no Node of the name --hostname-override gives, or the node is being deleted)")
+	}
+	switch {
+	case code == http.StatusOK && len(why) == 0:
+		// (A healthy kube-proxy sets lastUpdated to the time of the
+		// answer: it says nothing of its last sync.)
+		return true, "200, healthy"
+	case len(why) == 0:
+		why = append(why, "yet its JSON says healthy")
+	}
+	return false, fmt.Sprintf("HTTP %d: %s", code, strings.Join(why, "; "))
 }
 
 func hostOf(rawURL string) string {
@@ -192,7 +235,7 @@ const startGrace = 20 * time.Second
 // Lease (no holder) is proof the component stopped.
 func checkLiveness(ctx context.Context, env *Env, kube kubernetes.Interface, c component) liveness {
 	var lv liveness
-	lv.HealthzOK, lv.HealthzKnown, lv.Healthz = probeHealthz(ctx, env, c.Healthz)
+	lv.HealthzOK, lv.HealthzKnown, lv.Healthz = probeHealthz(ctx, env, c.Healthz, c.HealthzJSON)
 	if kube != nil && c.LeaseName != "" {
 		leaseState(ctx, env, kube, c.LeaseNamespace, c.LeaseName, &lv)
 	}
@@ -275,9 +318,10 @@ func staleUnlessAlive(ctx context.Context, env *Env, kube kubernetes.Interface, 
 	return r
 }
 
-// ComponentAlive checks that a component of the course's table that renews a
-// Lease runs now, not that it once did: its effects (a ReplicaSet, a bound
-// pod) stay in etcd after it is gone.
+// ComponentAlive checks that a component of the course's table runs now, not
+// that it once did: its effects (a ReplicaSet, a bound pod, a Service's
+// iptables rules) outlive it. Its /healthz here decides, with its Lease when
+// it renews one and this machine's processes when /healthz refuses.
 type ComponentAlive struct {
 	// Component is the program's name in the course's table.
 	Component string

@@ -166,6 +166,76 @@ func TestLiveness(t *testing.T) {
 	}
 }
 
+// TestKubeProxyLiveness: kube-proxy has no Lease; its /healthz answers
+// JSON (200 when healthy, 503 otherwise), and a refusal is final unless its
+// process runs here.
+func TestKubeProxyLiveness(t *testing.T) {
+	const healthy = `{"lastUpdated":"2026-12-05T08:00:00.1Z","currentTime":"2026-12-05T08:00:00.1Z","nodeEligible":true,"healthy":true,"status":{"IPv4":{"lastUpdated":"2026-12-05T08:00:00.1Z","healthy":true}}}`
+	plain := func(code int, body string) func(t *testing.T) string {
+		return func(t *testing.T) string {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(code)
+				fmt.Fprint(w, body)
+			}))
+			t.Cleanup(srv.Close)
+			return srv.URL + "/healthz"
+		}
+	}
+	refused := func(t *testing.T) string { return strings.Replace(healthzRefused(t), "https:", "http:", 1) }
+	for _, tc := range []struct {
+		name    string
+		healthz func(t *testing.T) string
+		procs   map[string]string
+		status  checks.Status
+		want    []string
+	}{
+		{"healthy: 200 and JSON", plain(200, healthy), nil, checks.Pass, []string{"kube-proxy is running", "answers 200, healthy"}},
+		{"node not eligible: 503", plain(503, `{"lastUpdated":"0001-01-01T00:00:00Z","currentTime":"2026-12-05T08:00:00Z","nodeEligible":false,"healthy":true}`), nil, checks.Fail,
+			[]string{"kube-proxy is not healthy", "HTTP 503", "its node is not eligible", "--hostname-override"}},
+		{"rules late: 503", plain(503, `{"lastUpdated":"2026-12-05T07:00:00Z","currentTime":"2026-12-05T08:00:00Z","nodeEligible":true,"healthy":false}`), nil, checks.Fail,
+			[]string{"is not healthy", "its rules are late"}},
+		{"the text ok is not kube-proxy's answer", plain(200, "ok"), nil, checks.Fail, []string{"is not healthy", "not kube-proxy's JSON status: ok"}},
+		{"stopped", refused, nil, checks.Fail, []string{"kube-proxy is not running", "connection refused"}},
+		{"starting: its process runs, its port not yet", refused,
+			map[string]string{"4242": "4242 (kube-proxy) S 1 4242 4242 0 -1" + strings.Repeat(" 0", 13) + " 100000 0 0", "uptime": "1000.50 1900.00"},
+			checks.Fail, []string{"kube-proxy is starting (pid 4242"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := checks.NewEnv(t.TempDir())
+			env.HostRoot = t.TempDir()
+			env.Timeout = 300 * time.Millisecond
+			for pid, stat := range tc.procs {
+				if pid == "uptime" {
+					writeFile(t, filepath.Join(env.HostRoot, "proc", "uptime"), []byte(stat+"\n"), 0o644)
+					continue
+				}
+				writeFile(t, filepath.Join(env.HostRoot, "proc", pid, "stat"), []byte(stat+"\n"), 0o644)
+			}
+			env.SetKube(fake.NewClientset())
+			env.SetHealthz(course.KubeProxy, tc.healthz(t))
+			r := runCheck(t, env, checks.ComponentAlive{Component: course.KubeProxy})
+			if r.Name != "kube-proxy-running" {
+				t.Errorf("name %q", r.Name)
+			}
+			if r.Status != tc.status {
+				t.Fatalf("%s %q, want %s", r.Status, r.Message, tc.status)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.Message, w) {
+					t.Errorf("message %q lacks %q", r.Message, w)
+				}
+			}
+			if strings.Contains(r.Message, "never ran against this cluster") {
+				t.Errorf("kube-proxy has no Lease to miss: %q", r.Message)
+			}
+			if r.Status == checks.Fail && !strings.Contains(r.Hint, "kubetutor show kube-proxy --commands") {
+				t.Errorf("hint %q", r.Hint)
+			}
+		})
+	}
+}
+
 // The kubelet is found through its node: a killed kubelet fails, and the
 // Ready=True it left in the node's status is called stale.
 func TestKubeletLiveness(t *testing.T) {

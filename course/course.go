@@ -28,6 +28,7 @@ const (
 	Scheduler         = "kube-scheduler"
 	Containerd        = "containerd"
 	Kubelet           = "kubelet"
+	KubeProxy         = "kube-proxy"
 	Kubectl           = "kubectl"
 )
 
@@ -117,6 +118,10 @@ type Component struct {
 	Ports []Port
 	// Healthz is its /healthz URL on this machine, by default.
 	Healthz string
+	// HealthzJSON: its /healthz answers a JSON status (kube-proxy's
+	// {"lastUpdated":…,"currentTime":…,"nodeEligible":…,"healthy":…}), not
+	// the text "ok".
+	HealthzJSON bool
 	// Lease proves it runs, when it renews one.
 	Lease *Lease
 	// Root: it must run as root (it runs containers).
@@ -128,6 +133,13 @@ type Component struct {
 	Skew *Skew
 	// Identity is its client certificate, when it has one of its own.
 	Identity *Identity
+	// OwnStep: the step that starts it looks for its binary, not the tools
+	// step (a program of act two: a learner who finished the talk's steps
+	// goes on without fetching again, and the tools step stays passed).
+	OwnStep bool
+	// CleanupArgs make the program remove what it left in the node's
+	// packet filter and exit (kube-proxy --cleanup); run after it stopped.
+	CleanupArgs []string
 }
 
 // Daemon reports whether a step's commands start it as a long-running
@@ -168,6 +180,15 @@ var components = []Component{
 		Lease:    &Lease{Namespace: "kube-node-lease", Kind: "node Lease"},
 		Skew:     &Skew{Newer: 0, Older: 3, Policy: "the kubelet must not be newer than kube-apiserver, and at most three minor versions older"},
 		Identity: &Identity{Base: "kubelet", CN: "system:node:%s", Orgs: []string{"system:nodes"}, Kubeconfig: "kubelet.conf"},
+	},
+	{
+		Name: KubeProxy, Step: "kube-proxy", VersionArgs: []string{"--version"}, Source: FromKubernetes, Install: downloadIt, Root: true,
+		Ports:       []Port{{10249, "its metrics"}, {10256, "its /healthz"}},
+		Healthz:     "http://127.0.0.1:10256/healthz",
+		HealthzJSON: true,
+		Skew:        &Skew{Newer: 0, Older: 3, Policy: "kube-proxy must not be newer than kube-apiserver, and at most three minor versions older"},
+		CleanupArgs: []string{"--cleanup"},
+		OwnStep:     true,
 	},
 	{
 		Name: Etcd, Step: "etcd", VersionArgs: []string{"--version"}, Source: FromEtcd, Extra: []string{"etcdctl"},
@@ -226,8 +247,21 @@ func ForStep(step string) (Component, bool) {
 }
 
 // Tools are the programs the tools step looks for, in the order it lists
-// them: every component with an install hint.
+// them: every component with an install hint, but those its own step looks
+// for (OwnStep).
 func Tools() []Component {
+	var out []Component
+	for _, c := range Binaries() {
+		if !c.OwnStep {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Binaries are every program the learner puts in bin/ (the demo links them,
+// fetch gets them): the components with an install hint.
+func Binaries() []Component {
 	var out []Component
 	for _, c := range components {
 		if c.Install != "" {

@@ -47,6 +47,11 @@ type world struct {
 	// cmAddr, schedAddr and kubeletAddr serve the components' /healthz;
 	// kubeletAPIAddr the kubelet's own API (port 10250 on a node).
 	cmAddr, schedAddr, kubeletAddr, kubeletAPIAddr string
+	// proxyAddr serves kube-proxy's /healthz; routes are where a
+	// connection to a ClusterIP address lands (what kube-proxy's rules
+	// decide on a node; none: refused).
+	proxyAddr string
+	routes    map[string]string
 	// execOK: the API server has a kubelet client certificate, so exec
 	// through it works.
 	execOK  bool
@@ -80,7 +85,8 @@ func freeAddrOn(t *testing.T, ip string) string {
 func newWorld(t *testing.T) *world {
 	dir := t.TempDir()
 	w := &world{t: t, dir: dir, kube: fake.NewClientset(), apiAddr: freeAddrOn(t, "127.0.0.1"), etcdAddr: freeAddr(t),
-		cmAddr: freeAddr(t), schedAddr: freeAddr(t), kubeletAddr: freeAddr(t), kubeletAPIAddr: freeAddr(t)}
+		cmAddr: freeAddr(t), schedAddr: freeAddr(t), kubeletAddr: freeAddr(t), kubeletAPIAddr: freeAddr(t), proxyAddr: freeAddr(t),
+		routes: map[string]string{}}
 	env := checks.NewEnv(dir)
 	env.Kubeconfig = filepath.Join(dir, "admin.conf")
 	env.APIServerURL = "https://" + w.apiAddr
@@ -93,7 +99,19 @@ func newWorld(t *testing.T) *world {
 	env.SetHealthz(course.ControllerManager, "https://"+w.cmAddr+"/healthz")
 	env.SetHealthz(course.Scheduler, "https://"+w.schedAddr+"/healthz")
 	env.SetHealthz(course.Kubelet, "http://"+w.kubeletAddr+"/healthz")
+	env.SetHealthz(course.KubeProxy, "http://"+w.proxyAddr+"/healthz")
 	env.KubeletURL = "https://" + w.kubeletAPIAddr
+	refused := freeAddr(t)
+	env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		w.mu.Lock()
+		to, ok := w.routes[addr]
+		w.mu.Unlock()
+		if !ok {
+			to = refused
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, to)
+	}
 	env.Exec = func(_ context.Context, _, pod, _ string, _ []string, stdout, _ io.Writer) error {
 		if !w.execOK {
 			return errors.New("Unauthorized")
@@ -114,6 +132,14 @@ func newWorld(t *testing.T) *world {
 			s.Close()
 		}
 	})
+	// Until kube-proxy writes its rules, the network's transparent proxy
+	// answers the ClusterIPs, over HTTP and with a certificate of its own.
+	elsewhere, elsewhereTLS := freeAddr(t), freeAddr(t)
+	notFound := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { http.NotFound(rw, r) })
+	w.serve(elsewhere, notFound, nil)
+	w.serve(elsewhereTLS, notFound, &tls.Config{})
+	w.routes["10.0.0.117:80"] = elsewhere
+	w.routes[course.KubernetesServiceIP+":443"] = elsewhereTLS
 	return w
 }
 
@@ -172,7 +198,7 @@ var stages = []struct {
 }{
 	{"", func(*world) {}, "binary-kube-apiserver", "is not in", nil},
 	{"tools", func(w *world) {
-		for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd"} {
+		for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "etcd"} {
 			w.write(filepath.Join(w.dir, "bin", b), "#!/bin/sh\necho 'Kubernetes v1.37.2'\n", 0o755)
 		}
 	}, "cert-files", "Missing in", []string{"v1.37.2"}},
@@ -292,7 +318,22 @@ var stages = []struct {
 		if _, err := w.kube.DiscoveryV1().EndpointSlices("default").Create(ctx, sl, metav1.CreateOptions{}); err != nil {
 			w.t.Fatal(err)
 		}
-	}, "", "", []string{"ClusterIP 10.0.0.117", "lists pod nginx-7c5ddbdf54-x2x4q at 10.244.0.2, ready"}},
+	}, "kube-proxy-running", "kube-proxy is not running", []string{"ClusterIP 10.0.0.117", "lists pod nginx-7c5ddbdf54-x2x4q at 10.244.0.2, ready"}},
+	{"kube-proxy", func(w *world) {
+		w.serve(w.proxyAddr, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			rw.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(rw, `{"lastUpdated":%[1]q,"currentTime":%[1]q,"nodeEligible":true,"healthy":true}`, time.Now().UTC().Format(time.RFC3339Nano))
+		}), nil)
+		// The pod, and kube-proxy's rules to it and to the API server.
+		nginx := freeAddr(w.t)
+		w.serve(nginx, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(rw, "<h1>Welcome to nginx!</h1>\n")
+		}), nil)
+		w.mu.Lock()
+		w.routes["10.0.0.117:80"] = nginx
+		w.routes[course.KubernetesServiceIP+":443"] = w.apiAddr
+		w.mu.Unlock()
+	}, "", "", []string{"kube-proxy is running: /healthz on", "answers 200, healthy", "nginx's welcome page", "signed by certs/ca.crt and naming 10.0.0.1"}},
 }
 
 // apiServerProcess puts a kube-apiserver with these flags, started in the

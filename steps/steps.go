@@ -67,6 +67,18 @@ func toolChecks() []checks.Checker {
 	return append(out, checks.VersionSkew{Binaries: bins})
 }
 
+
+// ownBinary is the binary check of a component its own step looks for
+// (course.Component.OwnStep), before the step's other checks.
+func ownBinary(name string, rest ...checks.Checker) []checks.Checker {
+	c := course.MustLookup(name)
+	b := checks.Binary{Program: c.Name, VersionArgs: c.VersionArgs, Install: c.Install}
+	// Its skew is judged against the kube-apiserver the tools step found.
+	api := course.MustLookup(course.APIServer)
+	ref := checks.Binary{Program: api.Name, VersionArgs: api.VersionArgs, Install: api.Install}
+	return append([]checks.Checker{b, checks.VersionSkew{Binaries: []checks.Binary{ref, b}}}, rest...)
+}
+
 // table is the course: the steps in order, with their checks. Everything
 // else about a step is derived from its lesson.
 var table = []Step{
@@ -128,6 +140,10 @@ var table = []Step{
 	{
 		ID:     "service",
 		Checks: []checks.Checker{checks.ServiceHasClusterIP{}, checks.ServiceEndpointsReady{}},
+	},
+	{
+		ID:     "kube-proxy",
+		Checks: ownBinary(course.KubeProxy, checks.ComponentAlive{Component: course.KubeProxy}, checks.ServiceAnswers{}, checks.KubernetesServiceTLS{}),
 	},
 }
 

@@ -15,14 +15,14 @@ import (
 	"github.com/kubetutor/kubetutor/steps"
 )
 
-// fakeTools writes the six programs of the tools step as tiny scripts.
+// fakeTools writes the programs of the tools step as tiny scripts.
 func fakeTools(t *testing.T, dir string) {
 	t.Helper()
 	bin := filepath.Join(dir, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd"} {
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "etcd"} {
 		script := fmt.Sprintf("#!/bin/sh\necho '%s version v1.37.2'\n", b)
 		if err := os.WriteFile(filepath.Join(bin, b), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
@@ -71,7 +71,7 @@ func TestWalkthroughAccessible(t *testing.T) {
 		"Tools and binaries",
 		"Step 1/" + nSteps + " · Get the tools and binaries — what next?",
 		"1. Check now",
-		"Hint 1 of 3: You need six programs",
+		"Hint 1 of 3: You need seven programs",
 		"✓ Step 1/" + nSteps + " tools (Get the tools and binaries): passes",
 		"What just happened: Every program of the cluster is here",
 		"Unlocked: Make the TLS certificates and a kubeconfig.",

@@ -81,7 +81,7 @@ wrapper module in ${XDG_CACHE_HOME:-~/.cache}/kubetutor/build-<ver>
 ($KUBETUTOR_BUILD_DIR overrides) that pins each staging module to its published
 v0.<minor>.<patch>; the binaries are static (CGO_ENABLED=0), stripped, and report
 their version. This takes about 6 minutes on a fresh Go cache and seconds when
-cached; with -v you see go's output. It is skipped when all five binaries are in
+cached; with -v you see go's output. It is skipped when all the binaries are in
 the bin dir and report the wanted version. Nothing is downloaded: etcd and the
 CNI plugins must come from the OS (fetch fails when the OS has no etcd).
 

@@ -23,7 +23,7 @@ func TestEnsureBinariesSearchOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"} {
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"} {
 		write(fetched, b)
 	}
 	write(path, "kubectl")
@@ -57,7 +57,7 @@ func TestEnsureBinariesRefusesSkew(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for b, v := range map[string]string{"kube-apiserver": "v1.37.2", "kube-controller-manager": "v1.37.2", "kube-scheduler": "v1.37.2", "kubelet": "v1.37.2", "kubectl": "v1.32.4", "etcd": "3.5.21"} {
+	for b, v := range map[string]string{"kube-apiserver": "v1.37.2", "kube-controller-manager": "v1.37.2", "kube-scheduler": "v1.37.2", "kubelet": "v1.37.2", "kube-proxy": "v1.37.2", "kubectl": "v1.32.4", "etcd": "3.5.21"} {
 		if err := os.WriteFile(filepath.Join(dir, b), []byte("#!/bin/sh\necho 'Version: "+v+"'\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}

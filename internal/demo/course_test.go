@@ -193,3 +193,32 @@ func TestSubstitutedKubelet(t *testing.T) {
 		t.Errorf("substituted kubelet command does not end with %q:\n%s", want, daemon)
 	}
 }
+
+// TestKubeProxyBlockAsTyped: the demo types the kube-proxy lesson's block
+// as the lesson has it: admin.conf is the work dir's, and $(hostname) is the
+// node name the demo's kubelet registers (the machine's host name; both
+// lower-case it).
+func TestKubeProxyBlockAsTyped(t *testing.T) {
+	l := Layout{WorkDir: "/w", ContainerdAddress: "/w/c.sock", CNIConfDir: "/etc/cni/net.d"}
+	s, _, err := steps.Lookup(course.KubeProxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var daemon string
+	for _, b := range s.Commands {
+		if b.Kind == script.Daemon {
+			daemon = b.Text
+		}
+	}
+	if got := Substitute(l, daemon); got != daemon {
+		t.Errorf("the demo changes the kube-proxy block:\n%s\nto\n%s", daemon, got)
+	}
+	for _, want := range []string{"kube-proxy \\\n", "--kubeconfig=admin.conf", "--hostname-override=$(hostname)", "--proxy-mode=iptables", "--conntrack-max-per-core=0"} {
+		if !strings.Contains(daemon, want) {
+			t.Errorf("the kube-proxy block lacks %q:\n%s", want, daemon)
+		}
+	}
+	if c, _ := course.ForStep(s.ID); c.Name != course.KubeProxy || !c.Root || len(c.CleanupArgs) == 0 {
+		t.Errorf("the kube-proxy step starts %+v", c)
+	}
+}

@@ -428,7 +428,7 @@ func (d *Demo) ensureBinaries() error {
 		return err
 	}
 	dirs := append([]string{d.Opts.BinDir}, d.Opts.SearchDirs...)
-	for _, c := range course.Tools() {
+	for _, c := range course.Binaries() {
 		b := c.Name
 		dst := filepath.Join(d.L.Bin(), b)
 		if target, err := filepath.EvalSymlinks(dst); err == nil {

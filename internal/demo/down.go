@@ -28,7 +28,8 @@ import (
 var ErrNotDemo = errors.New("no demo state (run/demo.json) in this directory")
 
 // Down stops everything a demo started in l and removes what it left: the
-// processes, containers and shims, mounts under the work dir, the pod
+// processes, kube-proxy's rules (kube-proxy --cleanup, once it stopped),
+// containers and shims, mounts under the work dir, the pod
 // network namespaces, iptables rules and chains of its own sandboxes, the
 // cni0 bridge if the demo created it, the CNI configuration it wrote, and its
 // state. It acts only on what it can tie to this demo (its pidfiles, shims
@@ -85,26 +86,103 @@ func (t *teardown) warn(err error) {
 	t.errs = append(t.errs, err)
 }
 
-// stop stops a component the demo started, if it still runs.
-func (t *teardown) stop(name string) {
+// stop stops a component the demo started, if it still runs; it reports
+// whether the component is gone.
+func (t *teardown) stop(name string) bool {
 	pid, ok := RunningPid(t.l, name)
 	if !ok {
-		return
+		return true
 	}
 	if err := stopPid(pid, 15*time.Second); err != nil {
 		t.warn(fmt.Errorf("stop %s: %w", name, err))
-		return
+		return false
 	}
 	t.status.Done("Stopped %s (pid %d)", name, pid)
+	return true
 }
 
-// stopComponents stops the components in reverse start order. The runtime
-// removes its containers before it stops; its shims outlive it.
+// runProgram runs a program to its end and returns its output: a
+// component's clean-up (kube-proxy --cleanup). Tests replace it.
+var runProgram = func(ctx context.Context, path string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return exec.CommandContext(ctx, path, args...).CombinedOutput()
+}
+
+// cleanup runs a stopped component's clean-up (its table entry's
+// CleanupArgs: kube-proxy --cleanup removes its iptables rules and
+// nftables table) with the demo's own binary, when the demo started it:
+// its pidfile is there.
+func (t *teardown) cleanup(ctx context.Context, c Component) {
+	if len(c.CleanupArgs) == 0 {
+		return
+	}
+	if _, err := os.Stat(t.l.PidPath(c.Name)); err != nil {
+		return
+	}
+	if err := runCleanup(ctx, filepath.Join(t.l.Bin(), c.Name), c, t.status.Done); err != nil {
+		t.warn(err)
+	}
+}
+
+// runCleanup runs c's clean-up with the program at bin, saying what it did
+// with line.
+func runCleanup(ctx context.Context, bin string, c Component, line func(string, ...any)) error {
+	cmd := bin + " " + strings.Join(c.CleanupArgs, " ")
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%s: %w: the rules %s wrote stay until it runs", cmd, err, c.Name)
+	}
+	out, err := runProgram(ctx, bin, c.CleanupArgs...)
+	if err != nil {
+		return fmt.Errorf("%s: %v\n%s", cmd, err, lastLines(string(out), 10))
+	}
+	line("Ran %s %s: its rules are gone", c.Name, strings.Join(c.CleanupArgs, " "))
+	return nil
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// CleanupRules runs, for every component of the table that has a clean-up
+// (kube-proxy --cleanup), its program from binDir, when binDir holds it:
+// for a node side started outside a demo (the talk replay), once those
+// components stopped.
+func CleanupRules(ctx context.Context, binDir string, out io.Writer) error {
+	status := iostreams.Status{W: out}
+	var errs []error
+	for _, c := range Components {
+		if len(c.CleanupArgs) == 0 {
+			continue
+		}
+		bin := filepath.Join(binDir, c.Name)
+		if _, err := os.Stat(bin); err != nil {
+			continue
+		}
+		if err := runCleanup(ctx, bin, c, status.Done); err != nil {
+			status.Failed("%v", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stopComponents stops the components in reverse start order, each
+// followed by its clean-up (kube-proxy's rules go once it no longer
+// rewrites them). The runtime removes its containers before it stops; its
+// shims outlive it.
 func (t *teardown) stopComponents(ctx context.Context, shims []shim) {
 	for i := len(Components) - 1; i >= 0; i-- {
 		c := Components[i]
 		if !c.Runtime {
-			t.stop(c.Name)
+			if t.stop(c.Name) {
+				t.cleanup(ctx, c)
+			}
 			continue
 		}
 		if _, ok := RunningPid(t.l, c.Name); ok {

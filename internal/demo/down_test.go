@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -113,4 +115,114 @@ func TestRunningPidRejectsAnotherProcess(t *testing.T) {
 	if _, ok := RunningPid(l, "etcd"); ok {
 		t.Errorf("a dead pid is taken for running")
 	}
+}
+
+// TestDownCleansUpKubeProxyAfterStoppingIt: down stops the demo's
+// kube-proxy first, then runs `bin/kube-proxy --cleanup` (never while it
+// runs: it would write its rules again); a demo that never started it runs
+// no clean-up. The clean-up is recorded, not run: iptables stays as it is.
+func TestDownCleansUpKubeProxyAfterStoppingIt(t *testing.T) {
+	type call struct {
+		path       string
+		args       []string
+		proxyAlive bool
+	}
+	for _, tc := range []struct {
+		name      string
+		started   bool // the demo started kube-proxy (its pidfile is there)
+		running   bool // and it still runs
+		noBinary  bool
+		wantCalls int
+		wantErr   string
+	}{
+		{name: "running: stopped, then cleaned up", started: true, running: true, wantCalls: 1},
+		{name: "started earlier, gone now: cleaned up", started: true, wantCalls: 1},
+		{name: "never started: no clean-up", wantCalls: 0},
+		{name: "its binary is gone: down says so", started: true, noBinary: true, wantErr: "the rules kube-proxy wrote stay until it runs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, pid := demoWithKubeProxy(t, tc.started, tc.running, !tc.noBinary)
+			var calls []call
+			old := runProgram
+			runProgram = func(_ context.Context, path string, args ...string) ([]byte, error) {
+				calls = append(calls, call{path, args, tc.running && alive(pid)})
+				return nil, nil
+			}
+			t.Cleanup(func() { runProgram = old })
+
+			var out bytes.Buffer
+			err := Down(context.Background(), l, &out)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Down = %v, want an error with %q\n%s", err, tc.wantErr, out.String())
+				}
+				if _, err := os.Stat(l.PidPath("kube-proxy")); err != nil {
+					t.Errorf("down failed but removed the pidfile the next down needs: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Down: %v\n%s", err, out.String())
+			}
+			if len(calls) != tc.wantCalls {
+				t.Fatalf("clean-up calls %+v, want %d\n%s", calls, tc.wantCalls, out.String())
+			}
+			for _, c := range calls {
+				if c.path != filepath.Join(l.Bin(), "kube-proxy") || !reflect.DeepEqual(c.args, []string{"--cleanup"}) {
+					t.Errorf("ran %s %q, want bin/kube-proxy --cleanup", c.path, c.args)
+				}
+				if c.proxyAlive {
+					t.Errorf("kube-proxy --cleanup ran while kube-proxy (pid %d) still ran", pid)
+				}
+			}
+			if tc.running && !strings.Contains(out.String(), fmt.Sprintf("Stopped kube-proxy (pid %d)", pid)) {
+				t.Errorf("down did not say it stopped kube-proxy:\n%s", out.String())
+			}
+			if tc.wantCalls > 0 && !strings.Contains(out.String(), "Ran kube-proxy --cleanup") {
+				t.Errorf("down did not say it cleaned up:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// demoWithKubeProxy lays out a demo's work dir whose kube-proxy was started
+// (its pidfile), still runs (a stand-in process of its own group), and has
+// its binary in bin/, as asked; it returns the layout and the pid.
+func demoWithKubeProxy(t *testing.T, started, running, binary bool) (Layout, int) {
+	t.Helper()
+	dir := t.TempDir()
+	l := Layout{WorkDir: dir, ContainerdAddress: filepath.Join(dir, "containerd", "containerd.sock")}
+	for _, d := range []string{"run", "bin"} {
+		if err := os.MkdirAll(l.Path(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(l.StatePath(), []byte(fmt.Sprintf(`{"containerdAddress":%q,"offline":true,"image":"x"}`, l.ContainerdAddress)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if binary {
+		if err := os.WriteFile(filepath.Join(l.Bin(), "kube-proxy"), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pid, start := 999999999, "1"
+	if running {
+		cmd := exec.Command("sleep", "60")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pid = cmd.Process.Pid
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+		var err error
+		if start, err = procStartTime(pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if started {
+		if err := os.WriteFile(l.PidPath("kube-proxy"), []byte(fmt.Sprintf("%d %s\n", pid, start)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l, pid
 }

@@ -102,6 +102,7 @@ var demoExpectations = map[string]struct{ check, want string }{
 	"cni":                {"cni-config", "no CNI configuration"},
 	"logs":               {"kubelet-accepts-apiserver", "runs without --kubelet-client-certificate"},
 	"service":            {"service-cluster-ip", `no Service "nginx"`},
+	"kube-proxy":         {"kube-proxy-running", "kube-proxy is not running"},
 }
 
 // demoAlsoBefore are further failures a step's "before" must show: what
@@ -110,6 +111,11 @@ var demoAlsoBefore = map[string][]struct{ check, want string }{
 	"logs": {
 		{"pod-logs-readable", "the kubelet answered 401 Unauthorized"},
 		{"pod-exec-works", "401 Unauthorized"},
+	},
+	// Without kube-proxy the ClusterIP gives no nginx page: no answer, or,
+	// on a network whose proxy answers what nothing routes, another's.
+	"kube-proxy": {
+		{"service-answers", "http://"},
 	},
 }
 
@@ -169,6 +175,22 @@ func TestRealDemo(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("Welcome to nginx")) {
 		t.Errorf("pod answered %d %q", resp.StatusCode, body)
+	}
+	// And through its Service's ClusterIP, which kube-proxy's rules send to
+	// the pod; 10.0.0.1 is the API server, with a certificate that names it.
+	clusterIP := strings.TrimSpace(d.kubectl(t, "get", "service", "nginx", "-o", "jsonpath={.spec.clusterIP}"))
+	direct := http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	resp, err = direct.Get("http://" + clusterIP + "/")
+	if err != nil {
+		t.Fatalf("GET the ClusterIP %s: %v", clusterIP, err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("Welcome to nginx")) {
+		t.Errorf("the ClusterIP %s answered %d %q", clusterIP, resp.StatusCode, body)
+	}
+	if c := findCheck(final, "kube-proxy", "kubernetes-service-tls"); c == nil || c.Status != "pass" {
+		t.Errorf("kubernetes-service-tls after the demo: %+v", c)
 	}
 	// kubectl logs, as the logs lesson types it, shows that request.
 	logs := d.kubectl(t, "logs", "deploy/nginx")
@@ -285,7 +307,8 @@ func down(t testing.TB, d *demoRun) {
 	}
 	for _, table := range []string{"nat", "filter"} {
 		rules, _ := exec.Command("iptables", "-w", "-t", table, "-S").Output()
-		if bytes.Contains(rules, []byte("CNI-")) {
+		// CNI's chains, and kube-proxy's (its --cleanup removes them).
+		if bytes.Contains(rules, []byte("CNI-")) || bytes.Contains(rules, []byte("KUBE-SERVICES")) || bytes.Contains(rules, []byte("KUBE-SVC-")) {
 			left = append(left, "iptables "+table+": "+string(rules))
 		}
 	}

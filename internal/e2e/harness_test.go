@@ -55,7 +55,7 @@ type cluster struct {
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	kb := kubeBinDir()
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"} {
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"} {
 		_, err := os.Stat(filepath.Join(kb, b))
 		requireReal(t, fmt.Sprintf("%s not built in %s (make kube-binaries builds it)", b, kb), err == nil)
 	}
@@ -75,7 +75,7 @@ func newCluster(t *testing.T) *cluster {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"} {
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"} {
 		if err := os.Symlink(filepath.Join(kb, b), filepath.Join(bin, b)); err != nil {
 			t.Fatal(err)
 		}

@@ -173,9 +173,9 @@ ls /opt/cni/bin > %[5]q
 		t.Errorf("/opt changed on the host: %q, was %q", after, optBefore)
 	}
 
-	// What the tools block promises: the six programs in bin/, executable,
+	// What the tools block promises: the programs in bin/, executable,
 	// the very binaries served.
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd", "etcdctl"} {
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "etcd", "etcdctl"} {
 		fi, err := os.Stat(filepath.Join(dir, "bin", b))
 		if err != nil || fi.Mode()&0o111 == 0 {
 			t.Errorf("bin/%s after the tools block: %v (mode %v)", b, err, fi)
@@ -207,7 +207,7 @@ ls /opt/cni/bin > %[5]q
 // URL asks for something the mirror does not have.
 func mirrorFiles(kubeBin, up string) (map[string]mirrorFile, error) {
 	files := map[string]mirrorFile{}
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"} {
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"} {
 		files["dl.k8s.io/v1.37.2/bin/linux/amd64/"+b] = mirrorFile{path: filepath.Join(kubeBin, b)}
 	}
 	const etcdDir = "etcd-v3.6.16-linux-amd64"

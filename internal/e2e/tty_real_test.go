@@ -89,7 +89,7 @@ func TestRealTerminalWalkthrough(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(wd, "bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl", "etcd"} {
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "etcd"} {
 		if err := os.WriteFile(filepath.Join(wd, "bin", b), []byte("#!/bin/sh\necho v1.37.2\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}

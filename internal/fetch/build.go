@@ -49,21 +49,22 @@ const buildStagePrefix = ".kubetutor-build-"
 // readyStamp marks a wrapper module whose set-up finished.
 const readyStamp = ".kubetutor-ready"
 
-// The wrapper module, as the recipe in ../shared/real-cluster.md describes.
-const (
-	wrapperGoMod = "module kubetutor.local/kubebuild\n\ngo 1.26\n"
-	wrapperTools = `//go:build tools
-package tools
+// wrapperGoMod is the wrapper module, as the recipe in
+// ../shared/real-cluster.md describes it.
+const wrapperGoMod = "module kubetutor.local/kubebuild\n\ngo 1.26\n"
 
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubelet"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-`
-)
+// wrapperTools is the wrapper module's tools.go: it imports every program
+// fetch builds (the course's table's FromKubernetes programs), so that go
+// mod tidy records what each needs.
+func wrapperTools() string {
+	var b strings.Builder
+	b.WriteString("//go:build tools\npackage tools\n\nimport (\n")
+	for _, p := range BuildPackages() {
+		fmt.Fprintf(&b, "\t_ %q\n", p)
+	}
+	b.WriteString(")\n")
+	return b.String()
+}
 
 // DefaultBuildDir is the wrapper module's directory for version ver:
 // $KUBETUTOR_BUILD_DIR, else ${XDG_CACHE_HOME:-~/.cache}/kubetutor/build-<ver>.
@@ -196,7 +197,11 @@ func binaryVersion(ctx context.Context, path string) (string, error) {
 func (b *builder) prepare(ctx context.Context) error {
 	stamp := filepath.Join(b.dir, readyStamp)
 	if data, err := fsutil.ReadFile(stamp, fsutil.LimitSmall); err == nil && strings.TrimSpace(string(data)) == b.ver {
-		if _, err := os.Stat(filepath.Join(b.dir, "go.mod")); err == nil {
+		_, modErr := os.Stat(filepath.Join(b.dir, "go.mod"))
+		// A wrapper tidied for fewer programs (before kube-proxy joined
+		// the table) lacks the new ones' requirements: set it up again.
+		tools, toolsErr := fsutil.ReadFile(filepath.Join(b.dir, "tools.go"), fsutil.LimitConfig)
+		if modErr == nil && toolsErr == nil && string(tools) == wrapperTools() {
 			b.rep.Line("  wrapper module %s: ready", b.dir)
 			return nil
 		}
@@ -217,7 +222,7 @@ func (b *builder) prepare(ctx context.Context) error {
 	if err := fsutil.WriteFile(filepath.Join(b.dir, "go.mod"), []byte(wrapperGoMod), 0o644); err != nil {
 		return fmt.Errorf("write the wrapper module: %w", err)
 	}
-	if err := fsutil.WriteFile(filepath.Join(b.dir, "tools.go"), []byte(wrapperTools), 0o644); err != nil {
+	if err := fsutil.WriteFile(filepath.Join(b.dir, "tools.go"), []byte(wrapperTools()), 0o644); err != nil {
 		return fmt.Errorf("write the wrapper module: %w", err)
 	}
 

@@ -131,7 +131,7 @@ build*)
 	if [ %[4]q = fail ]; then echo "# k8s.io/kubernetes/cmd/kubelet" >&2; echo "cmd/kubelet/app/server.go:1:1: compile error xyz" >&2; exit 1; fi
 	out=""; prev=""
 	for a in "$@"; do [ "$prev" = "-o" ] && out=$a; prev=$a; done
-	for b in kube-apiserver kube-controller-manager kube-scheduler kubelet; do
+	for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
 		printf '#!/bin/sh\necho "Kubernetes %[3]s"\n' > "$out$b"; chmod 755 "$out$b"
 	done
 	printf '#!/bin/sh\necho "Client Version: %[3]s"\necho "Kustomize Version: v5.8.1"\n' > "${out}kubectl"; chmod 755 "${out}kubectl"
@@ -211,7 +211,7 @@ func TestFromSource(t *testing.T) {
 	if got := string(mustRead(t, filepath.Join(buildDir, "go.mod"))); got != "module kubetutor.local/kubebuild\n\ngo 1.26\n" {
 		t.Errorf("wrapper go.mod %q", got)
 	}
-	if got := string(mustRead(t, filepath.Join(buildDir, "tools.go"))); !strings.Contains(got, "\t_ \"k8s.io/kubernetes/cmd/kubectl\"\n") {
+	if got := string(mustRead(t, filepath.Join(buildDir, "tools.go"))); !strings.Contains(got, "\t_ \"k8s.io/kubernetes/cmd/kubectl\"\n") || !strings.Contains(got, "\t_ \"k8s.io/kubernetes/cmd/kube-proxy\"\n") {
 		t.Errorf("wrapper tools.go %q", got)
 	}
 	for _, name := range KubernetesBinaries {
@@ -259,6 +259,30 @@ func TestFromSource(t *testing.T) {
 	}
 	if n := len(readLog(t, log)); n != 10 {
 		t.Errorf("a wrong version did not trigger a build (%d go runs)", n)
+	}
+
+	// A wrapper module made before kube-proxy joined the programs (its
+	// tools.go imports five): its go.sum lacks kube-proxy's requirements,
+	// so it is set up again (download, edits, tidy), then built.
+	old := strings.Replace(wrapperTools(), "\t_ \"k8s.io/kubernetes/cmd/kube-proxy\"\n", "", 1)
+	if old == wrapperTools() {
+		t.Fatal("the wrapper's tools.go does not import cmd/kube-proxy")
+	}
+	if err := os.WriteFile(filepath.Join(buildDir, "tools.go"), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(bin, "kube-proxy")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	lines = readLog(t, log)
+	if len(lines) != 16 || !strings.Contains(lines[13], "|mod tidy") || !strings.Contains(lines[15], "|build -trimpath") {
+		t.Errorf("a stale wrapper module: go ran %v", lines[10:])
+	}
+	if got := string(mustRead(t, filepath.Join(buildDir, "tools.go"))); got != wrapperTools() {
+		t.Errorf("tools.go after the set-up:\n%s", got)
 	}
 }
 

@@ -24,7 +24,7 @@ type Component string
 
 // The components, in the order they are fetched.
 const (
-	Kubernetes Component = "kubernetes" // kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl
+	Kubernetes Component = "kubernetes" // kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl (course.Programs)
 	Etcd       Component = "etcd"       // etcd and etcdctl
 	CNI        Component = "cni"        // the CNI plugins
 	// Only --from-source builds these two.
@@ -336,7 +336,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 func (r *runner) add(it Item) { r.res.Items = append(r.res.Items, it) }
 
-// kubernetes downloads the five Kubernetes binaries from dl.k8s.io's layout.
+// kubernetes downloads the Kubernetes binaries (KubernetesBinaries) from dl.k8s.io's layout.
 func (r *runner) kubernetes(ctx context.Context) error {
 	o := r.o
 	for _, name := range KubernetesBinaries {
@@ -366,7 +366,7 @@ func (r *runner) kubernetes(ctx context.Context) error {
 	return nil
 }
 
-// fromSource builds the five Kubernetes binaries, unless they are there and
+// fromSource builds the Kubernetes binaries (KubernetesBinaries), unless they are there and
 // report the wanted version.
 func (r *runner) fromSource(ctx context.Context) error {
 	o := r.o
