@@ -67,7 +67,6 @@ func toolChecks() []checks.Checker {
 	return append(out, checks.VersionSkew{Binaries: bins})
 }
 
-
 // ownBinary is the binary check of a component its own step looks for
 // (course.Component.OwnStep), before the step's other checks.
 func ownBinary(name string, rest ...checks.Checker) []checks.Checker {
