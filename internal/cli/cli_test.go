@@ -71,7 +71,7 @@ func TestWalkthroughAccessible(t *testing.T) {
 		"Tools and binaries",
 		"Step 1/" + nSteps + " · Get the tools and binaries — what next?",
 		"1. Check now",
-		"Hint 1 of 3: You need seven programs",
+		"Hint 1 of 3: You need six programs",
 		"✓ Step 1/" + nSteps + " tools (Get the tools and binaries): passes",
 		"What just happened: Every program of the cluster is here",
 		"Unlocked: Make the TLS certificates and a kubeconfig.",
