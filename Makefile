@@ -29,7 +29,7 @@ deps:
 # a fresh Go cache; seconds afterwards: fetch skips binaries that report the
 # wanted version).
 kube-binaries: build
-	./bin/kubetutor fetch --from-source --bin-dir $(KUBE_BIN) --kubernetes-version $(KUBE_VERSION) kubernetes
+	./bin/kubetutor fetch --from-source --bin-dir $(KUBE_BIN) --kubernetes-version $(KUBE_VERSION) kubernetes coredns
 
 # The second node stack of the demo e2e: upstream containerd 2.x, etcd 3.6,
 # the CNI plugins and crictl, built by `kubetutor fetch --from-source` from the

@@ -81,6 +81,10 @@ type Env struct {
 	// Exec runs a command in a pod through the API server (kubectl exec);
 	// nil means the kube client's. Tests replace it.
 	Exec PodExecFunc
+	// NodeGet reads a path of a node's kubelet through the API server's
+	// node proxy (kubectl get --raw /api/v1/nodes/NODE/proxy/PATH); nil
+	// means the kube client's. Tests replace it.
+	NodeGet NodeGetFunc
 	// Dial connects to a Service's ClusterIP as a client on this host does
 	// (the kube-proxy step's checks); nil means a net.Dialer's. Tests point
 	// it at local servers.
@@ -212,6 +216,21 @@ type KubeconfigResolution = kubeclient.KubeconfigResolution
 
 // PodExecFunc runs cmd in a pod's container, streaming its output.
 type PodExecFunc func(ctx context.Context, ns, pod, container string, cmd []string, stdout, stderr io.Writer) error
+
+// NodeGetFunc reads a path of a node's kubelet API through the API server.
+type NodeGetFunc func(ctx context.Context, node, path string) ([]byte, error)
+
+// nodeGet reads GET /api/v1/nodes/NODE/proxy/PATH.
+func (e *Env) nodeGet(ctx context.Context, node, path string) ([]byte, error) {
+	if e.NodeGet != nil {
+		return e.NodeGet(ctx, node, path)
+	}
+	kube, err := e.Kube()
+	if err != nil {
+		return nil, err
+	}
+	return kube.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", node, "proxy", path).DoRaw(ctx)
+}
 
 // PodExec runs cmd in a pod's container through the API server.
 func (e *Env) PodExec(ctx context.Context, ns, pod, container string, cmd []string, stdout, stderr io.Writer) error {

@@ -44,3 +44,15 @@ const ServiceCIDR = "10.0.0.0/24"
 // KubernetesServiceIP is the ClusterIP of the kubernetes Service, the first
 // address of ServiceCIDR, which the API server's certificate must name.
 const KubernetesServiceIP = "10.0.0.1"
+
+// The cluster DNS of act two: CoreDNS, the kube-dns Service's address (the
+// tenth of ServiceCIDR, as kubeadm picks it) and the cluster's domain.
+const (
+	// CoreDNSVersion is the CoreDNS release kubeadm v1.37 deploys; `fetch
+	// --from-source coredns` builds it and `images load --coredns` packs
+	// it under CoreDNSImage.
+	CoreDNSVersion = "v1.14.6"
+	CoreDNSImage   = "registry.k8s.io/coredns/coredns:" + CoreDNSVersion
+	ClusterDNSIP   = "10.0.0.10"
+	ClusterDomain  = "cluster.local"
+)

@@ -33,7 +33,7 @@ func TestContentValidates(t *testing.T) {
 }
 
 func TestStepIDsArePublicAndOrdered(t *testing.T) {
-	want := "tools,certs,etcd,apiserver,deployment,controller-manager,scheduler,containerd,kubelet,cni,logs,service,kube-proxy"
+	want := "tools,certs,etcd,apiserver,deployment,controller-manager,scheduler,containerd,kubelet,cni,logs,service,kube-proxy,coredns,cluster-dns"
 	if got := strings.Join(steps.IDs(), ","); got != want {
 		t.Fatalf("step IDs %s, want %s", got, want)
 	}

@@ -26,10 +26,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
+	utilexec "k8s.io/client-go/util/exec"
 
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/pki"
+	"github.com/kubetutor/kubetutor/internal/testdns"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -54,9 +56,12 @@ type world struct {
 	routes    map[string]string
 	// execOK: the API server has a kubelet client certificate, so exec
 	// through it works.
-	execOK  bool
-	mu      sync.Mutex // guards servers
-	servers []*httptest.Server
+	execOK bool
+	// clusterDNS: the kubelet runs with clusterDNS, so the pod's
+	// resolv.conf asks kube-dns and names resolve inside it.
+	clusterDNS bool
+	mu         sync.Mutex // guards servers
+	servers    []*httptest.Server
 }
 
 // freeAddr is an address where nothing listens yet, for a server the test
@@ -104,20 +109,26 @@ func newWorld(t *testing.T) *world {
 	refused := freeAddr(t)
 	env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		w.mu.Lock()
-		to, ok := w.routes[addr]
+		to, ok := w.routes[network+"/"+addr]
+		if !ok {
+			to, ok = w.routes[addr]
+		}
 		w.mu.Unlock()
 		if !ok {
-			to = refused
+			to, network = refused, "tcp"
 		}
 		var d net.Dialer
 		return d.DialContext(ctx, network, to)
 	}
-	env.Exec = func(_ context.Context, _, pod, _ string, _ []string, stdout, _ io.Writer) error {
-		if !w.execOK {
-			return errors.New("Unauthorized")
+	env.Exec = w.exec
+	env.NodeGet = func(_ context.Context, node, path string) ([]byte, error) {
+		if node != "workshop" || path != "configz" {
+			return nil, fmt.Errorf("no %s on node %s", path, node)
 		}
-		_, err := fmt.Fprintln(stdout, pod)
-		return err
+		if w.clusterDNS {
+			return []byte(`{"kubeletconfig":{"clusterDNS":["10.0.0.10"],"clusterDomain":"cluster.local","failSwapOn":false}}`), nil
+		}
+		return []byte(`{"kubeletconfig":{"failSwapOn":false}}`), nil
 	}
 	env.Hostname = "workshop"
 	// No component processes but kube-apiserver, whose flags the logs step
@@ -333,7 +344,84 @@ var stages = []struct {
 		w.routes["10.0.0.117:80"] = nginx
 		w.routes[course.KubernetesServiceIP+":443"] = w.apiAddr
 		w.mu.Unlock()
-	}, "", "", []string{"kube-proxy is running: /healthz on", "answers 200, healthy", "nginx's welcome page", "signed by certs/ca.crt and naming 10.0.0.1"}},
+	}, "coredns-ready", "There is no Deployment kube-system/coredns", []string{"kube-proxy is running: /healthz on", "answers 200, healthy", "nginx's welcome page", "signed by certs/ca.crt and naming 10.0.0.1"}},
+	{"coredns", func(w *world) { w.coreDNS() }, "kubelet-cluster-dns", "runs with clusterDNS []",
+		[]string{"CoreDNS in pod coredns-6d4b75cb6d-qx2lz is ready", "lists pod coredns-6d4b75cb6d-qx2lz at 10.244.0.9, ready", "over UDP and TCP"}},
+	{"cluster-dns", func(w *world) { w.clusterDNS = true }, "", "",
+		[]string{"runs with clusterDNS [10.0.0.10]", "asks 10.0.0.10 (kube-dns)", "resolves through the cluster DNS: 10.0.0.1 kubernetes.default.svc.cluster.local"}},
+}
+
+// exec runs a command in a pod as the kubelet would: the pod's
+// /etc/hostname, its resolv.conf, getent.
+func (w *world) exec(_ context.Context, _, pod, _ string, cmd []string, stdout, _ io.Writer) error {
+	if !w.execOK {
+		return errors.New("Unauthorized")
+	}
+	var err error
+	switch strings.Join(cmd, " ") {
+	case "cat /etc/resolv.conf":
+		if w.clusterDNS {
+			_, err = fmt.Fprint(stdout, "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.0.0.10\noptions ndots:5\n")
+		} else {
+			_, err = fmt.Fprint(stdout, "nameserver 10.255.255.53\n")
+		}
+	case "getent hosts kubernetes.default":
+		if !w.clusterDNS {
+			return utilexec.CodeExitError{Err: errors.New("command terminated with non-zero exit code"), Code: 2}
+		}
+		_, err = fmt.Fprintln(stdout, "10.0.0.1        kubernetes.default.svc.cluster.local")
+	default:
+		_, err = fmt.Fprintln(stdout, pod)
+	}
+	return err
+}
+
+// coreDNS runs CoreDNS in the world: its Deployment, pod, the kube-dns
+// Service and EndpointSlice, /ready on the pod's address, and the DNS
+// server kube-proxy's rules lead 10.0.0.10:53 to.
+func (w *world) coreDNS() {
+	one := int32(1)
+	yes := true
+	labels := map[string]string{"k8s-app": "kube-dns"}
+	objs := []struct {
+		create func() error
+	}{
+		{func() error {
+			_, err := w.kube.AppsV1().Deployments("kube-system").Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system"},
+				Spec: appsv1.DeploymentSpec{Replicas: &one}}, metav1.CreateOptions{})
+			return err
+		}},
+		{func() error {
+			_, err := w.kube.CoreV1().Pods("kube-system").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "coredns-6d4b75cb6d-qx2lz", Namespace: "kube-system", Labels: labels},
+				Spec: corev1.PodSpec{NodeName: "workshop"}, Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.0.9"}}, metav1.CreateOptions{})
+			return err
+		}},
+		{func() error {
+			_, err := w.kube.CoreV1().Services("kube-system").Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system", Labels: labels},
+				Spec: corev1.ServiceSpec{ClusterIP: course.ClusterDNSIP, Selector: labels, Ports: []corev1.ServicePort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}}}}, metav1.CreateOptions{})
+			return err
+		}},
+		{func() error {
+			_, err := w.kube.DiscoveryV1().EndpointSlices("kube-system").Create(ctx, &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns-xyz12", Namespace: "kube-system",
+				Labels: map[string]string{discoveryv1.LabelServiceName: "kube-dns", discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}},
+				AddressType: discoveryv1.AddressTypeIPv4,
+				Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.0.9"}, Conditions: discoveryv1.EndpointConditions{Ready: &yes}}}}, metav1.CreateOptions{})
+			return err
+		}},
+	}
+	for _, o := range objs {
+		if err := o.create(); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	ready := freeAddr(w.t)
+	w.serve(ready, http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { fmt.Fprint(rw, "OK") }), nil)
+	udp, tcp := testdns.Serve(w.t, map[string]string{"kubernetes.default.svc.cluster.local.": course.KubernetesServiceIP})
+	w.mu.Lock()
+	w.routes["10.244.0.9:8181"] = ready
+	w.routes["udp/"+course.ClusterDNSIP+":53"] = udp
+	w.routes["tcp/"+course.ClusterDNSIP+":53"] = tcp
+	w.mu.Unlock()
 }
 
 // apiServerProcess puts a kube-apiserver with these flags, started in the

@@ -144,6 +144,14 @@ var table = []Step{
 		ID:     "kube-proxy",
 		Checks: ownBinary(course.KubeProxy, checks.ComponentAlive{Component: course.KubeProxy}, checks.ServiceAnswers{}, checks.KubernetesServiceTLS{}),
 	},
+	{
+		ID:     "coredns",
+		Checks: []checks.Checker{checks.CoreDNSReady{}, checks.KubeDNSEndpoints{}, checks.ClusterDNSAnswers{}},
+	},
+	{
+		ID:     "cluster-dns",
+		Checks: []checks.Checker{checks.KubeletClusterDNS{}, checks.PodUsesClusterDNS{}, checks.PodResolvesNames{}},
+	},
 }
 
 var (

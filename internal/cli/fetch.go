@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fetch"
 	"github.com/kubetutor/kubetutor/internal/room"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
@@ -33,6 +34,7 @@ type FetchOptions struct {
 	CNIVersion        string
 	ContainerdVersion string
 	CrictlVersion     string
+	CoreDNSVersion    string
 	Arch              string
 	Mirror            string
 	InsecureMirror    bool
@@ -146,7 +148,7 @@ func newFetchCmd(f *Factory) *cobra.Command {
 		Short:     "Get the cluster's parts: the Kubernetes binaries, etcd and the CNI plugins",
 		Long:      fetchLong,
 		Example:   fetchExample,
-		ValidArgs: []string{"kubernetes", "etcd", "cni", "containerd", "crictl"},
+		ValidArgs: []string{"kubernetes", "etcd", "cni", "containerd", "crictl", "coredns"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Components = args
 			return runFetch(cmd, o)
@@ -166,6 +168,7 @@ func (o *FetchOptions) addFlags(cmd *cobra.Command) {
 	fl.StringVar(&o.CNIVersion, "cni-version", fetch.DefaultCNIVersion, "the CNI plugins release")
 	fl.StringVar(&o.ContainerdVersion, "containerd-version", fetch.DefaultSourceContainerdVersion, "with --from-source, the containerd release to build")
 	fl.StringVar(&o.CrictlVersion, "crictl-version", fetch.DefaultSourceCrictlVersion, "with --from-source, the crictl release to build")
+	fl.StringVar(&o.CoreDNSVersion, "coredns-version", course.CoreDNSVersion, "with --from-source, the CoreDNS release to build")
 	fl.StringVar(&o.Arch, "arch", runtime.GOARCH, "the architecture of the downloads: amd64 or arm64")
 	fl.StringVar(&o.Mirror, "mirror", "", "download from this mirror (https://HOST:PORT/..., a joined room's is pinned) instead of the upstream locations")
 	fl.BoolVar(&o.InsecureMirror, "insecure-mirror", false, "accept a plain http:// --mirror, which nothing authenticates: anyone on the network path can swap a binary and its checksum")
@@ -266,6 +269,7 @@ func (o *FetchOptions) options(cmd *cobra.Command) (fetch.Options, error) {
 		FromSource:        o.FromSource,
 		ContainerdVersion: o.ContainerdVersion,
 		CrictlVersion:     o.CrictlVersion,
+		CoreDNSVersion:    o.CoreDNSVersion,
 		HTTP:              fetch.HTTPOptions{StallTimeout: o.StallTimeout},
 		Reporter:          fetch.NewReporter(f.IO.Out, f.IO.OutTTY, f.IO.Width),
 		TTY:               f.IO.OutTTY,

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/images"
 )
@@ -21,6 +22,9 @@ type ImagesOptions struct {
 	SandboxImage  string
 	WorkloadImage string
 	Snapshotter   string
+	// CoreDNS is a coredns binary to pack as course.CoreDNSImage instead
+	// of the sandbox and workload images.
+	CoreDNS string
 }
 
 func newImagesCmd(f *Factory) *cobra.Command {
@@ -43,12 +47,16 @@ k8s.io namespace, then create the Deployment with the stand-in:
   sudo kubetutor images load
 
   # load a tarball made elsewhere
-  sudo kubetutor images load images.tar`,
+  sudo kubetutor images load images.tar
+
+  # CoreDNS, from the binary kubetutor fetch --from-source coredns built
+  sudo kubetutor images load --coredns bin/coredns`,
 		Args: noArgs,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.SandboxImage, "sandbox-image", images.SandboxImage, "name of the pod sandbox image (containerd's sandbox_image)")
 	pf.StringVar(&o.WorkloadImage, "workload-image", images.WorkloadImage, "name of the nginx stand-in")
+	pf.StringVar(&o.CoreDNS, "coredns", "", "pack this static coredns binary (kubetutor fetch --from-source coredns) as "+course.CoreDNSImage+", instead of the sandbox and workload images")
 
 	build := &cobra.Command{
 		Use:     "build",
@@ -70,7 +78,11 @@ k8s.io namespace, then create the Deployment with the stand-in:
 				return err
 			}
 			fi, _ := os.Stat(path)
-			fmt.Fprintf(f.IO.Out, "Wrote %s (%s, %s; %.1f MB).\n", path, o.SandboxImage, o.WorkloadImage, float64(fi.Size())/1e6)
+			what := o.SandboxImage + ", " + o.WorkloadImage
+			if o.CoreDNS != "" {
+				what = course.CoreDNSImage
+			}
+			fmt.Fprintf(f.IO.Out, "Wrote %s (%s; %.1f MB).\n", path, what, float64(fi.Size())/1e6)
 			return nil
 		},
 	}
@@ -89,6 +101,12 @@ k8s.io namespace, then create the Deployment with the stand-in:
 }
 
 func (o *ImagesOptions) specs() ([]images.Spec, error) {
+	if o.CoreDNS != "" {
+		if err := images.RequireStatic(o.CoreDNS); err != nil {
+			return nil, fmt.Errorf("pack CoreDNS: %w", err)
+		}
+		return []images.Spec{images.CoreDNS(o.CoreDNS)}, nil
+	}
 	specs, err := images.FromSelf()
 	if err != nil {
 		return nil, err

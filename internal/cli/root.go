@@ -212,6 +212,7 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newResetCmd(f),
 		newPauseCmd(),
 		newServeCmd(),
+		newGetentCmd(),
 		newCertsCmd(f),
 		newDemoCmd(f),
 		newFetchCmd(f),
@@ -298,7 +299,13 @@ func Main() int {
 		fmt.Fprintf(f.IO.ErrOut, "\ninterrupted (%s): kubetutor did not stop in time; exiting\n", signalName(sig))
 		os.Exit(se.ExitCode())
 	}()
-	return Execute(ctx, f, os.Args[1:])
+	args := os.Args[1:]
+	// Called as getent (the offline workload image's /bin/getent links to
+	// kubetutor): the getent command.
+	if filepath.Base(os.Args[0]) == "getent" {
+		args = append([]string{"getent"}, args...)
+	}
+	return Execute(ctx, f, args)
 }
 
 // Execute runs the command tree with args and returns the exit status.

@@ -111,6 +111,10 @@ var Actions = map[string]Action{
 			return nil
 		},
 	},
+	"load-coredns": {
+		Why: "the demo links the coredns binary it was given (make kube-binaries builds it) instead of building it, and imports its image into its own containerd",
+		Do:  func(ctx context.Context, d *Demo, _ string) error { return d.loadCoreDNS(ctx) },
+	},
 	"write-cni-config": {
 		Why: "the demo types it, unless a configuration is already there, and records what it creates, so that down removes only that; the images it imports in the background are in containerd first",
 		Do: func(ctx context.Context, d *Demo, text string) error {

@@ -427,40 +427,69 @@ func (d *Demo) ensureBinaries() error {
 	if err := os.MkdirAll(d.L.Bin(), 0o755); err != nil {
 		return err
 	}
-	dirs := append([]string{d.Opts.BinDir}, d.Opts.SearchDirs...)
 	for _, c := range course.Binaries() {
-		b := c.Name
-		dst := filepath.Join(d.L.Bin(), b)
-		if target, err := filepath.EvalSymlinks(dst); err == nil {
-			fmt.Fprintf(d.Out, "   %s: %s (already in bin/)\n", b, target)
-			continue
+		if _, err := d.linkBinary(c.Name); err != nil {
+			return err
 		}
-		src := ""
-		var looked []string
-		for _, dir := range dirs {
-			if dir == "" {
-				continue
-			}
-			looked = append(looked, dir)
-			p := filepath.Join(dir, b)
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-				src = p
-				break
-			}
-		}
-		if src == "" {
-			return fmt.Errorf("%s is not in %s, nor in %s (kubetutor fetch puts them in ./bin; make kube-binaries builds them; apt install etcd-server gives etcd)", b, d.L.Bin(), strings.Join(looked, ", "))
-		}
-		if abs, err := filepath.Abs(src); err == nil {
-			src = abs
-		}
-		_ = os.Remove(dst) // a dangling link from an earlier run
-		if err := os.Symlink(src, dst); err != nil {
-			return fmt.Errorf("link %s: %w", b, err)
-		}
-		fmt.Fprintf(d.Out, "   %s: %s\n", b, src)
 	}
 	return d.refuseSkew()
+}
+
+// linkBinary links the program b from the demo's binary directories into
+// bin/, unless bin/ has it, and returns its path in bin/.
+func (d *Demo) linkBinary(b string) (string, error) {
+	dst := filepath.Join(d.L.Bin(), b)
+	if target, err := filepath.EvalSymlinks(dst); err == nil {
+		fmt.Fprintf(d.Out, "   %s: %s (already in bin/)\n", b, target)
+		return dst, nil
+	}
+	src := ""
+	var looked []string
+	for _, dir := range append([]string{d.Opts.BinDir}, d.Opts.SearchDirs...) {
+		if dir == "" {
+			continue
+		}
+		looked = append(looked, dir)
+		p := filepath.Join(dir, b)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			src = p
+			break
+		}
+	}
+	if src == "" {
+		return "", fmt.Errorf("%s is not in %s, nor in %s (kubetutor fetch puts them in ./bin; make kube-binaries builds them; apt install etcd-server gives etcd)", b, d.L.Bin(), strings.Join(looked, ", "))
+	}
+	if abs, err := filepath.Abs(src); err == nil {
+		src = abs
+	}
+	_ = os.Remove(dst) // a dangling link from an earlier run
+	if err := os.Symlink(src, dst); err != nil {
+		return "", fmt.Errorf("link %s: %w", b, err)
+	}
+	fmt.Fprintf(d.Out, "   %s: %s\n", b, src)
+	return dst, nil
+}
+
+// loadCoreDNS links the coredns binary it was given (make kube-binaries
+// builds one) into bin/, packs it as course.CoreDNSImage and imports it
+// into the demo's containerd, before the manifest that runs it is applied.
+func (d *Demo) loadCoreDNS(ctx context.Context) error {
+	if err := os.MkdirAll(d.L.Bin(), 0o755); err != nil {
+		return err
+	}
+	bin, err := d.linkBinary("coredns")
+	if err != nil {
+		return err
+	}
+	return d.status("Packing and importing "+course.CoreDNSImage, func() error {
+		if err := images.WriteTarball(d.L.CoreDNSTarball(), images.CoreDNS(bin)); err != nil {
+			return err
+		}
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		_, err := images.Import(ictx, d.L.ContainerdAddress, d.L.CoreDNSTarball(), "overlayfs")
+		return err
+	})
 }
 
 // refuseSkew runs the tools step's version-skew check on what bin/ now

@@ -39,6 +39,7 @@ func (l Layout) KubeletConfig() string    { return l.Path("kubelet.yaml") }
 func (l Layout) CNIDataDir() string       { return l.Path("cni") }
 func (l Layout) CNIConfFile() string      { return filepath.Join(l.CNIConfDir, "10-bridge.conflist") }
 func (l Layout) ImagesTarball() string    { return l.Path("images.tar") }
+func (l Layout) CoreDNSTarball() string   { return l.Path("coredns-image.tar") }
 func (l Layout) EtcdDataDir() string      { return l.Path("etcd-data") }
 func (l Layout) containerdState() string  { return l.Path("containerd", "state") }
 func (l Layout) containerdRoot() string   { return l.Path("containerd", "root") }

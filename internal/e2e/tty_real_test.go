@@ -20,6 +20,13 @@ type tmux struct {
 func (m *tmux) run(args ...string) string {
 	m.t.Helper()
 	out, err := exec.Command("tmux", args...).CombinedOutput()
+	// A session started while the tmux server is exiting (the previous
+	// test killed its last session) meets "server exited unexpectedly":
+	// a new server comes up on the next try.
+	for try := 0; err != nil && args[0] == "new-session" && strings.Contains(string(out), "server exited unexpectedly") && try < 5; try++ {
+		time.Sleep(200 * time.Millisecond)
+		out, err = exec.Command("tmux", args...).CombinedOutput()
+	}
 	if err != nil {
 		m.t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
 	}

@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kubetutor/kubetutor/course"
 )
 
 // Component is a group of parts fetched together.
@@ -27,16 +29,19 @@ const (
 	Kubernetes Component = "kubernetes" // kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl (course.Programs)
 	Etcd       Component = "etcd"       // etcd and etcdctl
 	CNI        Component = "cni"        // the CNI plugins
-	// Only --from-source builds these two.
+	// Only --from-source builds these three.
 	Containerd Component = "containerd" // containerd, containerd-shim-runc-v2, ctr
 	Crictl     Component = "crictl"     // crictl
+	// CoreDNS is built (a main with the course Corefile's plugins only) and
+	// packed into an image by `kubetutor images load --coredns`.
+	CoreDNS Component = "coredns" // coredns
 )
 
 // Components are the components fetched by default, in order.
 var Components = []Component{Kubernetes, Etcd, CNI}
 
 // SourceComponents are the components --from-source can build, in order.
-var SourceComponents = []Component{Kubernetes, Containerd, Etcd, CNI, Crictl}
+var SourceComponents = []Component{Kubernetes, Containerd, Etcd, CNI, Crictl, CoreDNS}
 
 // Options say what to fetch, from where, and where to.
 type Options struct {
@@ -74,7 +79,10 @@ type Options struct {
 	// ContainerdVersion and CrictlVersion are the versions --from-source
 	// builds; default DefaultSourceContainerdVersion, DefaultSourceCrictlVersion.
 	ContainerdVersion, CrictlVersion string
-	Build                            BuildOptions
+	// CoreDNSVersion is the CoreDNS release --from-source builds; default
+	// course.CoreDNSVersion.
+	CoreDNSVersion string
+	Build          BuildOptions
 
 	HTTP HTTPOptions
 	// OSBinDirs and OSCNIDirs are where the OS's programs and CNI plugins
@@ -166,6 +174,9 @@ func (o *Options) setDefaults() {
 	if o.ContainerdVersion == "" {
 		o.ContainerdVersion = DefaultSourceContainerdVersion
 	}
+	if o.CoreDNSVersion == "" {
+		o.CoreDNSVersion = course.CoreDNSVersion
+	}
 	if o.CrictlVersion == "" {
 		o.CrictlVersion = DefaultSourceCrictlVersion
 	}
@@ -192,7 +203,7 @@ func (o *Options) setDefaults() {
 func (o *Options) validate() error {
 	for _, c := range o.Components {
 		if !slices.Contains(SourceComponents, c) {
-			return invalidf("unknown component %q: use kubernetes, etcd or cni (with --from-source also containerd or crictl)", c)
+			return invalidf("unknown component %q: use kubernetes, etcd or cni (with --from-source also containerd, crictl or coredns)", c)
 		}
 		if !o.FromSource && !slices.Contains(Components, c) {
 			return invalidf("%s is never downloaded: install it with your OS, or build it with --from-source", c)
@@ -203,7 +214,7 @@ func (o *Options) validate() error {
 	}
 	for _, v := range []struct{ what, ver string }{
 		{"Kubernetes version", o.KubernetesVersion}, {"etcd version", o.EtcdVersion}, {"CNI plugins version", o.CNIVersion},
-		{"containerd version", o.ContainerdVersion}, {"crictl version", o.CrictlVersion},
+		{"containerd version", o.ContainerdVersion}, {"crictl version", o.CrictlVersion}, {"CoreDNS version", o.CoreDNSVersion},
 	} {
 		if err := CheckVersion(v.what, v.ver); err != nil {
 			return err
@@ -328,7 +339,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return r.res, err
 		}
 	}
-	if len(o.Components) == len(Components) && !o.has(Containerd) && !o.has(Crictl) {
+	if o.has(CoreDNS) {
+		if err := r.fromSourcePart(ctx, CoreDNS, o.CoreDNSVersion); err != nil {
+			return r.res, err
+		}
+	}
+	if len(o.Components) == len(Components) && !o.has(Containerd) && !o.has(Crictl) && !o.has(CoreDNS) {
 		r.runtimes(ctx)
 	}
 	return r.res, nil

@@ -45,6 +45,12 @@ type sourcePart struct {
 	Wrapper bool
 	// CNI installs into the CNI directory instead of the bin dir.
 	CNI bool
+	// Main is the wrapper module's main.go, when the wrapper builds a main
+	// of its own (CoreDNS with only the plugins the course's Corefile
+	// uses) instead of the module's packages; its binaries' Package is ".".
+	Main string
+	// LDFlags are go build's -ldflags.
+	LDFlags string
 }
 
 // sourceParts are the from-source parts other than Kubernetes, in build order.
@@ -67,7 +73,45 @@ var sourceParts = []sourcePart{
 		{"etcd", "go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/server/v3"},
 		{"etcdctl", "go.etcd.io/etcd/etcdctl/v3", "go.etcd.io/etcd/etcdctl/v3"},
 	}},
+	// CoreDNS's own main links every plugin of its plugin.cfg (the cloud
+	// providers' SDKs among them); this one links the eleven the course's
+	// Corefile (kubeadm's) uses, in plugin.cfg's order, and is stripped:
+	// it goes into an image.
+	{Component: CoreDNS, Wrapper: true, Main: coreDNSMain, LDFlags: "-s -w", Binaries: []sourceBinary{
+		{"coredns", ".", "github.com/coredns/coredns"},
+	}},
 }
+
+// coreDNSMain is the wrapper's main: coremain.Run with dnsserver.Directives
+// cut to the Corefile's plugins (a directive the Corefile names but the
+// binary lacks is refused at start: "Unknown directive").
+const coreDNSMain = `// Command coredns is CoreDNS with the plugins of the kubetutor course's
+// Corefile only.
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/forward"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/loadbalance"
+	_ "github.com/coredns/coredns/plugin/log"
+	_ "github.com/coredns/coredns/plugin/loop"
+	_ "github.com/coredns/coredns/plugin/metrics"
+	_ "github.com/coredns/coredns/plugin/ready"
+	_ "github.com/coredns/coredns/plugin/reload"
+)
+
+func init() {
+	dnsserver.Directives = []string{"reload", "ready", "health", "prometheus", "errors", "log", "loadbalance", "cache", "kubernetes", "loop", "forward"}
+}
+
+func main() { coremain.Run() }
+`
 
 func findSourcePart(c Component) sourcePart {
 	for _, p := range sourceParts {
@@ -78,8 +122,9 @@ func findSourcePart(c Component) sourcePart {
 	panic("fetch: no from-source recipe for " + string(c))
 }
 
-// etcdWrapperGoMod and etcdWrapperTools are etcd's wrapper module.
-const etcdWrapperGoMod = "module kubetutor.local/etcd-build\n\ngo 1.26\n"
+// partWrapperGoMod is the go.mod of a part's wrapper module (etcd's, CoreDNS's);
+// etcdWrapperTools is etcd's tools.go.
+const partWrapperGoMod = "module kubetutor.local/wrapper-build\n\ngo 1.26\n"
 
 func etcdWrapperTools(p sourcePart) string {
 	var sb strings.Builder
@@ -110,6 +155,9 @@ func sourceCommands(p sourcePart, ver, stage string) [][]string {
 		get = append(get, b.Module+"@"+ver)
 	}
 	cmds := [][]string{get, {"mod", "tidy"}}
+	if p.LDFlags != "" {
+		tags = append(tags, "-ldflags="+p.LDFlags)
+	}
 	for _, b := range p.Binaries {
 		cmds = append(cmds, append(append([]string{"build"}, tags...), "-o", filepath.Join(stage, b.Name), b.Package))
 	}
@@ -122,11 +170,21 @@ func sourceEnv(stage string) []string {
 	return []string{"CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOBIN=" + stage}
 }
 
-// readBuildInfo reads a Go binary's build info; tests replace it.
-var readBuildInfo = func(path string) (mod, ver string, err error) {
+// readBuildInfo reads a Go binary's build info: the module of its main
+// package and its version, or, when module is a dependency of a wrapper
+// module's main (CoreDNS's trimmed main), that module and the version the
+// wrapper required. Tests replace it.
+var readBuildInfo = func(path, module string) (mod, ver string, err error) {
 	bi, err := buildinfo.ReadFile(path)
 	if err != nil {
 		return "", "", err
+	}
+	if bi.Main.Path != module {
+		for _, d := range bi.Deps {
+			if d.Path == module && d.Replace == nil {
+				return d.Path, d.Version, nil
+			}
+		}
 	}
 	return bi.Main.Path, bi.Main.Version, nil
 }
@@ -138,7 +196,7 @@ func builtVersion(path string, b sourceBinary) string {
 	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
 		return ""
 	}
-	mod, ver, err := readBuildInfo(path)
+	mod, ver, err := readBuildInfo(path, b.Module)
 	if err != nil || mod != b.Module {
 		return ""
 	}
@@ -209,7 +267,7 @@ func (r *runner) partUpToDate(p sourcePart, dir, ver string) bool {
 
 // sourceDirs makes dir, a staging directory in it for the built binaries,
 // and the directory go runs in: for go install pkg@version an empty one,
-// for etcd the wrapper module. The caller removes both; on an error
+// for etcd and CoreDNS the wrapper module. The caller removes both; on an error
 // nothing is left.
 func sourceDirs(c Component, p sourcePart, dir string) (stage, work string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -226,8 +284,10 @@ func sourceDirs(c Component, p sourcePart, dir string) (stage, work string, err 
 		return "", "", fmt.Errorf("%s: create a build directory: %w", c, err)
 	}
 	if p.Wrapper {
-		err = fsutil.WriteFile(filepath.Join(work, "go.mod"), []byte(etcdWrapperGoMod), 0o644)
-		if err == nil {
+		err = fsutil.WriteFile(filepath.Join(work, "go.mod"), []byte(partWrapperGoMod), 0o644)
+		if err == nil && p.Main != "" {
+			err = fsutil.WriteFile(filepath.Join(work, "main.go"), []byte(p.Main), 0o644)
+		} else if err == nil {
 			err = fsutil.WriteFile(filepath.Join(work, "tools.go"), []byte(etcdWrapperTools(p)), 0o644)
 		}
 		if err != nil {

@@ -56,7 +56,7 @@ func TestSourceCommands(t *testing.T) {
 func fakeBuildInfo(t *testing.T) {
 	old := readBuildInfo
 	t.Cleanup(func() { readBuildInfo = old })
-	readBuildInfo = func(path string) (string, string, error) {
+	readBuildInfo = func(path, _ string) (string, string, error) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return "", "", err
@@ -169,7 +169,7 @@ func TestFromSourceUpstream(t *testing.T) {
 			t.Errorf("go invocation %d:\n%s\nwant\n%s", i, f[4], want[i])
 		}
 	}
-	if got := string(mustRead(t, log+".wrapper")); got != etcdWrapperGoMod+etcdWrapperTools(findSourcePart(Etcd)) {
+	if got := string(mustRead(t, log+".wrapper")); got != partWrapperGoMod+etcdWrapperTools(findSourcePart(Etcd)) {
 		t.Errorf("etcd's wrapper module:\n%s", got)
 	}
 	for _, c := range []struct{ dir, name, ver string }{
@@ -289,7 +289,7 @@ func TestBuiltVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod, _, err := readBuildInfo(exe)
+	mod, _, err := readBuildInfo(exe, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,20 @@ type Spec struct {
 	// Busybox is a static busybox to add as /bin/busybox, with its usual
 	// commands linked to it (a shell for kubectl exec); empty: none.
 	Busybox string
+	// File is the binary's path in the image; default "kubetutor".
+	File string
+	// Links are commands in /bin linked to the binary, which acts on the
+	// name it was called by (getent: a name lookup through the pod's
+	// /etc/resolv.conf, as glibc's getent in nginx's image does).
+	Links []string
+}
+
+// file is where the binary goes in the image.
+func (s Spec) file() string {
+	if s.File == "" {
+		return "kubetutor"
+	}
+	return s.File
 }
 
 // Sandbox is the pause image.
@@ -60,7 +74,16 @@ func Sandbox(binary string) Spec {
 
 // Workload is the HTTP stand-in for nginx, listening on port 80.
 func Workload(binary string) Spec {
-	return Spec{Ref: WorkloadImage, Binary: binary, Entrypoint: []string{"/kubetutor", "serve", "--addr", ":80"}, Ports: []string{"80/tcp"}}
+	return Spec{Ref: WorkloadImage, Binary: binary, Entrypoint: []string{"/kubetutor", "serve", "--addr", ":80"}, Ports: []string{"80/tcp"}, Links: []string{"getent"}}
+}
+
+// CoreDNS is the CoreDNS image, packed from a static coredns binary
+// (`kubetutor fetch --from-source coredns`) under the name kubeadm's
+// manifests use, so that the lesson's manifest is the same online and
+// offline.
+func CoreDNS(binary string) Spec {
+	return Spec{Ref: course.CoreDNSImage, Binary: binary, File: "coredns", Entrypoint: []string{"/coredns"},
+		Ports: []string{"53/tcp", "53/udp", "9153/tcp"}}
 }
 
 // FromSelf is the sandbox and workload images packed from the running
@@ -113,14 +136,23 @@ func busyboxLayer(path string) (v1.Layer, error) {
 	return storedLayer(files)
 }
 
-// binaryLayer is the one layer of an image packed from a static binary:
-// /kubetutor, with /tmp and /etc.
-func binaryLayer(binary string) (v1.Layer, error) {
+// binaryLayer is the first layer of an image packed from a static binary:
+// the binary at /file, with /tmp and /etc.
+func binaryLayer(binary, file string) (v1.Layer, error) {
 	bin, err := fsutil.ReadFile(binary, fsutil.LimitBinary)
 	if err != nil {
 		return nil, fmt.Errorf("read binary %s: %w", binary, err)
 	}
-	return storedLayer([]layerFile{dir("tmp/"), dir("etc/"), {tar.Header{Name: "kubetutor", Typeflag: tar.TypeReg, Mode: 0o755}, bin}})
+	return storedLayer([]layerFile{dir("tmp/"), dir("etc/"), {tar.Header{Name: file, Typeflag: tar.TypeReg, Mode: 0o755}, bin}})
+}
+
+// linksLayer holds /bin/NAME, a symbolic link to /file, for each link.
+func linksLayer(file string, links []string) (v1.Layer, error) {
+	files := []layerFile{dir("bin/")}
+	for _, l := range links {
+		files = append(files, layerFile{tar.Header{Name: "bin/" + l, Typeflag: tar.TypeSymlink, Linkname: "/" + file, Mode: 0o777}, nil})
+	}
+	return storedLayer(files)
 }
 
 // layerFile is one entry of a layer: its header and, for a regular file,
@@ -195,25 +227,20 @@ func WriteTarball(path string, specs ...Spec) error {
 		if err != nil {
 			return fmt.Errorf("parse image name %q: %w", s.Ref, err)
 		}
-		layer, ok := layers[s.Binary]
+		key := s.Binary + "\x00" + s.file()
+		layer, ok := layers[key]
 		if !ok {
-			if layer, err = binaryLayer(s.Binary); err != nil {
+			if layer, err = binaryLayer(s.Binary, s.file()); err != nil {
 				return fmt.Errorf("make layer for %s: %w", s.Ref, err)
 			}
-			layers[s.Binary] = layer
+			layers[key] = layer
 		}
 		img, err := buildWith(s, layer)
 		if err != nil {
 			return err
 		}
-		if s.Busybox != "" {
-			bl, err := busyboxLayer(s.Busybox)
-			if err != nil {
-				return fmt.Errorf("make layer for %s: %w", s.Ref, err)
-			}
-			if img, err = mutate.AppendLayers(img, bl); err != nil {
-				return fmt.Errorf("make image %s: %w", s.Ref, err)
-			}
+		if img, err = s.appendLayers(img); err != nil {
+			return err
 		}
 		refs[ref] = img
 	}
@@ -229,6 +256,33 @@ func WriteTarball(path string, specs ...Spec) error {
 		return fmt.Errorf("write image tarball: %w", err)
 	}
 	return nil
+}
+
+// appendLayers adds the busybox and links layers s asks for.
+func (s Spec) appendLayers(img v1.Image) (v1.Image, error) {
+	var extra []v1.Layer
+	if s.Busybox != "" {
+		bl, err := busyboxLayer(s.Busybox)
+		if err != nil {
+			return nil, fmt.Errorf("make layer for %s: %w", s.Ref, err)
+		}
+		extra = append(extra, bl)
+	}
+	if len(s.Links) > 0 {
+		ll, err := linksLayer(s.file(), s.Links)
+		if err != nil {
+			return nil, fmt.Errorf("make layer for %s: %w", s.Ref, err)
+		}
+		extra = append(extra, ll)
+	}
+	if len(extra) == 0 {
+		return img, nil
+	}
+	img, err := mutate.AppendLayers(img, extra...)
+	if err != nil {
+		return nil, fmt.Errorf("make image %s: %w", s.Ref, err)
+	}
+	return img, nil
 }
 
 // Import loads an image tarball into containerd's k8s.io namespace and

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/kubetutor/kubetutor/course"
 )
 
 // staticBinary builds a tiny static program for the test.
@@ -36,16 +38,19 @@ func TestWriteTarballRoundTrip(t *testing.T) {
 		t.Fatalf("a CGO_ENABLED=0 binary is refused: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "images.tar")
-	if err := WriteTarball(path, Sandbox(bin), Workload(bin)); err != nil {
+	if err := WriteTarball(path, Sandbox(bin), Workload(bin), CoreDNS(bin)); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := os.ReadFile(bin)
 	for _, tc := range []struct {
 		ref        string
 		entrypoint string
+		file       string
+		layers     int
 	}{
-		{SandboxImage, "/kubetutor pause"},
-		{WorkloadImage, "/kubetutor serve --addr :80"},
+		{SandboxImage, "/kubetutor pause", "kubetutor", 1},
+		{WorkloadImage, "/kubetutor serve --addr :80", "kubetutor", 2}, // and /bin/getent
+		{course.CoreDNSImage, "/coredns", "coredns", 1},
 	} {
 		tag, err := name.NewTag(tc.ref)
 		if err != nil {
@@ -63,8 +68,8 @@ func TestWriteTarballRoundTrip(t *testing.T) {
 			t.Errorf("%s: entrypoint %q os %q", tc.ref, got, cf.OS)
 		}
 		layers, err := img.Layers()
-		if err != nil || len(layers) != 1 {
-			t.Fatalf("%s: %d layers, %v", tc.ref, len(layers), err)
+		if err != nil || len(layers) != tc.layers {
+			t.Fatalf("%s: %d layers, %v; want %d", tc.ref, len(layers), err, tc.layers)
 		}
 		rc, err := layers[0].Uncompressed()
 		if err != nil {
@@ -80,14 +85,14 @@ func TestWriteTarballRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if h.Name == "kubetutor" {
+			if h.Name == tc.file {
 				data, _ := io.ReadAll(tr)
 				found = string(data) == string(want) && h.Mode&0o111 != 0
 			}
 		}
 		rc.Close()
 		if !found {
-			t.Errorf("%s: /kubetutor is missing, differs from the binary, or is not executable", tc.ref)
+			t.Errorf("%s: /%s is missing, differs from the binary, or is not executable", tc.ref, tc.file)
 		}
 	}
 }
@@ -120,25 +125,30 @@ func TestWorkloadCarriesBusybox(t *testing.T) {
 		t.Fatal(err)
 	}
 	layers, err := img.Layers()
-	if err != nil || len(layers) != 2 {
-		t.Fatalf("%d layers (%v), want the binary's and busybox's", len(layers), err)
+	if err != nil || len(layers) != 3 {
+		t.Fatalf("%d layers (%v), want the binary's, busybox's and the links'", len(layers), err)
 	}
-	rc, err := layers[1].Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
 	links := map[string]string{}
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
+	for _, l := range layers[1:] {
+		rc, err := l.Uncompressed()
 		if err != nil {
 			t.Fatal(err)
 		}
-		links[h.Name] = h.Linkname
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			links[h.Name] = h.Linkname
+		}
+		rc.Close()
+	}
+	if links["bin/getent"] != "/kubetutor" {
+		t.Errorf("bin/getent links to %q, want /kubetutor (kubetutor's getent)", links["bin/getent"])
 	}
 	for _, a := range []string{"sh", "cat", "nslookup", "wget"} {
 		if links["bin/"+a] != "busybox" {
