@@ -19,6 +19,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/fetch"
 	"github.com/kubetutor/kubetutor/internal/room"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // FetchOptions are the options of `kubetutor fetch`.
@@ -279,7 +280,7 @@ func (o *FetchOptions) options(cmd *cobra.Command) (fetch.Options, error) {
 		opts.InsecureHTTP = o.InsecureMirror
 		if strings.HasPrefix(o.Mirror, "http://") && o.InsecureMirror {
 			fmt.Fprintf(f.IO.ErrOut, "warning: --insecure-mirror: %s is plain HTTP and nothing authenticates it: anyone on the network path, "+
-				"or whoever runs it, can hand you any binary with a matching checksum, and it is installed for you to run (the kubelet as root)\n", o.Mirror)
+				"or whoever runs it, can hand you any binary with a matching checksum, and it is installed for you to run (the kubelet as root)\n", textsafe.StripUserinfo(o.Mirror))
 		}
 		opts.HTTP.Fingerprint = f.roomPin(o.Mirror)
 	}

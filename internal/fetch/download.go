@@ -171,6 +171,9 @@ type downloader struct {
 	o       HTTPOptions
 	rep     Reporter
 	verbose bool
+	// creds are the user and password the sources' URLs held, by host
+	// (Run takes them out of the URLs).
+	creds credentials
 }
 
 // get downloads url into the writer newSink returns, a fresh one for every
@@ -216,6 +219,11 @@ func (d *downloader) once(ctx context.Context, label, url string, newSink func()
 		return 0, fmt.Errorf("GET %s: %w", url, err)
 	}
 	req.Header.Set("User-Agent", "kubetutor-fetch")
+	if u := d.creds[req.URL.Host]; u != nil {
+		// Sent as the URL's userinfo would be (basic auth), never shown:
+		// url names the file without it.
+		req.URL.User = u
+	}
 	if d.verbose {
 		d.rep.Line("GET %s", url)
 	}
