@@ -461,6 +461,52 @@ func TestDefects18(t *testing.T) {
 			},
 			want: []string{"issued by CN=ca-other, not signed by", "bundle.crt (a bundle of 2: CN=ca-one; CN=ca-two)"},
 		},
+		{
+			name: "13 a CNI tarball with a newline or an escape in a program's name: nothing installed",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				dir, _ := mirrorOnDisk(d.t)
+				plugins := map[string]string{"./evil\x1b]0;pwned\x07\nls": "#!/bin/sh\n"}
+				for _, p := range []string{"bridge", "host-local", "loopback", "portmap"} {
+					plugins["./"+p] = "#!/bin/sh\necho " + p + "\n"
+				}
+				cni := tarGz(d.t, plugins)
+				base := filepath.Join(dir, "cni/v1.6.2/cni-plugins-linux-amd64-v1.6.2.tgz")
+				os.WriteFile(base, cni, 0o644)
+				os.WriteFile(base+".sha256", []byte(sha256hex(cni)+"  cni-plugins-linux-amd64-v1.6.2.tgz\n"), 0o644)
+				srv := httptest.NewServer(fetch.Handler(dir, nil))
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"fetch", "--mirror", srv.URL, "--insecure-mirror", "--arch", "amd64", "cni", "--cni-dir", d.path("cni")}
+			},
+			code:   1,
+			want:   []string{`the archive holds a program named "evil\x1b]0;pwned\a\nls", not a plain file name`, "nothing was installed"},
+			absent: rawEscapes,
+			after: func(t *testing.T, d *defectEnv) {
+				assertNoEntries(t, d.path("cni"))
+			},
+		},
+		{
+			name: "13 a mirror announcing a 5 GB kubectl: refused before a byte is written",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				dir, _ := mirrorOnDisk(d.t)
+				h := fetch.Handler(dir, nil)
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if strings.HasSuffix(r.URL.Path, "/kubectl") {
+						w.Header().Set("Content-Length", "5000000000")
+						w.WriteHeader(http.StatusOK)
+						w.Write([]byte("#!/bin/sh\n"))
+						return
+					}
+					h.ServeHTTP(w, r)
+				}))
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"fetch", "--mirror", srv.URL, "--insecure-mirror", "--arch", "amd64", "kubernetes"}
+			},
+			code:   1,
+			want:   []string{"/kubectl: the server announces 5.0 GB, more than the 1.0 GB a release file can be: not downloaded"},
+			absent: []string{"retrying"},
+		},
 	}
 	runDefectCases(t, cases)
 }
