@@ -507,6 +507,40 @@ func TestDefects18(t *testing.T) {
 			want:   []string{"/kubectl: the server announces 5.0 GB, more than the 1.0 GB a release file can be: not downloaded"},
 			absent: []string{"retrying"},
 		},
+		{
+			name: "13 fetch --from-source that did not finish: the hint does not suggest --from-source",
+			setup: func(d *defectEnv) []string {
+				goCmd := d.write("fake/go", "#!/bin/sh\nexec sleep 60\n")
+				os.Chmod(goCmd, 0o755)
+				fetchHook = func(o *fetch.Options) {
+					o.Build.Go, o.Build.Timeout = goCmd, 100*time.Millisecond
+				}
+				d.t.Cleanup(func() { fetchHook = nil })
+				return []string{"fetch", "--from-source", "containerd"}
+			},
+			code:   1,
+			want:   []string{"did not finish within 100ms", "hint: --from-source downloads modules from the Go module proxy", "(kubetutor fetch, without --from-source)"},
+			absent: []string{"(kubetutor fetch --from-source)"},
+		},
+		{
+			name: "13 a work dir that cannot be looked up (a symlink loop) is not 'does not exist'",
+			setup: func(d *defectEnv) []string {
+				loop := d.symlink("loop", "loop")
+				return []string{"--workdir", loop, "check", "tools"}
+			},
+			code:   2,
+			want:   []string{"/loop cannot be used: too many levels of symbolic links"},
+			absent: []string{"does not exist"},
+		},
+		{
+			name: "13 a file as the work dir of certs init is not 'does not exist'",
+			setup: func(d *defectEnv) []string {
+				return []string{"--workdir", d.write("file", ""), "certs", "init"}
+			},
+			code:   2,
+			want:   []string{"/file is not a directory"},
+			absent: []string{"does not exist"},
+		},
 	}
 	runDefectCases(t, cases)
 }

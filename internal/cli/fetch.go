@@ -321,6 +321,11 @@ func (o *FetchOptions) explain(err error, opts fetch.Options) error {
 		return fmt.Errorf("%w\nhint: a room's mirror has the room's own certificate: run the room join command the instructor gave first, then fetch pins the certificate join pinned", err)
 	}
 	var netErr net.Error
+	if errors.As(err, &netErr) && o.FromSource {
+		// Not the hint below: it suggests --from-source.
+		return fmt.Errorf("%w\nhint: --from-source downloads modules from the Go module proxy (go env GOPROXY) and compiles for minutes: run it again to go on from the Go cache, "+
+			"or download the release binaries instead (kubetutor fetch, without --from-source) or from a mirror (--mirror URL)", err)
+	}
 	if errors.As(err, &netErr) && o.Mirror == "" {
 		return fmt.Errorf("%w\nhint: without a way to the release servers, build from the Go module proxy (kubetutor fetch --from-source) or use a mirror (--mirror URL)", err)
 	}
