@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubetutor/kubetutor/internal/certutil"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // APIServerReady checks that kube-apiserver answers, through the
@@ -57,7 +58,7 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 		}
 		return kubeconfigFailure(err), nil
 	}
-	p := apiProbe{env: env, host: cfg.Host, u: u, client: client, base: strings.TrimSuffix(cfg.Host, "/")}
+	p := apiProbe{env: env, host: textsafe.URL(cfg.Host), u: u, client: client}
 	if r, ok := p.readyz(ctx); !ok {
 		return r, nil
 	}
@@ -68,18 +69,20 @@ func (APIServerReady) Check(ctx context.Context, env *Env) (Result, error) {
 // kubeconfig's CA verifies; else the failure saying why not.
 func serverURL(cfg *rest.Config, env *Env) (*url.URL, Result, bool) {
 	u, err := url.Parse(cfg.Host)
+	// The server as shown: a user and password in it are credentials.
+	shown := textsafe.URL(cfg.Host)
 	if err != nil || u.Host == "" {
-		return nil, failf("The kubeconfig's server %q is not a URL.", cfg.Host).
-			saw("server "+cfg.Host, "server "+env.APIServerURL).
+		return nil, failf("The kubeconfig's server %q is not a URL.", shown).
+			saw("server "+shown, "server "+env.APIServerURL).
 			hint("kubectl config set-cluster local-apiserver --server=%s", env.APIServerURL), false
 	}
 	if u.Scheme != "https" {
-		return nil, failf("The kubeconfig points at %s, plain HTTP: kube-apiserver serves its API over TLS only.", cfg.Host).
-			saw("server "+cfg.Host, "server "+env.APIServerURL).
+		return nil, failf("The kubeconfig points at %s, plain HTTP: kube-apiserver serves its API over TLS only.", shown).
+			saw("server "+shown, "server "+env.APIServerURL).
 			hint("kubectl config set-cluster local-apiserver --server=%s", env.APIServerURL), false
 	}
 	if cfg.Insecure || (len(cfg.CAData) == 0 && cfg.CAFile == "") {
-		return nil, failf("The kubeconfig does not verify the API server's certificate (no CA, or insecure-skip-tls-verify): whatever answers at %s would be trusted.", cfg.Host).
+		return nil, failf("The kubeconfig does not verify the API server's certificate (no CA, or insecure-skip-tls-verify): whatever answers at %s would be trusted.", shown).
 			saw("no certificate authority", "the cluster's CA embedded").
 			hint("kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=%s", env.APIServerURL), false
 	}
@@ -93,7 +96,16 @@ type apiProbe struct {
 	host   string // the kubeconfig's server
 	u      *url.URL
 	client *http.Client
-	base   string // host without a trailing slash
+}
+
+// endpoint is the URL of path on the server, as client-go makes it: the
+// server's path prefix, then path; a query string in the kubeconfig's
+// server is not sent (client-go replaces it with the request's own).
+func (p apiProbe) endpoint(path string) string {
+	u := *p.u
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	return u.String()
 }
 
 // notAPIServer is the failure of something else answering at the server.
@@ -105,7 +117,7 @@ func (p apiProbe) notAPIServer(what string) Result {
 
 // readyz asks /readyz: ok when it answers 200, else the failure.
 func (p apiProbe) readyz(ctx context.Context) (Result, bool) {
-	code, body, err := httpGet(ctx, p.client, p.base+"/readyz")
+	code, body, err := httpGet(ctx, p.client, p.endpoint("/readyz"))
 	var rhe tls.RecordHeaderError
 	switch {
 	case errors.Is(err, http.ErrSchemeMismatch):
@@ -138,7 +150,7 @@ func (p apiProbe) readyz(ctx context.Context) (Result, bool) {
 // check's verdict.
 func (p apiProbe) version(ctx context.Context) Result {
 	env := p.env
-	vcode, vbody, err := httpGet(ctx, p.client, p.base+"/version")
+	vcode, vbody, err := httpGet(ctx, p.client, p.endpoint("/version"))
 	if err != nil {
 		return apiFailure(env, err)
 	}
@@ -208,7 +220,7 @@ func summarizeReadyz(body []byte) string {
 
 func apiServerHost(env *Env) string {
 	if cfg, err := env.RESTConfig(); err == nil {
-		return cfg.Host
+		return textsafe.URL(cfg.Host)
 	}
 	return env.APIServerURL
 }
@@ -228,11 +240,21 @@ func apiFailure(env *Env, err error) Result {
 	var unknown x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
+	var proxyErr *net.OpError
 	switch {
+	case errors.As(err, &proxyErr) && proxyErr.Op == "proxyconnect":
+		return proxyFailure(env, host, proxyErr)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return failf("kube-apiserver is not running: nothing listens at %s (connection refused)%s.", host, env.lastAliveNote("kube-apiserver")).
 			saw("connection refused", "kube-apiserver answering at "+host).
 			hint("start kube-apiserver (kubetutor show apiserver); if it exits at once, read its last lines")
+	case errors.As(err, &hostErr) && tlsServerName(env) != "":
+		// The name checked is the kubeconfig's tls-server-name, not the
+		// server's address: the kubeconfig is what to fix.
+		name := tlsServerName(env)
+		return failf("The API server's certificate is not valid for %q, the kubeconfig's tls-server-name (the name its certificate is checked against instead of the server's address): %v.", name, hostErr).
+			saw("SANs: "+strings.Join(certutil.SANs(hostErr.Certificate), ", "), "a SAN for "+name).
+			hint("set tls-server-name to one of the certificate's names, or remove it so that the server's address is checked: kubectl config unset clusters.CLUSTER.tls-server-name (kubectl config view names the cluster)")
 	case errors.As(err, &hostErr):
 		name := hostErr.Host
 		return failf("The API server's certificate is not valid for %q, the address the kubeconfig uses: %v.", name, hostErr).
@@ -282,6 +304,43 @@ func apiFailure(env *Env, err error) Result {
 	return failf("Cannot talk to the API server at %s: %v.", host, err).
 		saw(err.Error(), "an answer from kube-apiserver").
 		hint("is kube-apiserver running and listening at %s (the kubeconfig's server)? read its log; the lesson: kubetutor show apiserver", host)
+}
+
+// tlsServerName is the kubeconfig's tls-server-name, "" when it has none.
+func tlsServerName(env *Env) string {
+	if cfg, err := env.RESTConfig(); err == nil {
+		return cfg.TLSClientConfig.ServerName
+	}
+	return ""
+}
+
+// proxyFailure is the failure to reach the proxy the requests to the API
+// server go through: it says nothing of kube-apiserver, which may well run.
+func proxyFailure(env *Env, host string, err *net.OpError) Result {
+	proxy, from := "", "the environment (HTTPS_PROXY, https_proxy)"
+	fix := "unset HTTPS_PROXY and https_proxy, or add the API server's address to NO_PROXY"
+	if cfg, cerr := env.RESTConfig(); cerr == nil {
+		if u, uerr := url.Parse(cfg.Host); uerr == nil {
+			req := &http.Request{URL: u}
+			if cfg.Proxy != nil {
+				from, fix = "the kubeconfig's proxy-url", "start that proxy, or take proxy-url out of the cluster in the kubeconfig (kubectl config unset clusters.CLUSTER.proxy-url; kubectl config view names the cluster)"
+				if pu, perr := cfg.Proxy(req); perr == nil && pu != nil {
+					proxy = textsafe.URL(pu.String())
+				}
+			} else if pu, perr := http.ProxyFromEnvironment(req); perr == nil && pu != nil {
+				proxy = textsafe.URL(pu.String())
+			}
+		}
+	}
+	if proxy == "" {
+		proxy = "the proxy"
+	} else {
+		proxy = "the proxy " + proxy
+	}
+	why := describeNetError(err.Err)
+	return failf("The API server at %s was not asked: %s, set by %s, cannot be reached (%s), so this says nothing of kube-apiserver.", host, proxy, from, why).
+		saw("proxy: "+why, "a connection through the proxy").
+		hint("%s; then kubetutor check apiserver", fix)
 }
 
 func isTimeout(err error) bool {

@@ -20,6 +20,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/certutil"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // The talk's certificate files, under certs/ in the work dir.
@@ -299,8 +300,8 @@ func (KubeconfigMatches) Check(_ context.Context, env *Env) (Result, error) {
 			hint("kubectl config set-cluster local-apiserver --certificate-authority=certs/ca.crt --embed-certs=true --server=%s --kubeconfig=%s", shellquote.Quote(env.APIServerURL), shellquote.Quote(path)), nil
 	}
 	if strings.TrimSuffix(cluster.Server, "/") != strings.TrimSuffix(env.APIServerURL, "/") {
-		return failf("%s points at %s, not at the API server of the lessons (%s).", path, cluster.Server, env.APIServerURL).
-			saw("server "+cluster.Server, "server "+env.APIServerURL).
+		return failf("%s points at %s, not at the API server of the lessons (%s).", path, textsafe.URL(cluster.Server), env.APIServerURL).
+			saw("server "+textsafe.URL(cluster.Server), "server "+env.APIServerURL).
 			hint("kubectl config set-cluster %s --server=%s --kubeconfig=%s", shellquote.Quote(kctx.Cluster), shellquote.Quote(env.APIServerURL), shellquote.Quote(path)), nil
 	}
 	caPEM := cluster.CertificateAuthorityData
@@ -329,7 +330,7 @@ func (KubeconfigMatches) Check(_ context.Context, env *Env) (Result, error) {
 		return failf("context %q has no credentials (user %q): the API server would answer 401 Unauthorized.", ctxName, kctx.AuthInfo).
 			hint("kubectl config set-credentials admin --client-certificate=certs/server.crt --client-key=certs/server.key --embed-certs=true --kubeconfig=%s", shellquote.Quote(path)), nil
 	}
-	return passf("%s points at %s, embeds certs/ca.crt and has credentials for user %q.", path, cluster.Server, kctx.AuthInfo).
+	return passf("%s points at %s, embeds certs/ca.crt and has credentials for user %q.", path, textsafe.URL(cluster.Server), kctx.AuthInfo).
 		detail("kubeconfig: %s", env.ResolveKubeconfig().Describe()), nil
 }
 

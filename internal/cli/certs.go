@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -169,11 +171,41 @@ func workDir(f *Factory) (string, error) {
 	if wd == "" {
 		wd = "."
 	}
-	if fi, err := os.Stat(wd); err != nil || !fi.IsDir() {
-		abs, _ := filepath.Abs(wd)
-		return "", usageErrorf("work dir %s does not exist or is not a directory", abs)
+	if err := checkWorkDir(wd); err != nil {
+		return "", err
 	}
 	return wd, nil
+}
+
+// checkWorkDir says why the work dir cannot be used, if it cannot: it
+// does not exist, is not a directory, cannot be looked up (a symlink loop,
+// a parent without search permission) or cannot be read.
+func checkWorkDir(wd string) error {
+	abs, err := filepath.Abs(wd)
+	if err != nil {
+		return fmt.Errorf("resolve work dir %q: %w", wd, err)
+	}
+	why := func(err error) error {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usageErrorf("work dir %s does not exist", abs)
+	case err != nil:
+		return usageErrorf("work dir %s cannot be used: %v", abs, why(err))
+	case !fi.IsDir():
+		return usageErrorf("work dir %s is not a directory", abs)
+	}
+	// R_OK|X_OK: list it and reach its files (bin/, certs/).
+	if err := syscall.Access(abs, 4|1); err != nil {
+		return usageErrorf("work dir %s cannot be read: %v (ls -ld %s shows its owner and mode)", abs, err, shellquote.Quote(abs))
+	}
+	return nil
 }
 
 // CertsInspectOptions are the options of `kubetutor certs inspect`.

@@ -7,16 +7,21 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
+	"io/fs"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -329,8 +334,315 @@ func TestDefects18(t *testing.T) {
 			code:  2,
 			want:  []string{"welcome is not a step, it has no commands: give a step, e.g. kubetutor show tools --commands (steps: tools, certs, "},
 		},
+		{
+			name: "11 a password in the --mirror URL is sent, never printed nor written to a file",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				dir, _ := mirrorOnDisk(d.t)
+				h := fetch.Handler(dir, nil)
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if u, p, ok := r.BasicAuth(); !ok || u != "ada" || p != "s3cret" {
+						http.Error(w, "who are you?", http.StatusUnauthorized)
+						return
+					}
+					if strings.HasPrefix(r.URL.Path, "/cni/") {
+						http.Error(w, "broken", http.StatusInternalServerError)
+						return
+					}
+					h.ServeHTTP(w, r)
+				}))
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"fetch", "--mirror", strings.Replace(srv.URL, "http://", "http://ada:s3cret@", 1), "--insecure-mirror",
+					"--arch", "amd64", "--cni-dir", d.path("cni"), "kubernetes", "etcd", "cni"}
+			},
+			code:   1,
+			want:   []string{"kubectl: 41 B ok", "warning: --insecure-mirror: http://127.0.0.1:", "GET http://127.0.0.1:", "/cni/v1.6.2/cni-plugins-linux-amd64-v1.6.2.tgz.sha256: 500 Internal Server Error"},
+			absent: []string{"s3cret", "ada:"},
+			after: func(t *testing.T, d *defectEnv) {
+				assertNoFileHolds(t, d.wd, "s3cret")
+				if _, err := os.Stat(d.path("bin/etcd")); err != nil {
+					t.Errorf("etcd was not installed: %v", err)
+				}
+			},
+		},
+		{
+			name: "11 a password in the kubeconfig's server URL: check does not print it",
+			setup: func(d *defectEnv) []string {
+				d.kubeconfigFor("https://ada:s3cret@127.0.0.1:1")
+				return []string{"check", "apiserver"}
+			},
+			code:   1,
+			want:   []string{"kube-apiserver is not running: nothing listens at https://127.0.0.1:1 (connection refused)"},
+			absent: []string{"s3cret", "ada:"},
+		},
+		{
+			name: "11 a password in the kubeconfig's server URL: check -o json does not carry it",
+			setup: func(d *defectEnv) []string {
+				d.kubeconfigFor("https://ada:s3cret@127.0.0.1:1")
+				return []string{"check", "apiserver", "-o", "json"}
+			},
+			code:   1,
+			want:   []string{"nothing listens at https://127.0.0.1:1"},
+			absent: []string{"s3cret", "ada:"},
+		},
+		{
+			name: "11 a password in the kubeconfig's server URL: certs inspect does not print it",
+			setup: func(d *defectEnv) []string {
+				d.kubeconfigFor("https://ada:s3cret@127.0.0.1:1")
+				return []string{"certs", "inspect", d.path("admin.conf")}
+			},
+			want:   []string{"what clients trust to sign https://127.0.0.1:1's serving certificate"},
+			absent: []string{"s3cret", "ada:"},
+		},
+		{
+			name: "11 an unreachable proxy-url while the API server answers: not 'kube-apiserver is not running'",
+			setup: func(d *defectEnv) []string {
+				srv := fakeAPIServer(d)
+				d.kubeconfigWith(srv.URL, srv, "    proxy-url: http://127.0.0.1:1\n")
+				return []string{"check", "apiserver"}
+			},
+			code: 1,
+			want: []string{"was not asked: the proxy http://127.0.0.1:1, set by the kubeconfig's proxy-url, cannot be reached (connection refused",
+				"so this says nothing of kube-apiserver", "kubectl config unset clusters.CLUSTER.proxy-url"},
+			absent: []string{"kube-apiserver is not running", "start kube-apiserver"},
+		},
+		{
+			name: "11 the fake API server of these cases passes without a proxy",
+			setup: func(d *defectEnv) []string {
+				srv := fakeAPIServer(d)
+				d.kubeconfigWith(srv.URL, srv, "")
+				return []string{"check", "apiserver"}
+			},
+			want: []string{"kube-apiserver v1.37.2 at https://127.0.0.1:"},
+		},
+		{
+			name: "13 a server URL with a query string: client-go drops the query, the check asks the same server",
+			setup: func(d *defectEnv) []string {
+				srv := fakeAPIServer(d)
+				d.kubeconfigWith(srv.URL+"?timeout=5s", srv, "")
+				return []string{"check", "apiserver"}
+			},
+			want:   []string{"kube-apiserver v1.37.2 at https://127.0.0.1:"},
+			absent: []string{"not kube-apiserver"},
+		},
+		{
+			name: "13 a tls-server-name the certificate lacks: fix the kubeconfig, not the certificate",
+			setup: func(d *defectEnv) []string {
+				srv := fakeAPIServer(d)
+				d.kubeconfigWith(srv.URL, srv, "    tls-server-name: wrong.example\n")
+				return []string{"check", "apiserver"}
+			},
+			code: 1,
+			want: []string{`not valid for "wrong.example", the kubeconfig's tls-server-name`,
+				"hint: set tls-server-name to one of the certificate's names, or remove it"},
+			absent: []string{"reissue"},
+		},
+		{
+			name: "11 certs inspect --ca BUNDLE: a certificate signed by the bundle's second CA verifies",
+			setup: func(d *defectEnv) []string {
+				one, _ := newTestCA(d.t, "ca-one")
+				two, twoKey := newTestCA(d.t, "ca-two")
+				d.write("bundle.crt", pemCert(one)+pemCert(two))
+				d.write("admin.crt", pemCert(issueTestCert(d.t, "admin", two, twoKey)))
+				return []string{"certs", "inspect", "--ca", d.path("bundle.crt"), d.path("admin.crt")}
+			},
+			want:   []string{"bundle.crt (CN=ca-two)"},
+			absent: []string{"not signed by"},
+		},
+		{
+			name: "11 certs inspect --ca BUNDLE: a certificate none of the bundle's CAs signed names them all",
+			setup: func(d *defectEnv) []string {
+				one, _ := newTestCA(d.t, "ca-one")
+				two, _ := newTestCA(d.t, "ca-two")
+				other, otherKey := newTestCA(d.t, "ca-other")
+				d.write("bundle.crt", pemCert(one)+pemCert(two))
+				d.write("admin.crt", pemCert(issueTestCert(d.t, "admin", other, otherKey)))
+				return []string{"certs", "inspect", "--ca", d.path("bundle.crt"), d.path("admin.crt")}
+			},
+			want: []string{"issued by CN=ca-other, not signed by", "bundle.crt (a bundle of 2: CN=ca-one; CN=ca-two)"},
+		},
+		{
+			name: "13 a CNI tarball with a newline or an escape in a program's name: nothing installed",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				dir, _ := mirrorOnDisk(d.t)
+				plugins := map[string]string{"./evil\x1b]0;pwned\x07\nls": "#!/bin/sh\n"}
+				for _, p := range []string{"bridge", "host-local", "loopback", "portmap"} {
+					plugins["./"+p] = "#!/bin/sh\necho " + p + "\n"
+				}
+				cni := tarGz(d.t, plugins)
+				base := filepath.Join(dir, "cni/v1.6.2/cni-plugins-linux-amd64-v1.6.2.tgz")
+				os.WriteFile(base, cni, 0o644)
+				os.WriteFile(base+".sha256", []byte(sha256hex(cni)+"  cni-plugins-linux-amd64-v1.6.2.tgz\n"), 0o644)
+				srv := httptest.NewServer(fetch.Handler(dir, nil))
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"fetch", "--mirror", srv.URL, "--insecure-mirror", "--arch", "amd64", "cni", "--cni-dir", d.path("cni")}
+			},
+			code:   1,
+			want:   []string{`the archive holds a program named "evil\x1b]0;pwned\a\nls", not a plain file name`, "nothing was installed"},
+			absent: rawEscapes,
+			after: func(t *testing.T, d *defectEnv) {
+				assertNoEntries(t, d.path("cni"))
+			},
+		},
+		{
+			name: "13 a mirror announcing a 5 GB kubectl: refused before a byte is written",
+			setup: func(d *defectEnv) []string {
+				noOS(d.t)
+				dir, _ := mirrorOnDisk(d.t)
+				h := fetch.Handler(dir, nil)
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if strings.HasSuffix(r.URL.Path, "/kubectl") {
+						w.Header().Set("Content-Length", "5000000000")
+						w.WriteHeader(http.StatusOK)
+						w.Write([]byte("#!/bin/sh\n"))
+						return
+					}
+					h.ServeHTTP(w, r)
+				}))
+				d.cleanup = append(d.cleanup, srv.Close)
+				return []string{"fetch", "--mirror", srv.URL, "--insecure-mirror", "--arch", "amd64", "kubernetes"}
+			},
+			code:   1,
+			want:   []string{"/kubectl: the server announces 5.0 GB, more than the 1.0 GB a release file can be: not downloaded"},
+			absent: []string{"retrying"},
+		},
+		{
+			name: "13 fetch --from-source that did not finish: the hint does not suggest --from-source",
+			setup: func(d *defectEnv) []string {
+				goCmd := d.write("fake/go", "#!/bin/sh\nexec sleep 60\n")
+				os.Chmod(goCmd, 0o755)
+				fetchHook = func(o *fetch.Options) {
+					o.Build.Go, o.Build.Timeout = goCmd, 100*time.Millisecond
+				}
+				d.t.Cleanup(func() { fetchHook = nil })
+				return []string{"fetch", "--from-source", "containerd"}
+			},
+			code:   1,
+			want:   []string{"did not finish within 100ms", "hint: --from-source downloads modules from the Go module proxy", "(kubetutor fetch, without --from-source)"},
+			absent: []string{"(kubetutor fetch --from-source)"},
+		},
+		{
+			name: "13 a work dir that cannot be looked up (a symlink loop) is not 'does not exist'",
+			setup: func(d *defectEnv) []string {
+				loop := d.symlink("loop", "loop")
+				return []string{"--workdir", loop, "check", "tools"}
+			},
+			code:   2,
+			want:   []string{"/loop cannot be used: too many levels of symbolic links"},
+			absent: []string{"does not exist"},
+		},
+		{
+			name: "13 a file as the work dir of certs init is not 'does not exist'",
+			setup: func(d *defectEnv) []string {
+				return []string{"--workdir", d.write("file", ""), "certs", "init"}
+			},
+			code:   2,
+			want:   []string{"/file is not a directory"},
+			absent: []string{"does not exist"},
+		},
 	}
 	runDefectCases(t, cases)
+}
+
+// newTestCA is a self-signed CA named cn, and its key.
+func newTestCA(t *testing.T, cn string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, key
+}
+
+// issueTestCert is a client certificate for cn signed by ca.
+func issueTestCert(t *testing.T, cn string, ca *x509.Certificate, caKey *ecdsa.PrivateKey) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func pemCert(c *x509.Certificate) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+}
+
+// fakeAPIServer is a TLS server that answers /readyz and /version as a
+// kube-apiserver v1.37.2 does, to any client.
+func fakeAPIServer(d *defectEnv) *httptest.Server {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/readyz":
+			io.WriteString(w, "ok")
+		case "/version":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"major":"1","minor":"37","gitVersion":"v1.37.2","platform":"linux/amd64"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	d.cleanup = append(d.cleanup, srv.Close)
+	return srv
+}
+
+// kubeconfigWith writes admin.conf pointing at server and trusting srv's
+// certificate, with extra lines in its cluster.
+func (d *defectEnv) kubeconfigWith(server string, srv *httptest.Server, extra string) {
+	d.t.Helper()
+	ca := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	d.write("admin.conf", fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: %s
+    certificate-authority-data: %s
+%susers:
+- name: u
+  user:
+    token: t
+contexts:
+- name: x
+  context: {cluster: c, user: u}
+current-context: x
+`, server, ca, extra))
+}
+
+// assertNoFileHolds fails when a file under dir holds secret.
+func assertNoFileHolds(t *testing.T, dir, secret string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), secret) {
+			t.Errorf("%s holds %q", p, secret)
+		}
+		return nil
+	})
 }
 
 // certExpiring is a self-signed certificate (PEM) valid until notAfter.

@@ -20,6 +20,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/fetch"
 	"github.com/kubetutor/kubetutor/internal/room"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // FetchOptions are the options of `kubetutor fetch`.
@@ -283,7 +284,7 @@ func (o *FetchOptions) options(cmd *cobra.Command) (fetch.Options, error) {
 		opts.InsecureHTTP = o.InsecureMirror
 		if strings.HasPrefix(o.Mirror, "http://") && o.InsecureMirror {
 			fmt.Fprintf(f.IO.ErrOut, "warning: --insecure-mirror: %s is plain HTTP and nothing authenticates it: anyone on the network path, "+
-				"or whoever runs it, can hand you any binary with a matching checksum, and it is installed for you to run (the kubelet as root)\n", o.Mirror)
+				"or whoever runs it, can hand you any binary with a matching checksum, and it is installed for you to run (the kubelet as root)\n", textsafe.StripUserinfo(o.Mirror))
 		}
 		opts.HTTP.Fingerprint = f.roomPin(o.Mirror)
 	}
@@ -324,6 +325,11 @@ func (o *FetchOptions) explain(err error, opts fetch.Options) error {
 		return fmt.Errorf("%w\nhint: a room's mirror has the room's own certificate: run the room join command the instructor gave first, then fetch pins the certificate join pinned", err)
 	}
 	var netErr net.Error
+	if errors.As(err, &netErr) && o.FromSource {
+		// Not the hint below: it suggests --from-source.
+		return fmt.Errorf("%w\nhint: --from-source downloads modules from the Go module proxy (go env GOPROXY) and compiles for minutes: run it again to go on from the Go cache, "+
+			"or download the release binaries instead (kubetutor fetch, without --from-source) or from a mirror (--mirror URL)", err)
+	}
 	if errors.As(err, &netErr) && o.Mirror == "" {
 		return fmt.Errorf("%w\nhint: without a way to the release servers, build from the Go module proxy (kubetutor fetch --from-source) or use a mirror (--mirror URL)", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
+	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
@@ -33,7 +35,11 @@ func newPrompter(ctx context.Context, s *iostreams.IOStreams) *prompter {
 	return &prompter{ctx: ctx, io: s, in: &lineReader{ctx: ctx, r: s.In}}
 }
 
-func (p *prompter) run(fields ...huh.Field) error {
+// run asks fields, which need lines lines of the terminal to be seen
+// whole: a smaller terminal gets the accessible prompt (numbered choices,
+// line input), whose text scrolls, instead of a form it cannot show (a
+// 20×5 terminal showed the title's first lines and no choice).
+func (p *prompter) run(lines int, fields ...huh.Field) error {
 	// No signal handler of bubbletea's own: SIGINT and SIGTERM cancel ctx
 	// (Main), which ends the form. Bubbletea's handler, racing that
 	// cancellation, could block sending its quit message to a program
@@ -43,7 +49,7 @@ func (p *prompter) run(fields ...huh.Field) error {
 		WithProgramOptions(tea.WithoutSignalHandler(), tea.WithOutput(os.Stderr))
 	// A blank line sets the prompt apart from what came before.
 	_, _ = io.WriteString(p.io.Out, "\n")
-	if p.io.Interactive() {
+	if p.io.Interactive() && lines <= p.io.Height() {
 		// Each form reads from a descriptor of its own, closed when the form
 		// ends: bubbletea can leave its input loop blocked in a read after a
 		// program exits (after escape sequences such as the arrow keys), and
@@ -97,15 +103,42 @@ func selectOne[T comparable](p *prompter, title string, choices []choice[T]) (T,
 		opts[i] = huh.NewOption(c.Label, c.Value)
 	}
 	v := choices[0].Value
-	err := p.run(huh.NewSelect[T]().Title(title).Options(opts...).Value(&v))
+	// The title, wrapped inside the form's border, each choice, the help
+	// line and the blank line before the form.
+	lines := wrappedLines(title, p.io.Width-2) + len(choices) + 2
+	err := p.run(lines, huh.NewSelect[T]().Title(title).Options(opts...).Value(&v))
 	return v, err
 }
 
 // confirm asks a yes/no question; no is the default.
 func (p *prompter) confirm(title string) (bool, error) {
 	v := false
-	err := p.run(huh.NewConfirm().Title(title).Affirmative("Yes").Negative("No").Value(&v))
+	err := p.run(wrappedLines(title, p.io.Width-2)+3, huh.NewConfirm().Title(title).Affirmative("Yes").Negative("No").Value(&v))
 	return v, err
+}
+
+// wrappedLines is how many lines s takes wrapped at width columns, word by
+// word (a word longer than a line is cut).
+func wrappedLines(s string, width int) int {
+	width = max(width, 1)
+	lines, col := 1, 0
+	for _, w := range strings.Fields(s) {
+		n := utf8.RuneCountInString(w)
+		switch {
+		case col == 0:
+		case col+1+n <= width:
+			col++
+		default:
+			lines++
+			col = 0
+		}
+		for n > width {
+			lines++
+			n -= width
+		}
+		col += n
+	}
+	return lines
 }
 
 // lineReader hands huh's accessible prompts one line per Read, so that each

@@ -56,8 +56,8 @@ func (f *Factory) Env() (*checks.Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve work dir %q: %w", wd, err)
 	}
-	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-		return nil, usageErrorf("work dir %s does not exist or is not a directory", abs)
+	if err := checkWorkDir(abs); err != nil {
+		return nil, err
 	}
 	env := checks.NewEnv(abs)
 	env.Kubeconfig = f.Kubeconfig

@@ -166,3 +166,80 @@ func printable(s string) string {
 	}
 	return strings.ReplaceAll(s, "\x1b", `\x1b`)
 }
+
+// TestDefect18StartMenuInATinyTerminal is issue 18 defect 13: in a 20×5
+// terminal, `start`'s menu showed the first lines of its wrapped title and
+// no choice at all. A terminal too small for the form gets the numbered
+// choices instead, whose text scrolls; a tall one keeps the form.
+func TestDefect18StartMenuInATinyTerminal(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		cols, rows uint16
+		want       string // in the output once the menu asks
+		absent     string
+	}{
+		{"20×5: numbered choices", 20, 5, "Enter a number between 1 and", ""},
+		{"100×40: the form", 100, 40, "Check now", "Enter a number"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &defectEnv{t: t, wd: t.TempDir(), state: t.TempDir()}
+			fakeTools(t, d.wd)
+			master, tty := openPTY(t, tc.cols, tc.rows)
+			defer master.Close()
+			cmd := exec.Command(os.Args[0], append(globalArgs(d), "start")...)
+			cmd.Env = append(os.Environ(), "KUBETUTOR_CLI_TEST_MAIN=1", "TERM=xterm", "NO_COLOR=1", "KUBETUTOR_PAGER=cat")
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+			if err := cmd.Start(); err != nil {
+				tty.Close()
+				t.Fatal(err)
+			}
+			tty.Close()
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			var out syncBuffer
+			go io.Copy(&out, master)
+			deadline := time.Now().Add(time.Minute)
+			for !strings.Contains(out.String(), tc.want) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the menu never showed %q:\n%s", tc.want, printable(out.String()))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if tc.absent != "" && strings.Contains(out.String(), tc.absent) {
+				t.Errorf("the output has %q:\n%s", tc.absent, printable(out.String()))
+			}
+			if tc.rows < 10 {
+				if !strings.Contains(out.String(), "Check now") {
+					t.Errorf("no choice shown:\n%s", printable(out.String()))
+				}
+				// The numbered choice is taken: 3, a hint.
+				master.Write([]byte("3\n"))
+				for !strings.Contains(out.String(), "Hint 1 of") {
+					if time.Now().After(deadline) {
+						t.Fatalf("choice 3 gave no hint:\n%s", printable(out.String()))
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		})
+	}
+}
+
+func TestWrappedLines(t *testing.T) {
+	for _, tc := range []struct {
+		s     string
+		width int
+		want  int
+	}{
+		{"", 10, 1},
+		{"what next?", 18, 1},
+		{"Step 1/13 · Get the tools and binaries — what next?", 18, 4},
+		{"Step 1/13 · Get the tools and binaries — what next?", 78, 1},
+		{"abcdefghijklmnopqrstuvwxyz", 10, 3},
+		{"a b", 0, 2},
+	} {
+		if got := wrappedLines(tc.s, tc.width); got != tc.want {
+			t.Errorf("wrappedLines(%q, %d) = %d, want %d", tc.s, tc.width, got, tc.want)
+		}
+	}
+}

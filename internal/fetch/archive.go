@@ -75,6 +75,11 @@ func extract(archive, dir string, pick pickFunc, required []string) ([]extracted
 		if !ok {
 			continue
 		}
+		if !plainFileName(name) {
+			// A newline or an escape in a name would reach the terminal
+			// and the learner's shell (ls, tab completion) from a file.
+			return nil, fmt.Errorf("the archive holds a program named %q, not a plain file name (letters, digits and . _ + -): nothing was installed", name)
+		}
 		if h.Size > maxMember {
 			return nil, fmt.Errorf("%s is %s, more than a program should be", h.Name, FormatSize(h.Size))
 		}
@@ -103,6 +108,20 @@ func extract(archive, dir string, pick pickFunc, required []string) ([]extracted
 		out = append(out, st[i].e)
 	}
 	return out, nil
+}
+
+// plainFileName says name is a file name of letters, digits and . _ + -,
+// not starting with a dot or a dash: what a release's program is called.
+func plainFileName(name string) bool {
+	if name == "" || len(name) > 255 || name[0] == '.' || name[0] == '-' {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._+-", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // stageMember writes r to a synced temporary file in dir and returns it.

@@ -40,6 +40,9 @@ type BuildOptions struct {
 	// when the output is not a terminal (a terminal's status line is redrawn
 	// every second). Default 30s.
 	ProgressEvery time.Duration
+	// Timeout bounds the build of one part other than Kubernetes
+	// (containerd, crictl, etcd, the CNI plugins). Default 30 minutes.
+	Timeout time.Duration
 }
 
 // buildStagePrefix names the directory, inside the bin dir, go build writes

@@ -227,6 +227,90 @@ func TestDefects(t *testing.T) {
 			},
 		},
 		{
+			name: "3 a hard link to a file outside the mirror is not served; one whose links are all inside is",
+			run: func(t *testing.T) {
+				base := t.TempDir()
+				mirror := filepath.Join(base, "mirror")
+				secret := "instructor-token join-token: the room's secrets"
+				os.MkdirAll(filepath.Join(base, "room"), 0o700)
+				db := filepath.Join(base, "room", "room.db")
+				os.WriteFile(db, []byte(secret), 0o600)
+				amd := filepath.Join(mirror, "kubernetes/v1.37.2/bin/linux/amd64")
+				arm := filepath.Join(mirror, "kubernetes/v1.37.2/bin/linux/arm64")
+				os.MkdirAll(amd, 0o755)
+				os.MkdirAll(arm, 0o755)
+				os.WriteFile(filepath.Join(amd, "kubelet"), []byte("the kubelet"), 0o755)
+				for _, l := range []struct{ from, to string }{
+					{db, filepath.Join(amd, "kubectl")},                            // out of the mirror
+					{filepath.Join(amd, "kubelet"), filepath.Join(arm, "kubelet")}, // inside it
+				} {
+					if err := os.Link(l.from, l.to); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var log strings.Builder
+				h := Handler(mirror, &log)
+				for _, tc := range []struct {
+					path string
+					code int
+					body string
+				}{
+					{"/kubernetes/v1.37.2/bin/linux/amd64/kubectl", 404, ""},
+					{"/kubernetes/v1.37.2/bin/linux/amd64/kubelet", 200, "the kubelet"},
+					{"/kubernetes/v1.37.2/bin/linux/arm64/kubelet", 200, "the kubelet"},
+				} {
+					code, body := get(h, "GET", tc.path)
+					if code != tc.code || (tc.body != "" && body != tc.body) || strings.Contains(body, secret) {
+						t.Errorf("GET %s: %d %q, want %d %q", tc.path, code, body, tc.code, tc.body)
+					}
+				}
+				if want := "amd64/kubectl 19 B (refused: the file has 2 hard links and only 1 in the mirror, so it is also a file outside it; copy it into the mirror instead of linking it)"; !strings.Contains(log.String(), want) {
+					t.Errorf("the log does not say why:\n%s", log.String())
+				}
+			},
+		},
+		{
+			name: "13 a mirror that sends more than MaxSize without announcing it: stopped there, nothing installed",
+			run: func(t *testing.T) {
+				r := newRelease(t)
+				h := r.serve(t)
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+					if strings.HasSuffix(req.URL.Path, "/kubectl") {
+						chunk := make([]byte, 64<<10)
+						for i := 0; i < 64; i++ { // 4 MiB, chunked
+							if _, err := w.Write(chunk); err != nil {
+								return
+							}
+							w.(http.Flusher).Flush()
+						}
+						return
+					}
+					resp, err := http.Get(h.URL + req.URL.Path)
+					if err != nil {
+						http.Error(w, err.Error(), http.StatusBadGateway)
+						return
+					}
+					defer resp.Body.Close()
+					w.WriteHeader(resp.StatusCode)
+					io.Copy(w, resp.Body)
+				}))
+				defer srv.Close()
+				o := testOptions(t, srv)
+				o.HTTP.MaxSize = 1 << 20
+				o.Components = []Component{Kubernetes}
+				_, err := Run(context.Background(), o)
+				if err == nil || !strings.Contains(err.Error(), "/kubectl: the server sent more than the 1.0 MB a release file can be: stopped") {
+					t.Errorf("an endless kubectl: %v", err)
+				}
+				if _, err := os.Stat(filepath.Join(o.BinDir, "kubectl")); err == nil {
+					t.Errorf("kubectl was installed")
+				}
+				if l := leftovers(t, o.BinDir); len(l) > 0 {
+					t.Errorf("leftovers: %v", l)
+				}
+			},
+		},
+		{
 			name: "3 a mirror served from /",
 			run: func(t *testing.T) {
 				h := Handler("/", nil)

@@ -37,6 +37,10 @@ type HTTPOptions struct {
 	// RetryDelay is the pause before the first retry, doubled after each.
 	// Default 1s.
 	RetryDelay time.Duration
+	// MaxSize bounds one download: a server that announces more, or sends
+	// more, fails it (a release file is at most a few hundred MB). Default
+	// DefaultMaxSize.
+	MaxSize int64
 	// Client replaces the HTTP client built from the timeouts above (the
 	// stall timeout still applies; Fingerprint does not).
 	Client *http.Client
@@ -46,6 +50,10 @@ type HTTPOptions struct {
 	// served with the room's certificate.
 	Fingerprint string
 }
+
+// DefaultMaxSize is the largest download fetch takes by default: 1 GB,
+// several times the largest release binary (kube-apiserver, kubelet).
+const DefaultMaxSize = 1_000_000_000
 
 func (o *HTTPOptions) setDefaults() {
 	if o.ConnectTimeout <= 0 {
@@ -67,6 +75,9 @@ func (o *HTTPOptions) setDefaults() {
 	}
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = time.Second
+	}
+	if o.MaxSize <= 0 {
+		o.MaxSize = DefaultMaxSize
 	}
 }
 
@@ -171,6 +182,9 @@ type downloader struct {
 	o       HTTPOptions
 	rep     Reporter
 	verbose bool
+	// creds are the user and password the sources' URLs held, by host
+	// (Run takes them out of the URLs).
+	creds credentials
 }
 
 // get downloads url into the writer newSink returns, a fresh one for every
@@ -216,6 +230,11 @@ func (d *downloader) once(ctx context.Context, label, url string, newSink func()
 		return 0, fmt.Errorf("GET %s: %w", url, err)
 	}
 	req.Header.Set("User-Agent", "kubetutor-fetch")
+	if u := d.creds[req.URL.Host]; u != nil {
+		// Sent as the URL's userinfo would be (basic auth), never shown:
+		// url names the file without it.
+		req.URL.User = u
+	}
 	if d.verbose {
 		d.rep.Line("GET %s", url)
 	}
@@ -230,6 +249,9 @@ func (d *downloader) once(ctx context.Context, label, url string, newSink func()
 	}
 	defer resp.Body.Close()
 	size := resp.ContentLength
+	if size > d.o.MaxSize {
+		return 0, fmt.Errorf("GET %s: the server announces %s, more than the %s a release file can be: not downloaded", url, FormatSize(size), FormatSize(d.o.MaxSize))
+	}
 	if bar {
 		d.rep.Start(label, size)
 		defer d.rep.Status("")
@@ -282,6 +304,9 @@ func (a *transfer) copy(w io.Writer, body io.Reader, size int64, bar bool) (int6
 	for {
 		m, rerr := body.Read(buf)
 		if m > 0 {
+			if n+int64(m) > a.d.o.MaxSize {
+				return n, fmt.Errorf("GET %s: the server sent more than the %s a release file can be: stopped", a.url, FormatSize(a.d.o.MaxSize))
+			}
 			a.stall.Reset(a.d.o.StallTimeout)
 			if _, werr := w.Write(buf[:m]); werr != nil {
 				return n, werr

@@ -279,12 +279,14 @@ type runner struct {
 // Run fetches what o asks for. On error the result lists what was done
 // before; no file is ever left half-written.
 func Run(ctx context.Context, o Options) (*Result, error) {
+	creds := credentials{}
+	o.Sources = o.Sources.withoutUserinfo(creds)
 	if err := o.complete(); err != nil {
 		return nil, err
 	}
 	r := &runner{
 		o:   o,
-		d:   &downloader{client: newHTTPClient(o.HTTP), o: o.HTTP, rep: o.Reporter, verbose: o.Verbose},
+		d:   &downloader{client: newHTTPClient(o.HTTP), o: o.HTTP, rep: o.Reporter, verbose: o.Verbose, creds: creds},
 		rep: o.Reporter,
 		os:  osProbe{binDirs: o.OSBinDirs, cniDirs: o.OSCNIDirs, exclude: []string{o.BinDir, o.CNIDir}},
 		res: &Result{},

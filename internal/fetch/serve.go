@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -38,8 +39,12 @@ func Handler(dir string, log io.Writer) http.Handler {
 			serveMirrorFile(rec, req, dir)
 		}
 		if log != nil {
+			note := ""
+			if rec.note != "" {
+				note = " (" + rec.note + ")"
+			}
 			mu.Lock()
-			fmt.Fprintf(log, "%s %s %s %d %s %s\n", start.Format("15:04:05"), req.RemoteAddr, req.Method, rec.status, req.URL.Path, FormatSize(rec.n))
+			fmt.Fprintf(log, "%s %s %s %d %s %s%s\n", start.Format("15:04:05"), req.RemoteAddr, req.Method, rec.status, req.URL.Path, FormatSize(rec.n), note)
 			mu.Unlock()
 		}
 	})
@@ -47,8 +52,11 @@ func Handler(dir string, log io.Writer) http.Handler {
 
 // serveMirrorFile serves the mirror file the request names. The file is
 // opened through an os.Root on dir, which refuses any path (a symlink
-// included) that leads out of it, and without blocking on a FIFO.
-func serveMirrorFile(w http.ResponseWriter, req *http.Request, dir string) {
+// included) that leads out of it, and without blocking on a FIFO. A file
+// with more than one hard link is served only when every link is inside
+// dir: another name outside it would make it a file of elsewhere (a hard
+// link cannot be told from the file it links to).
+func serveMirrorFile(w *statusRecorder, req *http.Request, dir string) {
 	rel, ok := MirrorFile(req.URL.Path)
 	if !ok {
 		http.NotFound(w, req)
@@ -70,6 +78,13 @@ func serveMirrorFile(w http.ResponseWriter, req *http.Request, dir string) {
 	if err != nil || !fi.Mode().IsRegular() {
 		http.NotFound(w, req)
 		return
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		if inside := linksInside(dir, st); inside < int(st.Nlink) {
+			w.note = fmt.Sprintf("refused: the file has %d hard links and only %d in the mirror, so it is also a file outside it; copy it into the mirror instead of linking it", st.Nlink, inside)
+			http.NotFound(w, req)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	http.ServeContent(w, req, "", fi.ModTime(), f)
@@ -117,10 +132,38 @@ func MirrorFile(urlPath string) (string, bool) {
 	return rest, true
 }
 
+// maxMirrorEntries bounds the walk linksInside makes of a mirror.
+const maxMirrorEntries = 10000
+
+// linksInside counts the names under dir (not following symlinks) of the
+// file st describes: at most maxMirrorEntries entries are looked at.
+func linksInside(dir string, st *syscall.Stat_t) int {
+	n, seen := 0, 0
+	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if seen++; seen > maxMirrorEntries {
+			return filepath.SkipAll
+		}
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		var other syscall.Stat_t
+		if syscall.Lstat(p, &other) == nil && other.Dev == st.Dev && other.Ino == st.Ino {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	// note says, in the log, why a request was refused.
+	note string
 }
 
 func (r *statusRecorder) WriteHeader(code int) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kubetutor/kubetutor/course"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // The upstream release locations.
@@ -126,10 +127,34 @@ func CheckArch(arch string) error {
 // CheckBaseURL validates a mirror or source base URL.
 func CheckBaseURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return invalidf("%q is not an http:// or https:// URL", raw)
+	if err != nil {
+		// Not err itself: *url.Error repeats the URL, password included.
+		return invalidf("the URL is not an http:// or https:// URL: %v", errors.Unwrap(err))
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalidf("%q is not an http:// or https:// URL", textsafe.StripUserinfo(raw))
 	}
 	return nil
+}
+
+// credentials are the user and password each source URL held, by host:
+// fetch sends them with the requests to that host, as a URL's userinfo
+// would be sent, but keeps them out of every URL it prints or records.
+type credentials map[string]*url.Userinfo
+
+// withoutUserinfo is s with the userinfo of each base URL taken out into
+// creds.
+func (s Sources) withoutUserinfo(creds credentials) Sources {
+	strip := func(raw string) string {
+		u, err := url.Parse(raw)
+		if err != nil || u.User == nil {
+			return raw
+		}
+		creds[u.Host] = u.User
+		u.User = nil
+		return u.String()
+	}
+	return Sources{Kubernetes: strip(s.Kubernetes), Etcd: strip(s.Etcd), CNI: strip(s.CNI)}
 }
 
 // ParseChecksum reads the SHA-256 digest of the file called name from the

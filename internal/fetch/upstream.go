@@ -219,7 +219,11 @@ func (r *runner) fromSourcePart(ctx context.Context, c Component, ver string) er
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, sourceBuildTimeout)
+	timeout := o.Build.Timeout
+	if timeout <= 0 {
+		timeout = sourceBuildTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stage, work, err := sourceDirs(c, p, dir)
 	if err != nil {
@@ -238,7 +242,7 @@ func (r *runner) fromSourcePart(ctx context.Context, c Component, ver string) er
 		phase := "go " + strings.Join(args, " ")
 		if _, err := b.goRun(ctx, phase, sourceEnv(stage), args...); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("build %s from source: %s did not finish within %s: %w", c, phase, sourceBuildTimeout, err)
+				return fmt.Errorf("build %s from source: %s did not finish within %s: %w", c, phase, timeout, err)
 			}
 			return fmt.Errorf("build %s from source: %w", c, err)
 		}

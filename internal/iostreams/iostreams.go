@@ -156,6 +156,9 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Height is the terminal's height in lines, or 24.
+func (s *IOStreams) Height() int { return s.height() }
+
 func (s *IOStreams) height() int {
 	if f, ok := s.Out.(*os.File); ok {
 		if _, h, err := term.GetSize(int(f.Fd())); err == nil && h > 0 {

@@ -18,10 +18,12 @@ import (
 	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/cert"
 
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/certutil"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // Chain statuses.
@@ -126,14 +128,16 @@ func InspectFile(path string, opts InspectOptions) ([]Inspection, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
-	ca, caErr := loadCertificate(opts.CAFile)
+	// A CA file may be a bundle: every certificate in it is trusted, as
+	// kube-apiserver's --client-ca-file and openssl verify -CAfile do.
+	ca, caErr := certutil.LoadPEM(opts.CAFile, cert.ParseCertsPEM)
 	if bytes.Contains(data, []byte("-----BEGIN ")) {
 		return inspectPEM(path, data, ca, caErr, opts)
 	}
 	return inspectKubeconfig(path, data, ca, caErr, opts)
 }
 
-func inspectPEM(path string, data []byte, ca *x509.Certificate, caErr error, opts InspectOptions) ([]Inspection, error) {
+func inspectPEM(path string, data []byte, ca []*x509.Certificate, caErr error, opts InspectOptions) ([]Inspection, error) {
 	var out []Inspection
 	var types []string
 	for rest := data; ; {
@@ -172,7 +176,7 @@ func inspectPEM(path string, data []byte, ca *x509.Certificate, caErr error, opt
 	return out, nil
 }
 
-func inspectKubeconfig(path string, data []byte, ca *x509.Certificate, caErr error, opts InspectOptions) ([]Inspection, error) {
+func inspectKubeconfig(path string, data []byte, ca []*x509.Certificate, caErr error, opts InspectOptions) ([]Inspection, error) {
 	cfg, err := clientcmd.Load(data)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: neither PEM nor a kubeconfig: %w", path, err)
@@ -201,7 +205,7 @@ func inspectKubeconfig(path string, data []byte, ca *x509.Certificate, caErr err
 		if err != nil {
 			return out, fmt.Errorf("inspect the CA of cluster %q in %s (%s): %w", name, path, from, err)
 		}
-		in := describe(c, fmt.Sprintf("%s: cluster %s", path, name), fmt.Sprintf("CA of cluster %s (%s): what clients trust to sign %s's serving certificate", name, from, cl.Server), ca, caErr, opts)
+		in := describe(c, fmt.Sprintf("%s: cluster %s", path, name), fmt.Sprintf("CA of cluster %s (%s): what clients trust to sign %s's serving certificate", name, from, textsafe.URL(cl.Server)), ca, caErr, opts)
 		in.Key = KeyCheck{Status: KeyNotChecked, Detail: "a kubeconfig holds no CA key"}
 		out = append(out, in)
 	}
@@ -261,7 +265,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // describe fills everything but the key check.
-func describe(c *x509.Certificate, source, role string, ca *x509.Certificate, caErr error, opts InspectOptions) Inspection {
+func describe(c *x509.Certificate, source, role string, ca []*x509.Certificate, caErr error, opts InspectOptions) Inspection {
 	in := Inspection{
 		Source:             source,
 		Role:               role,
@@ -302,27 +306,55 @@ func describe(c *x509.Certificate, source, role string, ca *x509.Certificate, ca
 	return in
 }
 
-func chainCheck(c, ca *x509.Certificate, caErr error, opts InspectOptions) Chain {
+func chainCheck(c *x509.Certificate, cas []*x509.Certificate, caErr error, opts InspectOptions) Chain {
 	ch := Chain{CAFile: opts.CAFile}
-	switch {
-	case caErr != nil && errors.Is(caErr, fs.ErrNotExist):
-		ch.Status, ch.Detail = ChainNoCA, "no CA at "+opts.CAFile
-	case caErr != nil:
+	if caErr != nil {
 		ch.Status, ch.Detail = ChainNoCA, caErr.Error()
-	case bytes.Equal(c.Raw, ca.Raw):
-		ch.Status, ch.Detail = ChainIsCA, "this is "+opts.CAFile+" itself"
-	case c.IsCA && c.CheckSignatureFrom(c) == nil:
-		ch.Status, ch.Detail = ChainDifferent, fmt.Sprintf("another self-signed CA (%s), not %s (%s)", c.Subject, opts.CAFile, ca.Subject)
-	case c.CheckSignatureFrom(ca) != nil:
-		ch.Status, ch.Detail = ChainNotByCA, fmt.Sprintf("issued by %s, not signed by %s (%s)", c.Issuer, opts.CAFile, ca.Subject)
+		if errors.Is(caErr, fs.ErrNotExist) {
+			ch.Detail = "no CA at " + opts.CAFile
+		}
+		return ch
+	}
+	names := caNames(cas)
+	var signer *x509.Certificate
+	for i, ca := range cas {
+		if bytes.Equal(c.Raw, ca.Raw) {
+			ch.Status, ch.Detail = ChainIsCA, "this is "+opts.CAFile+" itself"
+			if len(cas) > 1 {
+				ch.Detail = fmt.Sprintf("this is certificate %d of %s itself", i+1, opts.CAFile)
+			}
+			return ch
+		}
+		if signer == nil && c.CheckSignatureFrom(ca) == nil {
+			signer = ca
+		}
+	}
+	switch {
+	case signer == nil && c.IsCA && c.CheckSignatureFrom(c) == nil:
+		ch.Status, ch.Detail = ChainDifferent, fmt.Sprintf("another self-signed CA (%s), not %s (%s)", c.Subject, opts.CAFile, names)
+	case signer == nil:
+		ch.Status, ch.Detail = ChainNotByCA, fmt.Sprintf("issued by %s, not signed by %s (%s)", c.Issuer, opts.CAFile, names)
 	default:
-		if err := certutil.VerifyChain(c, ca, opts.Now); err != nil {
-			ch.Status, ch.Detail = ChainInvalid, fmt.Sprintf("signed by %s, but does not verify: %v", opts.CAFile, err)
+		if err := certutil.VerifyChain(c, signer, opts.Now); err != nil {
+			ch.Status, ch.Detail = ChainInvalid, fmt.Sprintf("signed by %s (%s), but does not verify: %v", opts.CAFile, signer.Subject, err)
 		} else {
-			ch.Status, ch.Detail = ChainVerified, fmt.Sprintf("signed by %s (%s)", opts.CAFile, ca.Subject)
+			ch.Status, ch.Detail = ChainVerified, fmt.Sprintf("signed by %s (%s)", opts.CAFile, signer.Subject)
 		}
 	}
 	return ch
+}
+
+// caNames names the CA file's certificates by subject: "CN=a" for one,
+// "a bundle of 2: CN=a; CN=b" for more.
+func caNames(cas []*x509.Certificate) string {
+	subjects := make([]string, len(cas))
+	for i, ca := range cas {
+		subjects[i] = ca.Subject.String()
+	}
+	if len(cas) == 1 {
+		return subjects[0]
+	}
+	return fmt.Sprintf("a bundle of %d: %s", len(cas), strings.Join(subjects, "; "))
 }
 
 // keyFileCheck compares the certificate with the key next to it: x.key for

@@ -65,3 +65,21 @@ func FuzzLine(f *testing.F) {
 		}
 	})
 }
+
+func TestURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://127.0.0.1:6443", "https://127.0.0.1:6443"},
+		{"https://ada:s3cret@127.0.0.1:6443", "https://127.0.0.1:6443"},
+		{"https://token@example.com/mirror?x=1", "https://example.com/mirror?x=1"},
+		{"https://a:b@c@host:1/p@q", "https://host:1/p@q"},
+		{"http://127.0.0.1/a@b", "http://127.0.0.1/a@b"},
+		{"https://ada:s3%zz@host", "https://host"},
+		{"https://ada:pw@host\x1b[2J", `https://host\x1b[2J`},
+		{"not a url @ all", "not a url @ all"},
+		{"", ""},
+	} {
+		if got := URL(tc.in); got != tc.want {
+			t.Errorf("URL(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
