@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -61,8 +62,8 @@ func ParseKubeletDNS(data []byte) (KubeletDNS, error) {
 const clusterDNSHint = "add clusterDNS: [" + course.ClusterDNSIP + "] and clusterDomain: " + course.ClusterDomain + " to kubelet.yaml and restart the kubelet (kubetutor show cluster-dns --commands)"
 
 // KubeletClusterDNS checks that the running kubelet gives pods the
-// cluster DNS: its /configz, read through the API server, names
-// course.ClusterDNSIP and course.ClusterDomain.
+// cluster DNS: its /configz, read from its API with the kubeconfig's
+// client certificate, names course.ClusterDNSIP and course.ClusterDomain.
 type KubeletClusterDNS struct{}
 
 // Name implements Checker.
@@ -70,25 +71,30 @@ func (KubeletClusterDNS) Name() string { return "kubelet-cluster-dns" }
 
 // Check implements Checker.
 func (KubeletClusterDNS) Check(ctx context.Context, env *Env) (Result, error) {
-	p, _, fail := newestRunningPod(ctx, env)
-	if fail != nil {
-		return *fail, nil
-	}
-	node := p.Spec.NodeName
-	data, err := env.nodeGet(ctx, node, "configz")
-	if err != nil {
-		return kubeletCallFailure(env, "read the kubelet's /configz on node "+node, err), nil
+	where := hostOf(env.KubeletURL)
+	data, err := env.kubeletGet(ctx, "configz")
+	var he *KubeletHTTPError
+	switch {
+	case errors.As(err, &he) && (he.Code == http.StatusUnauthorized || he.Code == http.StatusForbidden):
+		return failf("The kubelet at %s refuses the kubeconfig's client certificate for /configz: %v.", where, he).
+			saw(fmt.Sprintf("HTTP %d", he.Code), "200 and its configuration").
+			hint("the kubeconfig's certificate must be signed by kubelet.yaml's clientCAFile (certs/ca.crt), its user allowed nodes/proxy (admin is in system:masters)"), nil
+	case errors.As(err, &he):
+		return failf("The kubelet at %s answers /configz with %v.", where, he).
+			saw(fmt.Sprintf("HTTP %d", he.Code), "200 and its configuration").hint("kubetutor check kubelet"), nil
+	case err != nil:
+		return kubeletUnreachable(env, err), nil
 	}
 	running, err := ParseKubeletDNS(data)
 	if err != nil {
-		return Result{}, fmt.Errorf("read the kubelet's /configz on node %s: %w", node, err)
+		return Result{}, fmt.Errorf("read the kubelet's /configz at %s: %w", where, err)
 	}
 	want := "clusterDNS [" + course.ClusterDNSIP + "], clusterDomain " + course.ClusterDomain
 	if running.ok() {
-		return passf("The kubelet on %s runs with %s: it writes nameserver %s into each new pod's /etc/resolv.conf.", node, running, course.ClusterDNSIP).
+		return passf("The kubelet at %s runs with %s: it writes nameserver %s into each new pod's /etc/resolv.conf.", where, running, course.ClusterDNSIP).
 			saw(running.String(), want), nil
 	}
-	r := failf("The kubelet on %s runs with %s: pods with dnsPolicy ClusterFirst get no cluster DNS (the kubelet records a MissingClusterDNS event and gives them the node's resolv.conf).", node, running).
+	r := failf("The kubelet at %s runs with %s: pods with dnsPolicy ClusterFirst get no cluster DNS (the kubelet records a MissingClusterDNS event and gives them the node's resolv.conf).", where, running).
 		saw(running.String(), want).
 		hint("%s", clusterDNSHint)
 	if file, onDisk, ok := kubeletFileDNS(env); ok && onDisk.ok() {

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,10 +83,10 @@ type Env struct {
 	// Exec runs a command in a pod through the API server (kubectl exec);
 	// nil means the kube client's. Tests replace it.
 	Exec PodExecFunc
-	// NodeGet reads a path of a node's kubelet through the API server's
-	// node proxy (kubectl get --raw /api/v1/nodes/NODE/proxy/PATH); nil
-	// means the kube client's. Tests replace it.
-	NodeGet NodeGetFunc
+	// KubeletGet reads a path of this node's kubelet API (KubeletURL) with
+	// the kubeconfig's client certificate; nil means over HTTPS. Tests
+	// replace it.
+	KubeletGet KubeletGetFunc
 	// Dial connects to a Service's ClusterIP as a client on this host does
 	// (the kube-proxy step's checks); nil means a net.Dialer's. Tests point
 	// it at local servers.
@@ -217,19 +219,52 @@ type KubeconfigResolution = kubeclient.KubeconfigResolution
 // PodExecFunc runs cmd in a pod's container, streaming its output.
 type PodExecFunc func(ctx context.Context, ns, pod, container string, cmd []string, stdout, stderr io.Writer) error
 
-// NodeGetFunc reads a path of a node's kubelet API through the API server.
-type NodeGetFunc func(ctx context.Context, node, path string) ([]byte, error)
+// KubeletGetFunc reads a path of this node's kubelet API.
+type KubeletGetFunc func(ctx context.Context, path string) ([]byte, error)
 
-// nodeGet reads GET /api/v1/nodes/NODE/proxy/PATH.
-func (e *Env) nodeGet(ctx context.Context, node, path string) ([]byte, error) {
-	if e.NodeGet != nil {
-		return e.NodeGet(ctx, node, path)
+// kubeletGet reads GET KubeletURL/PATH with the kubeconfig's client
+// credentials, as `curl --cert --key https://127.0.0.1:10250/PATH` does: the
+// kubelet authenticates the certificate against its clientCAFile and asks
+// the API server whether that user may (a SubjectAccessReview). Not
+// through the API server's node proxy: that refuses a node whose name
+// resolves to a loopback address ("address not allowed"), Debian's
+// 127.0.1.1 among them. The kubelet's serving certificate is self-signed,
+// so it is not verified.
+func (e *Env) kubeletGet(ctx context.Context, path string) ([]byte, error) {
+	if e.KubeletGet != nil {
+		return e.KubeletGet(ctx, path)
 	}
-	kube, err := e.Kube()
+	cfg, err := e.RESTConfig()
 	if err != nil {
 		return nil, err
 	}
-	return kube.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", node, "proxy", path).DoRaw(ctx)
+	tc, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("load the kubeconfig's client certificate: %w", err)
+	}
+	if tc == nil {
+		tc = &tls.Config{}
+	}
+	tc.InsecureSkipVerify, tc.RootCAs, tc.ServerName = true, nil, "" //nolint:gosec // the kubelet's self-signed serving certificate
+	client := &http.Client{Timeout: e.Timeout, Transport: &http.Transport{TLSClientConfig: tc, Proxy: nil, DisableKeepAlives: true}}
+	code, body, err := httpGet(ctx, client, strings.TrimSuffix(e.KubeletURL, "/")+"/"+path)
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, &KubeletHTTPError{Code: code, Body: truncate(firstLine(strings.TrimSpace(string(body))), 200)}
+	}
+	return body, nil
+}
+
+// KubeletHTTPError is an answer of the kubelet's API other than 200.
+type KubeletHTTPError struct {
+	Code int
+	Body string
+}
+
+func (e *KubeletHTTPError) Error() string {
+	return fmt.Sprintf("HTTP %d %s: %s", e.Code, http.StatusText(e.Code), e.Body)
 }
 
 // PodExec runs cmd in a pod's container through the API server.

@@ -26,22 +26,19 @@ import (
 // kubelet's HTTPS API on port 10250, where the API server is a client like
 // any other and must present a certificate the kubelet accepts.
 
-// runningPod is the learner's Deployment's first Running pod with an IP, or
+// runningPod is the learner's Deployment's newest Running pod with an IP that is
+// not being deleted (after a rollout, the new one), or
 // a failing result that says why there is none.
 func runningPod(ctx context.Context, env *Env) (*corev1.Pod, kubernetes.Interface, *Result) {
-	w, kube, fail := deploymentWorkload(ctx, env)
+	p, _, fail := newestRunningPod(ctx, env)
 	if fail != nil {
 		return nil, nil, fail
 	}
-	for i := range w.pods {
-		if p := &w.pods[i]; p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
-			return p, kube, nil
-		}
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return nil, nil, fail
 	}
-	r := failf("Deployment %s has no Running pod to ask.", w.deployment.Name).
-		saw("no Running pod", "a Running pod of "+w.deployment.Name).
-		hint("kubetutor check cni")
-	return nil, nil, &r
+	return p, kube, nil
 }
 
 const restartAPIServerHint = "restart kube-apiserver with --kubelet-client-certificate and --kubelet-client-key (press Ctrl-C twice in its terminal, then start it with the new flags): kubetutor show logs --commands"

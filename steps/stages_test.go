@@ -121,9 +121,9 @@ func newWorld(t *testing.T) *world {
 		return d.DialContext(ctx, network, to)
 	}
 	env.Exec = w.exec
-	env.NodeGet = func(_ context.Context, node, path string) ([]byte, error) {
-		if node != "workshop" || path != "configz" {
-			return nil, fmt.Errorf("no %s on node %s", path, node)
+	env.KubeletGet = func(_ context.Context, path string) ([]byte, error) {
+		if path != "configz" {
+			return nil, &checks.KubeletHTTPError{Code: http.StatusNotFound, Body: "404 page not found"}
 		}
 		if w.clusterDNS {
 			return []byte(`{"kubeletconfig":{"clusterDNS":["10.0.0.10"],"clusterDomain":"cluster.local","failSwapOn":false}}`), nil

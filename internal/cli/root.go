@@ -5,7 +5,9 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
 
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
@@ -279,6 +282,7 @@ const stopGrace = 5 * time.Second
 // Main runs kubetutor with the process's arguments and streams and returns
 // the exit status.
 func Main() int {
+	quietKlog()
 	f := &Factory{IO: iostreams.System(), Now: time.Now}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -306,6 +310,18 @@ func Main() int {
 		args = append([]string{"getent"}, args...)
 	}
 	return Execute(ctx, f, args)
+}
+
+// quietKlog keeps client-go's internal log lines (klog: "Copying stdout
+// failed" when an exec stream is cut, reflector retries) off the learner's
+// terminal: what kubetutor has to say about a failure is in its verdicts.
+func quietKlog() {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	_ = fs.Set("logtostderr", "false")
+	_ = fs.Set("alsologtostderr", "false")
+	_ = fs.Set("stderrthreshold", "FATAL")
+	klog.SetOutput(io.Discard)
 }
 
 // Execute runs the command tree with args and returns the exit status.

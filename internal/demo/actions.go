@@ -175,6 +175,20 @@ func (d *Demo) stopForRestart(name string) error {
 	return nil
 }
 
+// upStep is the step whose checks say the component a daemon block of s
+// started is up: s itself, or for a restart the component's own step.
+func (d *Demo) upStep(s steps.Step, b script.Block) (steps.Step, error) {
+	if b.Restarts == "" {
+		return s, nil
+	}
+	for _, o := range steps.All() {
+		if componentOfStep(o.ID) == b.Restarts {
+			return o, nil
+		}
+	}
+	return s, fmt.Errorf("the %s lesson restarts %s (line %d), which no step starts", s.ID, b.Restarts, b.Line)
+}
+
 // StartingSteps are the steps whose blocks start the named component, in
 // course order: the step of its table entry, then each step that starts it
 // again with other flags (a restarts= block). Performing them all brings it
@@ -264,8 +278,15 @@ func (d *Demo) perform(ctx context.Context, s steps.Step) (*proc.Process, error)
 		}
 		d.record(s, b, "typed")
 		if i < len(blocks)-1 {
-			// What follows needs the component up.
-			if _, err := d.waitStep(ctx, s, p); err != nil {
+			// What follows needs the component up: the checks of this
+			// step, or, for a restart, of the step that first started it
+			// (this step's own may need the blocks that follow, as the
+			// rollout after the kubelet's restart).
+			ws, err := d.upStep(s, b)
+			if err != nil {
+				return p, err
+			}
+			if _, err := d.waitStep(ctx, ws, p); err != nil {
 				return p, err
 			}
 		}

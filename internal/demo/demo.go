@@ -346,6 +346,25 @@ func (d *Demo) status(what string, fn func() error) error {
 	return iostreams.Status{W: d.Out, CS: d.cs()}.Run(what, fn)
 }
 
+// settleEarlier waits until every step before s passes again: a step may
+// disturb what an earlier one sees for a moment (the cluster-dns step's
+// rollout replaces the pod, and kube-proxy rewrites its rules within a
+// second), and the demo moves on only when the course up to s holds.
+func (d *Demo) settleEarlier(ctx context.Context, s steps.Step) error {
+	for _, e := range steps.All() {
+		if e.ID == s.ID {
+			return nil
+		}
+		if steps.Evaluate(ctx, d.Env, e).Status != steps.Fail {
+			continue
+		}
+		if _, err := d.waitStep(ctx, e, nil); err != nil {
+			return fmt.Errorf("after step %s, step %s: %w", s.ID, e.ID, err)
+		}
+	}
+	return nil
+}
+
 // step performs one step (its lesson's blocks for this host) and waits,
 // event-driven, until its checks pass. A step without a component that
 // already passes is not performed again (a resumed demo).
@@ -365,6 +384,9 @@ func (d *Demo) step(ctx context.Context, s steps.Step) error {
 	}
 	res, err := d.waitStep(ctx, s, p)
 	if err != nil {
+		return err
+	}
+	if err := d.settleEarlier(ctx, s); err != nil {
 		return err
 	}
 	if err := report.Step(d.Out, res, report.Options{Color: d.Color}); err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,6 +104,8 @@ var demoExpectations = map[string]struct{ check, want string }{
 	"logs":               {"kubelet-accepts-apiserver", "runs without --kubelet-client-certificate"},
 	"service":            {"service-cluster-ip", `no Service "nginx"`},
 	"kube-proxy":         {"kube-proxy-running", "kube-proxy is not running"},
+	"coredns":            {"coredns-ready", "There is no Deployment kube-system/coredns"},
+	"cluster-dns":        {"kubelet-cluster-dns", "runs with clusterDNS []"},
 }
 
 // demoAlsoBefore are further failures a step's "before" must show: what
@@ -116,6 +119,10 @@ var demoAlsoBefore = map[string][]struct{ check, want string }{
 	// on a network whose proxy answers what nothing routes, another's.
 	"kube-proxy": {
 		{"service-answers", "http://"},
+	},
+	// Before the cluster-dns step the pod has the node's resolver.
+	"cluster-dns": {
+		{"pod-cluster-dns", "it was given the node's resolver"},
 	},
 }
 
@@ -200,6 +207,11 @@ func TestRealDemo(t *testing.T) {
 	if got := strings.TrimSpace(d.kubectl(t, "exec", "deploy/nginx", "--", "sh", "-c", "echo $((6*7))")); got != "42" {
 		t.Errorf("kubectl exec deploy/nginx -- sh -c 'echo $((6*7))' printed %q, want 42", got)
 	}
+	// The cluster-dns lesson's lookup, inside the pod.
+	if got := d.kubectl(t, "exec", "deploy/nginx", "--", "getent", "hosts", "kubernetes.default"); !strings.HasPrefix(got, "10.0.0.1 ") || !strings.Contains(got, "kubernetes.default.svc.cluster.local") {
+		t.Errorf("kubectl exec deploy/nginx -- getent hosts kubernetes.default printed %q", got)
+	}
+	killCoreDNS(t, d)
 
 	down(t, d)
 
@@ -288,7 +300,7 @@ func down(t testing.TB, d *demoRun) {
 		prog := filepath.Base(f[1])
 		switch {
 		case prog == "etcd", strings.HasPrefix(prog, "kube-"), prog == "kubelet", strings.HasPrefix(prog, "containerd"),
-			prog == "kubetutor" && len(f) > 2 && (f[2] == "pause" || f[2] == "serve"),
+			prog == "kubetutor" && len(f) > 2 && (f[2] == "pause" || f[2] == "serve"), prog == "coredns",
 			strings.Contains(p, d.dir) && prog != "go" && !strings.HasSuffix(prog, ".test"):
 			left = append(left, "process: "+p)
 		}
@@ -479,4 +491,39 @@ func assertBlocksCovered(t *testing.T, d *demoRun) {
 	}
 	t.Logf("lesson blocks for this host %v: %d typed verbatim (with the declared substitutions), %d replaced by the demo's declared action; other variants run verbatim by another test: %s; not run by this demo (another stack's variant, or systemctl, which no test here can run: PID 1 is not systemd): %s",
 		st.Tags(), typed, instead, strings.Join(elsewhere, ", "), strings.Join(other, ", "))
+}
+
+// killCoreDNS kills the CoreDNS process in its pod (SIGKILL, as an OOM
+// kill would) and runs `kubetutor check --all` as soon as it is gone: the
+// coredns step must fail, saying CoreDNS is not running, before the kubelet
+// has started the container again; then the whole course passes again.
+func killCoreDNS(t *testing.T, d *demoRun) {
+	t.Helper()
+	out, err := exec.Command("pgrep", "-x", "coredns").Output()
+	pids := strings.Fields(string(out))
+	if err != nil || len(pids) != 1 {
+		t.Fatalf("pgrep -x coredns: %v %q, want one process", err, out)
+	}
+	pid, _ := strconv.Atoi(pids[0])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill coredns %d: %v", pid, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("coredns %d did not exit within 10s of SIGKILL", pid)
+		}
+	}
+	rep := d.checkAll()
+	c := findCheck(rep, "coredns", "coredns-ready")
+	if c == nil || c.Status != "fail" || !strings.Contains(c.Message, "CoreDNS is not running in pod") {
+		t.Errorf("at once after CoreDNS was killed: coredns-ready = %+v, want a failure saying CoreDNS is not running", c)
+	}
+	if rep.Current == lastStep() {
+		t.Errorf("at once after CoreDNS was killed, check says the cluster is complete")
+	}
+	waitComplete(t, d, "after the kubelet started CoreDNS again", nil)
 }
