@@ -278,7 +278,7 @@ func (PodResolvesNames) Check(ctx context.Context, env *Env) (Result, error) {
 	case exitStatus(err) == 2: // getent: not found
 		return failf("In pod %s, %q found nothing: the pod's resolver does not know the cluster's names.", p.Name, cmd).
 			saw("not found", want).
-			hint("kubetutor check cluster-dns pod-cluster-dns, and kubetutor check coredns"), nil
+			hint("kubetutor check cluster-dns pod-cluster-dns, and kubetutor check coredns; a pod asking CoreDNS on the same bridge also needs net.bridge.bridge-nf-call-iptables=1 (kubetutor doctor)"), nil
 	case err != nil:
 		return kubeletCallFailure(env, "run "+cmd+" in pod "+p.Name, err), nil
 	case len(fields) == 0 || fields[0] != course.KubernetesServiceIP:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -282,6 +283,38 @@ func (HostnameResolves) Check(ctx context.Context, env *Env) (Result, error) {
 			hint("add the name to /etc/hosts (echo \"127.0.1.1 %s\" >> /etc/hosts), or start kube-apiserver with --kubelet-preferred-address-types=InternalIP,Hostname", name), nil
 	}
 	return passf("The hostname %s resolves (%s): the API server can dial the node by name.", name, strings.Join(addrs, ", ")), nil
+}
+
+// HostResolvConf checks the node's /etc/resolv.conf, which the kubelet
+// gives to pods with dnsPolicy Default, CoreDNS's among them: CoreDNS
+// forwards every name outside the cluster to its nameservers.
+type HostResolvConf struct{}
+
+// Name implements Checker.
+func (HostResolvConf) Name() string { return "host-resolv-conf" }
+
+// Check implements Checker.
+func (HostResolvConf) Check(_ context.Context, env *Env) (Result, error) {
+	data, err := fsutil.ReadFile(env.HostPath("etc/resolv.conf"), fsutil.LimitConfig)
+	if err != nil && !os.IsNotExist(err) {
+		return Result{}, fmt.Errorf("read /etc/resolv.conf: %w", err)
+	}
+	rc := ParseResolvConf(string(data))
+	const want = "a nameserver other than this machine's loopback"
+	if len(rc.Nameservers) == 0 {
+		return warnf("/etc/resolv.conf names no nameserver: CoreDNS (act two) forwards names outside the cluster to the node's resolv.conf and would have nothing to ask.").
+			saw("no nameserver", want).
+			hint("give the machine a nameserver in /etc/resolv.conf"), nil
+	}
+	for _, n := range rc.Nameservers {
+		if ip, err := netip.ParseAddr(n); err == nil && !ip.IsLoopback() {
+			return passf("/etc/resolv.conf names nameserver %s: CoreDNS can forward names outside the cluster there.", n).
+				saw(strings.Join(rc.Nameservers, ", "), want), nil
+		}
+	}
+	return warnf("/etc/resolv.conf names only loopback nameservers (%s): inside CoreDNS's pod that address is the pod itself, so CoreDNS forwards to itself, its loop plugin stops it (\"Loop ... detected\") and the pod crashes.", strings.Join(rc.Nameservers, ", ")).
+		saw(strings.Join(rc.Nameservers, ", "), want).
+		hint("with systemd-resolved, give the kubelet the real list: resolvConf: /run/systemd/resolve/resolv.conf in kubelet.yaml"), nil
 }
 
 // CNIPluginsInstalled checks that the CNI plugins are somewhere containerd can use.

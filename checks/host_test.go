@@ -82,6 +82,9 @@ func TestHostChecks(t *testing.T) {
 		{"cni plugins upstream", map[string]string{"opt/cni/bin/bridge": ""}, 0, checks.CNIPluginsInstalled{}, checks.Pass, "its default: there."},
 		{"cni plugins Debian", map[string]string{"usr/lib/cni/bridge": ""}, 0, checks.CNIPluginsInstalled{}, checks.Pass, `bin_dir = "/usr/lib/cni"`},
 		{"no cni plugins", nil, 0, checks.CNIPluginsInstalled{}, checks.Fail, "failed to find plugin"},
+		{"resolv.conf with a nameserver", map[string]string{"etc/resolv.conf": "nameserver 10.255.255.53\n"}, 0, checks.HostResolvConf{}, checks.Pass, "nameserver 10.255.255.53"},
+		{"resolv.conf of systemd-resolved", map[string]string{"etc/resolv.conf": "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n"}, 0, checks.HostResolvConf{}, checks.Warn, "resolvConf: /run/systemd/resolve/resolv.conf"},
+		{"no resolv.conf", nil, 0, checks.HostResolvConf{}, checks.Warn, "no nameserver"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

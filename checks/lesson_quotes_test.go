@@ -80,6 +80,32 @@ func TestLessonsQuoteTheChecks(t *testing.T) {
 				return checks.Run(ctx, env, checks.NodeRegistered{}).Message
 			},
 		},
+		{
+			// The troubleshooting entry for CoreDNS's loop on a
+			// systemd-resolved host.
+			lesson: "troubleshooting",
+			run: func(t *testing.T) string {
+				env := checks.NewEnv(t.TempDir())
+				env.HostRoot = fakeHost(t, map[string]string{"etc/resolv.conf": "nameserver 127.0.0.53\n"})
+				return checks.Run(ctx, env, checks.HostResolvConf{}).Message
+			},
+			quote: func(msg string) string { return msg[:max(0, strings.Index(msg, " ("))] },
+		},
+		{
+			// The troubleshooting entry for a CoreDNS that is not ready.
+			lesson: "troubleshooting",
+			run: func(t *testing.T) string {
+				return checks.CoreDNSReadyVerdictForTest("coredns-abc", "http://POD-IP:8181/ready", 503, "kubernetes", nil).Message
+			},
+			quote: func(msg string) string {
+				i := strings.Index(msg, "GET ")
+				j := strings.Index(msg, " Its kubernetes")
+				if i < 0 || j < i {
+					return ""
+				}
+				return strings.TrimSuffix(msg[i:j], ".")
+			},
+		},
 	}
 	for _, tc := range cases {
 		msg := tc.run(t)

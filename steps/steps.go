@@ -288,10 +288,11 @@ func Doctor() Step {
 		checks.OOMScoreAdj{},
 		checks.Overlayfs{},
 		checks.Sysctl{Key: "net.ipv4.ip_forward", Want: "1", Why: "pods can reach each other and the host, but not the outside world.", Fix: "sysctl -w net.ipv4.ip_forward=1"},
-		checks.Sysctl{Key: "net.bridge.bridge-nf-call-iptables", Want: "1", Why: "bridged pod traffic bypasses iptables; Services (kube-proxy) need it, this course's single pod does not.", Fix: "modprobe br_netfilter && sysctl -w net.bridge.bridge-nf-call-iptables=1"},
+		checks.Sysctl{Key: "net.bridge.bridge-nf-call-iptables", Want: "1", Why: "bridged pod traffic bypasses iptables: a pod's request through a Service to a pod on the same bridge (nginx asking CoreDNS at 10.0.0.10, act two's cluster-dns step) gets its answer from the pod's own address, and drops it. The talk's steps do not need it.", Fix: "modprobe br_netfilter && sysctl -w net.bridge.bridge-nf-call-iptables=1"},
 		checks.IptablesInstalled{},
 		checks.CNIPluginsInstalled{},
 		checks.HostnameResolves{},
+		checks.HostResolvConf{},
 		checks.ContainerdSocket{},
 	)
 	return Step{ID: "doctor", Title: "Host preflight", Checks: cs}
