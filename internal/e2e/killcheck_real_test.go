@@ -144,18 +144,17 @@ func lastStep() string {
 }
 
 // restart starts a stopped component again as the course left it: the demo
-// performs the last step that starts it (its own, or the last that starts
-// it again with other flags or another file).
+// performs every step that starts it, in course order.
 func (d *demoRun) restart(t *testing.T, l demo.Layout, name string) {
 	t.Helper()
-	// The last of them types its whole command line as the course left it
-	// (kube-apiserver: the logs step's, with the kubelet client
-	// certificate; the kubelet: the cluster-dns step's, whose kubelet.yaml
-	// has clusterDNS).
-	all := demo.StartingSteps(name)
-	step := all[len(all)-1]
-	if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", kubeBinDir(), "--from", step, "--to", step); code != 0 {
-		t.Fatalf("restart %s: demo --from %s --to %s: exit %d\n%s", name, step, step, code, out)
+	// In course order: the demo starts a step only once the steps before it
+	// pass, so the component's own step comes first, then each step that
+	// starts it again (kube-apiserver: apiserver, logs; the kubelet:
+	// kubelet, cluster-dns).
+	for _, step := range demo.StartingSteps(name) {
+		if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", kubeBinDir(), "--from", step, "--to", step); code != 0 {
+			t.Fatalf("restart %s: demo --from %s --to %s: exit %d\n%s", name, step, step, code, out)
+		}
 	}
 }
 
