@@ -127,41 +127,23 @@ func kubeletFileDNS(env *Env) (string, KubeletDNS, bool) {
 	return file, k, err == nil
 }
 
-// newestRunningPod is the Deployment's newest Running pod that is not
-// being deleted: after a rollout restart, the one the new settings made.
-func newestRunningPod(ctx context.Context, env *Env) (*corev1.Pod, *workload, *Result) {
-	w, _, fail := deploymentWorkload(ctx, env)
-	if fail != nil {
-		return nil, nil, fail
-	}
-	var best *corev1.Pod
-	for i := range w.pods {
-		p := &w.pods[i]
-		if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" || p.DeletionTimestamp != nil {
-			continue
-		}
-		if best == nil || p.CreationTimestamp.After(best.CreationTimestamp.Time) {
-			best = p
-		}
-	}
-	if best == nil {
-		r := failf("Deployment %s has no Running pod to ask.", w.deployment.Name).
-			saw("no Running pod", "a Running pod of "+w.deployment.Name).
-			hint("kubectl get pods; kubetutor check cni")
-		return nil, nil, &r
-	}
-	return best, w, nil
-}
-
-// execIn runs cmd in the pod's first container and returns its output.
+// execIn runs cmd in the pod's first container (the API server's default)
+// and returns its output, each stream capped.
 func execIn(ctx context.Context, env *Env, p *corev1.Pod, cmd ...string) (string, string, error) {
 	container := ""
 	if len(p.Spec.Containers) > 0 {
 		container = p.Spec.Containers[0].Name
 	}
 	var stdout, stderr bytes.Buffer
-	err := env.PodExec(ctx, p.Namespace, p.Name, container, cmd, &fsutil.CappedBuffer{B: &stdout, N: 8192}, &fsutil.CappedBuffer{B: &stderr, N: 4096})
+	err := env.PodExec(ctx, p.Namespace, p.Name, container, cmd, &fsutil.CappedBuffer{B: &stdout, N: 4096}, &fsutil.CappedBuffer{B: &stderr, N: 4096})
 	return stdout.String(), stderr.String(), err
+}
+
+// notInImage says a command run by PodExec failed because the image lacks
+// the program.
+func notInImage(stderr string, err error) bool {
+	s := stderr + err.Error()
+	return strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file")
 }
 
 // ResolvConf is what a resolv.conf says.
@@ -198,7 +180,7 @@ func (PodUsesClusterDNS) Name() string { return "pod-cluster-dns" }
 
 // Check implements Checker.
 func (PodUsesClusterDNS) Check(ctx context.Context, env *Env) (Result, error) {
-	p, _, fail := newestRunningPod(ctx, env)
+	p, _, fail := runningPod(ctx, env)
 	if fail != nil {
 		return *fail, nil
 	}
@@ -262,7 +244,7 @@ func (PodResolvesNames) Name() string { return "pod-resolves-names" }
 
 // Check implements Checker.
 func (PodResolvesNames) Check(ctx context.Context, env *Env) (Result, error) {
-	p, _, fail := newestRunningPod(ctx, env)
+	p, _, fail := runningPod(ctx, env)
 	if fail != nil {
 		return *fail, nil
 	}
@@ -271,7 +253,7 @@ func (PodResolvesNames) Check(ctx context.Context, env *Env) (Result, error) {
 	want := course.KubernetesServiceIP + " kubernetes.default.svc." + course.ClusterDomain
 	fields := strings.Fields(out)
 	switch {
-	case err != nil && (strings.Contains(stderr+err.Error(), "executable file not found") || strings.Contains(stderr+err.Error(), "no such file")):
+	case err != nil && notInImage(stderr, err):
 		return failf("There is no getent in pod %s's image, so kubetutor cannot ask it for a name (%s).", p.Name, truncate(firstLine(stderr+err.Error()), 200)).
 			saw("no getent", want).
 			hint("offline, kubetutor images load (as root) gives the stand-in image its getent; then kubectl rollout restart deployment %s", env.Deployment), nil

@@ -83,7 +83,11 @@ func coreDNSPods(ctx context.Context, env *Env) ([]corev1.Pod, *Result) {
 
 // runningCoreDNS is the newest Running CoreDNS pod with an IP, or a
 // failing result that says why none runs.
-func runningCoreDNS(pods []corev1.Pod) (*corev1.Pod, *Result) {
+func runningCoreDNS(ctx context.Context, env *Env) (*corev1.Pod, *Result) {
+	pods, fail := coreDNSPods(ctx, env)
+	if fail != nil {
+		return nil, fail
+	}
 	for i := range pods {
 		if p := &pods[i]; p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
 			return p, nil
@@ -106,10 +110,9 @@ func runningCoreDNS(pods []corev1.Pod) (*corev1.Pod, *Result) {
 	} else if r.Hint == "" {
 		r = r.hint("kubectl -n %s describe pod %s", dnsNamespace, p.Name)
 	}
-	return nil, ptr(r.saw(state, "Running"))
+	r = r.saw(state, "Running")
+	return nil, &r
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // CoreDNSReady checks that CoreDNS runs in its pod and is ready: its
 // /ready endpoint, asked on the pod's address from this host, answers 200
@@ -122,21 +125,12 @@ func (CoreDNSReady) Name() string { return "coredns-ready" }
 
 // Check implements Checker.
 func (CoreDNSReady) Check(ctx context.Context, env *Env) (Result, error) {
-	pods, fail := coreDNSPods(ctx, env)
-	if fail != nil {
-		return *fail, nil
-	}
-	pod, fail := runningCoreDNS(pods)
+	pod, fail := runningCoreDNS(ctx, env)
 	if fail != nil {
 		return *fail, nil
 	}
 	url := "http://" + net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(coreDNSReadyPort)) + "/ready"
-	client := &http.Client{
-		Timeout:       env.serviceTimeout(),
-		Transport:     &http.Transport{Proxy: nil, DialContext: env.dial, DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	code, body, err := httpGet(ctx, client, url)
+	code, body, err := httpGet(ctx, env.directHTTPClient(), url)
 	return coreDNSReadyVerdict(pod.Name, url, code, strings.TrimSpace(string(body)), err), nil
 }
 
@@ -189,11 +183,7 @@ func (KubeDNSEndpoints) Check(ctx context.Context, env *Env) (Result, error) {
 			saw(orNone(svc.Spec.ClusterIP), course.ClusterDNSIP).
 			hint("a ClusterIP cannot change: kubectl -n %s delete service %s, then apply coredns.yaml again (its Service sets clusterIP: %s)", dnsNamespace, kubeDNSService, course.ClusterDNSIP), nil
 	}
-	pods, fail := coreDNSPods(ctx, env)
-	if fail != nil {
-		return *fail, nil
-	}
-	pod, fail := runningCoreDNS(pods)
+	pod, fail := runningCoreDNS(ctx, env)
 	if fail != nil {
 		return *fail, nil
 	}

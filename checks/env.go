@@ -228,8 +228,7 @@ type KubeletGetFunc func(ctx context.Context, path string) ([]byte, error)
 // the API server whether that user may (a SubjectAccessReview). Not
 // through the API server's node proxy: that refuses a node whose name
 // resolves to a loopback address ("address not allowed"), Debian's
-// 127.0.1.1 among them. The kubelet's serving certificate is self-signed,
-// so it is not verified.
+// 127.0.1.1 among them.
 func (e *Env) kubeletGet(ctx context.Context, path string) ([]byte, error) {
 	if e.KubeletGet != nil {
 		return e.KubeletGet(ctx, path)
@@ -245,9 +244,7 @@ func (e *Env) kubeletGet(ctx context.Context, path string) ([]byte, error) {
 	if tc == nil {
 		tc = &tls.Config{}
 	}
-	tc.InsecureSkipVerify, tc.RootCAs, tc.ServerName = true, nil, "" //nolint:gosec // the kubelet's self-signed serving certificate
-	client := &http.Client{Timeout: e.Timeout, Transport: &http.Transport{TLSClientConfig: tc, Proxy: nil, DisableKeepAlives: true}}
-	code, body, err := httpGet(ctx, client, strings.TrimSuffix(e.KubeletURL, "/")+"/"+path)
+	code, body, err := e.kubeletHTTP(ctx, tc, path)
 	if err != nil {
 		return nil, err
 	}

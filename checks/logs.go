@@ -1,7 +1,6 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -26,19 +25,31 @@ import (
 // kubelet's HTTPS API on port 10250, where the API server is a client like
 // any other and must present a certificate the kubelet accepts.
 
-// runningPod is the learner's Deployment's newest Running pod with an IP that is
-// not being deleted (after a rollout, the new one), or
-// a failing result that says why there is none.
+// runningPod is the learner's Deployment's newest Running pod with an IP that
+// is not being deleted (after a rollout, the new one), or a failing result
+// that says why there is none.
 func runningPod(ctx context.Context, env *Env) (*corev1.Pod, kubernetes.Interface, *Result) {
-	p, _, fail := newestRunningPod(ctx, env)
+	w, kube, fail := deploymentWorkload(ctx, env)
 	if fail != nil {
 		return nil, nil, fail
 	}
-	kube, fail := kubeClient(env)
-	if fail != nil {
-		return nil, nil, fail
+	var best *corev1.Pod
+	for i := range w.pods {
+		p := &w.pods[i]
+		if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" || p.DeletionTimestamp != nil {
+			continue
+		}
+		if best == nil || p.CreationTimestamp.After(best.CreationTimestamp.Time) {
+			best = p
+		}
 	}
-	return p, kube, nil
+	if best == nil {
+		r := failf("Deployment %s has no Running pod to ask.", w.deployment.Name).
+			saw("no Running pod", "a Running pod of "+w.deployment.Name).
+			hint("kubetutor check cni")
+		return nil, nil, &r
+	}
+	return best, kube, nil
 }
 
 const restartAPIServerHint = "restart kube-apiserver with --kubelet-client-certificate and --kubelet-client-key (press Ctrl-C twice in its terminal, then start it with the new flags): kubetutor show logs --commands"
@@ -131,22 +142,17 @@ func (PodExecWorks) Check(ctx context.Context, env *Env) (Result, error) {
 	if fail != nil {
 		return *fail, nil
 	}
-	container := "" // the API server picks the pod's default container
-	if len(p.Spec.Containers) > 0 {
-		container = p.Spec.Containers[0].Name
-	}
-	var stdout, stderr bytes.Buffer
-	err := env.PodExec(ctx, p.Namespace, p.Name, container, ExecCommand, &fsutil.CappedBuffer{B: &stdout, N: 4096}, &fsutil.CappedBuffer{B: &stderr, N: 4096})
+	stdout, stderr, err := execIn(ctx, env, p, ExecCommand...)
 	cmd := strings.Join(ExecCommand, " ")
 	if err != nil {
-		if s := stderr.String() + err.Error(); strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file") {
-			return failf("The API server reached the kubelet, but %q does not exist in pod %s's image (%s).", ExecCommand[0], p.Name, truncate(firstLine(s), 200)).
+		if notInImage(stderr, err) {
+			return failf("The API server reached the kubelet, but %q does not exist in pod %s's image (%s).", ExecCommand[0], p.Name, truncate(firstLine(stderr+err.Error()), 200)).
 				saw("no "+ExecCommand[0]+" in the image", "kubectl exec runs "+cmd).
 				hint("the offline stand-in image carries busybox only when the host has a static one: apt install busybox-static, then kubetutor images load (or the demo) and kubectl rollout restart deployment %s", env.Deployment), nil
 		}
 		return kubeletCallFailure(env, "run "+cmd+" in pod "+p.Name, err), nil
 	}
-	got := strings.TrimSpace(stdout.String())
+	got := strings.TrimSpace(stdout)
 	if got != p.Name {
 		return failf("kubectl exec ran %q in pod %s, but it printed %q, not the pod's name.", cmd, p.Name, truncate(got, 80)).
 			saw(truncate(got, 80), p.Name).
@@ -161,13 +167,21 @@ func (PodExecWorks) Check(ctx context.Context, env *Env) (Result, error) {
 // given one, so the server is not verified: the question is whether the
 // kubelet accepts the client.
 func kubeletAPI(ctx context.Context, env *Env, cert *tls.Certificate) (code int, body string, err error) {
-	tc := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the kubelet's self-signed serving certificate
+	tc := &tls.Config{}
 	if cert != nil {
 		tc.Certificates = []tls.Certificate{*cert}
 	}
-	client := &http.Client{Timeout: env.Timeout, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true, Proxy: nil}}
-	c, b, err := httpGet(ctx, client, strings.TrimSuffix(env.KubeletURL, "/")+"/pods")
+	c, b, err := env.kubeletHTTP(ctx, tc, "pods")
 	return c, truncate(firstLine(string(b)), 200), err
+}
+
+// kubeletHTTP asks GET KubeletURL/PATH over TLS with tc's client
+// certificate; the kubelet's serving certificate is self-signed unless it
+// was given one, so it is not verified.
+func (e *Env) kubeletHTTP(ctx context.Context, tc *tls.Config, path string) (int, []byte, error) {
+	tc.InsecureSkipVerify, tc.RootCAs, tc.ServerName = true, nil, "" //nolint:gosec // the kubelet's self-signed serving certificate
+	client := &http.Client{Timeout: e.Timeout, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true, Proxy: nil}}
+	return httpGet(ctx, client, strings.TrimSuffix(e.KubeletURL, "/")+"/"+path)
 }
 
 func kubeletUnreachable(env *Env, err error) Result {

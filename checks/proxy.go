@@ -48,6 +48,17 @@ func (e *Env) dial(ctx context.Context, network, addr string) (net.Conn, error) 
 
 func (e *Env) serviceTimeout() time.Duration { return min(e.Timeout, serviceTimeout) }
 
+// directHTTPClient asks an address inside the cluster (a ClusterIP, a pod)
+// from this host: through Dial, never a proxy of the environment, and the
+// first answer is the verdict (an intercepting proxy may redirect elsewhere).
+func (e *Env) directHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout:       e.serviceTimeout(),
+		Transport:     &http.Transport{Proxy: nil, DialContext: e.dial, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
 // kubeProxyHint is what to do when a ClusterIP does not lead where it should:
 // start kube-proxy if it does not run, else look at its rules.
 func kubeProxyHint(ctx context.Context, env *Env, kube kubernetes.Interface, r Result, rulesHint string) Result {
@@ -75,17 +86,7 @@ func (ServiceAnswers) Check(ctx context.Context, env *Env) (Result, error) {
 		return r, nil
 	}
 	url := serviceURL(svc)
-	client := &http.Client{
-		Timeout: env.serviceTimeout(),
-		Transport: &http.Transport{
-			Proxy:             nil, // the host's own route, never a proxy of the environment
-			DialContext:       env.dial,
-			DisableKeepAlives: true,
-		},
-		// An intercepting proxy may redirect elsewhere: the first answer is the verdict.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	code, body, err := httpGet(ctx, client, url)
+	code, body, err := httpGet(ctx, env.directHTTPClient(), url)
 	r := serviceAnswerVerdict(url, code, body, err)
 	kube := env.kubeOrNil()
 	if r.Passed() {
