@@ -81,17 +81,15 @@ func coreDNSPods(ctx context.Context, env *Env) ([]corev1.Pod, *Result) {
 	return pods, nil
 }
 
-// runningCoreDNS is the newest Running CoreDNS pod with an IP, or a
-// failing result that says why none runs.
+// runningCoreDNS is the newest Running CoreDNS pod with an IP, not being
+// deleted, or a failing result that says why none runs.
 func runningCoreDNS(ctx context.Context, env *Env) (*corev1.Pod, *Result) {
 	pods, fail := coreDNSPods(ctx, env)
 	if fail != nil {
 		return nil, fail
 	}
-	for i := range pods {
-		if p := &pods[i]; p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
-			return p, nil
-		}
+	if p := newestRunning(pods); p != nil {
+		return p, nil
 	}
 	p := pods[0]
 	state := string(p.Status.Phase)

@@ -28,14 +28,13 @@ import (
 // runningPod is the learner's Deployment's newest Running pod with an IP that
 // is not being deleted (after a rollout, the new one), or a failing result
 // that says why there is none.
-func runningPod(ctx context.Context, env *Env) (*corev1.Pod, kubernetes.Interface, *Result) {
-	w, kube, fail := deploymentWorkload(ctx, env)
-	if fail != nil {
-		return nil, nil, fail
-	}
+// newestRunning is the pod a learner's next command meets: the newest one
+// Running with an IP and not being deleted (during a rollout the old pod
+// still says Running while it shuts down).
+func newestRunning(pods []corev1.Pod) *corev1.Pod {
 	var best *corev1.Pod
-	for i := range w.pods {
-		p := &w.pods[i]
+	for i := range pods {
+		p := &pods[i]
 		if p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" || p.DeletionTimestamp != nil {
 			continue
 		}
@@ -43,6 +42,15 @@ func runningPod(ctx context.Context, env *Env) (*corev1.Pod, kubernetes.Interfac
 			best = p
 		}
 	}
+	return best
+}
+
+func runningPod(ctx context.Context, env *Env) (*corev1.Pod, kubernetes.Interface, *Result) {
+	w, kube, fail := deploymentWorkload(ctx, env)
+	if fail != nil {
+		return nil, nil, fail
+	}
+	best := newestRunning(w.pods)
 	if best == nil {
 		r := failf("Deployment %s has no Running pod to ask.", w.deployment.Name).
 			saw("no Running pod", "a Running pod of "+w.deployment.Name).

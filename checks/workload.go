@@ -386,19 +386,23 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 	if len(w.pods) == 0 {
 		return failf("Deployment %s has no pods.", w.deployment.Name).saw("no pods", "a Running pod").hint("kubetutor check controller-manager"), nil
 	}
-	for _, p := range w.pods {
-		if p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
-			if lv := livenessOf(ctx, env, env.kubeOrNil(), course.Kubelet); !lv.Alive {
-				return failf("Pod %s says Running with IP %s, but that is stale: %s.", p.Name, p.Status.PodIP, lv.Message).
-					saw("Running, kubelet not running", "Running, reported by a running kubelet").
-					hint("start the kubelet again: run the step's commands, kubetutor show kubelet --commands"), nil
-			}
-			return passf("Pod %s is Running on %s with IP %s.", p.Name, p.Spec.NodeName, p.Status.PodIP).
-				saw("Running, IP "+p.Status.PodIP, "Running with an IP").
-				detail("try it: curl http://%s", p.Status.PodIP), nil
+	if p := newestRunning(w.pods); p != nil {
+		if lv := livenessOf(ctx, env, env.kubeOrNil(), course.Kubelet); !lv.Alive {
+			return failf("Pod %s says Running with IP %s, but that is stale: %s.", p.Name, p.Status.PodIP, lv.Message).
+				saw("Running, kubelet not running", "Running, reported by a running kubelet").
+				hint("start the kubelet again: run the step's commands, kubetutor show kubelet --commands"), nil
 		}
+		return passf("Pod %s is Running on %s with IP %s.", p.Name, p.Spec.NodeName, p.Status.PodIP).
+			saw("Running, IP "+p.Status.PodIP, "Running with an IP").
+			detail("try it: curl http://%s", p.Status.PodIP), nil
 	}
 	p := w.pods[0]
+	for _, q := range w.pods {
+		if q.DeletionTimestamp == nil {
+			p = q // a pod that is not on its way out says more
+			break
+		}
+	}
 	r := failf("Pod %s is %s.", p.Name, podState(&p)).saw(podState(&p), "Running with an IP")
 	// A container waiting on its image says so itself; the newest warning
 	// event may be about something else (MissingClusterDNS repeats on
@@ -477,6 +481,10 @@ func nodeCondition(n *corev1.Node, t corev1.NodeConditionType) *corev1.NodeCondi
 
 // podState is a kubectl-like status for a pod.
 func podState(p *corev1.Pod) string {
+	if p.DeletionTimestamp != nil {
+		// kubectl get pods says Terminating: it is on its way out.
+		return "Terminating on " + orNone(p.Spec.NodeName)
+	}
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "" {
 			return cs.State.Waiting.Reason + " on " + orNone(p.Spec.NodeName)

@@ -78,6 +78,20 @@ type jsonStep struct {
 	} `json:"checks"`
 }
 
+// failing lists the checks that do not pass, one per line, to say why a
+// step is not done.
+func (r jsonReport) failing() string {
+	var b strings.Builder
+	for _, s := range r.Steps {
+		for _, c := range s.Checks {
+			if c.Status != "pass" {
+				fmt.Fprintf(&b, "  %s/%s %s: %s\n", s.ID, c.Name, c.Status, c.Message)
+			}
+		}
+	}
+	return b.String()
+}
+
 func (d *demoRun) checkAll() jsonReport {
 	d.t.Helper()
 	out, _ := d.run("check", "--all", "-o", "json")

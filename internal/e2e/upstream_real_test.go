@@ -46,7 +46,7 @@ func TestRealDemoUpstream(t *testing.T) {
 	}
 	final := d.checkAll()
 	if final.Current != lastStep() {
-		t.Errorf("after the demo: current step %q", final.Current)
+		t.Errorf("after the demo: current step %q; not passing:\n%s", final.Current, final.failing())
 	}
 	ip := ""
 	if c := findCheck(final, "cni", "pod-running"); c != nil && c.Status == "pass" {
