@@ -97,16 +97,26 @@ func (KubeletClusterDNS) Check(ctx context.Context, env *Env) (Result, error) {
 	r := failf("The kubelet at %s runs with %s: pods with dnsPolicy ClusterFirst get no cluster DNS (the kubelet records a MissingClusterDNS event and gives them the node's resolv.conf).", where, running).
 		saw(running.String(), want).
 		hint("%s", clusterDNSHint)
-	if file, onDisk, ok := kubeletFileDNS(env); ok && onDisk.ok() {
-		r.Message += fmt.Sprintf(" Its file %s already says %s: the kubelet reads it only when it starts.", file, onDisk)
+	if file, onDisk, ok := readKubeletFile(env); ok && onDisk.ok() {
+		r.Message += fmt.Sprintf(" Its file %s already says %s: the kubelet reads it only when it starts.", file, onDisk.KubeletDNS)
 		r = r.hint("restart the kubelet (Ctrl-C twice in its terminal, then its command again: kubetutor show cluster-dns --commands)")
 	}
 	return r, nil
 }
 
-// kubeletFileDNS reads the DNS settings of the file the local kubelet was
-// started with (its --config), or of kubelet.yaml in the work dir.
-func kubeletFileDNS(env *Env) (string, KubeletDNS, bool) {
+// kubeletFile is what the checks read of a KubeletConfiguration file.
+type kubeletFile struct {
+	KubeletDNS
+	Authentication struct {
+		X509 struct {
+			ClientCAFile string `json:"clientCAFile"`
+		} `json:"x509"`
+	} `json:"authentication"`
+}
+
+// readKubeletFile reads the file the local kubelet was started with (its
+// --config), or kubelet.yaml in the work dir.
+func readKubeletFile(env *Env) (string, kubeletFile, bool) {
 	file := filepath.Join(env.WorkDir, "kubelet.yaml")
 	if pid, _, ok := localProcess(env, course.Kubelet); ok {
 		if args, cwd, err := processArgs(env, pid); err == nil {
@@ -121,10 +131,13 @@ func kubeletFileDNS(env *Env) (string, KubeletDNS, bool) {
 	}
 	data, err := fsutil.ReadFile(file, fsutil.LimitConfig)
 	if err != nil {
-		return file, KubeletDNS{}, false
+		return file, kubeletFile{}, false
 	}
-	k, err := ParseKubeletDNS(data)
-	return file, k, err == nil
+	var k kubeletFile
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		return file, kubeletFile{}, false
+	}
+	return file, k, true
 }
 
 // execIn runs cmd in the pod's first container (the API server's default)

@@ -274,6 +274,13 @@ func (KubeletAcceptsAPIServer) Check(ctx context.Context, env *Env) (Result, err
 		return passf("kube-apiserver (pid %d) presents %s (%s) to kubelets, and this kubelet accepts it: GET /pods answers 200.", pid, certFile, who).
 			saw("200 with "+who, "200"), nil
 	case code == http.StatusUnauthorized:
+		if file, cfg, ok := readKubeletFile(env); ok && cfg.Authentication.X509.ClientCAFile == "" {
+			// The talk's kubelet runs with no x509 section: it trusts no
+			// client certificate, whoever signed it.
+			return failf("kube-apiserver (pid %d) presents %s (%s) to kubelets, but this kubelet does not accept it (401): its file %s sets no authentication.x509.clientCAFile, so it accepts no client certificate at all.", pid, certFile, who, file).
+				saw("401 with "+who+", no clientCAFile", "200").
+				hint("set authentication.x509.clientCAFile in %s to the CA that signed %s, as the course's kubelet.yaml does (clientCAFile: certs/ca.crt, a path relative to the file; kubetutor show kubelet), then restart the kubelet (Ctrl-C, then its command again)", file, certFile), nil
+		}
 		return failf("kube-apiserver (pid %d) presents %s (%s) to kubelets, but this kubelet does not accept it (401): it is not signed by the kubelet's authentication.x509.clientCAFile.", pid, certFile, who).
 			saw("401 with "+who, "200").
 			hint("give the API server a certificate signed by the CA in kubelet.yaml's clientCAFile (certs/ca.crt)"), nil

@@ -114,6 +114,7 @@ func TestKubeletAuthentication(t *testing.T) {
 		cert        *keyPair
 		anonymousOK bool
 		noProcess   bool
+		kubeletYAML string // the work dir's kubelet.yaml, when there is one
 		wantAnon    checks.Status
 		wantAPI     checks.Status
 		wantInAPI   string
@@ -121,6 +122,10 @@ func TestKubeletAuthentication(t *testing.T) {
 		{name: "no flag: 401 to come", args: []string{"--tls-cert-file=certs/server.crt"}, wantAnon: checks.Pass, wantAPI: checks.Fail, wantInAPI: "runs without --kubelet-client-certificate"},
 		{name: "accepted", args: []string{"--kubelet-client-certificate=certs/kc.crt", "--kubelet-client-key", "certs/kc.key"}, cert: admin, wantAnon: checks.Pass, wantAPI: checks.Pass, wantInAPI: "CN=admin"},
 		{name: "another CA", args: []string{"--kubelet-client-certificate=certs/kc.crt", "--kubelet-client-key=certs/kc.key"}, cert: stranger, wantAnon: checks.Pass, wantAPI: checks.Fail, wantInAPI: "not signed by the kubelet's authentication.x509.clientCAFile"},
+		{name: "the course's kubelet.yaml, another CA", args: []string{"--kubelet-client-certificate=certs/kc.crt", "--kubelet-client-key=certs/kc.key"}, cert: stranger,
+			kubeletYAML: "kind: KubeletConfiguration\nauthentication:\n  x509:\n    clientCAFile: certs/ca.crt\n", wantAnon: checks.Pass, wantAPI: checks.Fail, wantInAPI: "not signed by the kubelet's authentication.x509.clientCAFile"},
+		{name: "the talk's kubelet.yaml: no clientCAFile", args: []string{"--kubelet-client-certificate=certs/kc.crt", "--kubelet-client-key=certs/kc.key"}, cert: stranger,
+			kubeletYAML: "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfailCgroupV1: false\n", wantAnon: checks.Pass, wantAPI: checks.Fail, wantInAPI: "sets no authentication.x509.clientCAFile, so it accepts no client certificate at all"},
 		{name: "forbidden", args: []string{"--kubelet-client-certificate=certs/kc.crt", "--kubelet-client-key=certs/kc.key"}, cert: apiClient, wantAnon: checks.Pass, wantAPI: checks.Fail, wantInAPI: "forbids it"},
 		{name: "missing file", args: []string{"--kubelet-client-certificate=certs/nope.crt", "--kubelet-client-key=certs/kc.key"}, wantAnon: checks.Pass, wantAPI: checks.Fail, wantInAPI: "cannot be loaded"},
 		{name: "anonymous allowed", args: []string{}, anonymousOK: true, wantAnon: checks.Fail, wantAPI: checks.Fail},
@@ -137,6 +142,9 @@ func TestKubeletAuthentication(t *testing.T) {
 			if tc.cert != nil {
 				writeFile(t, filepath.Join(env.HostRoot, work, "certs", "kc.crt"), tc.cert.CertPEM(), 0o644)
 				writeFile(t, filepath.Join(env.HostRoot, work, "certs", "kc.key"), pkcs8PEM(t, tc.cert.Key), 0o600)
+			}
+			if tc.kubeletYAML != "" {
+				writeFile(t, filepath.Join(env.WorkDir, "kubelet.yaml"), []byte(tc.kubeletYAML), 0o644)
 			}
 			anon := checks.Run(context.Background(), env, checks.KubeletRefusesAnonymous{})
 			if anon.Status != tc.wantAnon {

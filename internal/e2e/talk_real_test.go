@@ -28,6 +28,7 @@ type talkRun struct {
 	sock  string // containerd's socket (its default: the talk runs plain `containerd`)
 	state string
 	procs []*proc.Process
+	cmds  map[string]string // each component's command as last started
 }
 
 // talkCommand is the talk's text with /root/ (the talk runs as root) mapped
@@ -56,7 +57,46 @@ func (k *talkRun) start(name, shell string) *proc.Process {
 		k.t.Fatal(err)
 	}
 	k.procs = append(k.procs, p)
+	if k.cmds == nil {
+		k.cmds = map[string]string{}
+	}
+	k.cmds[name] = shell
 	return p
+}
+
+// running is the component's process as last started.
+func (k *talkRun) running(name string) *proc.Process {
+	for i := len(k.procs) - 1; i >= 0; i-- {
+		if k.procs[i].Name == name {
+			return k.procs[i]
+		}
+	}
+	k.t.Fatalf("%s was never started", name)
+	return nil
+}
+
+// restart stops a component as the learner does (Ctrl-C twice in its
+// terminal: it exits at once) and starts it with shell.
+func (k *talkRun) restart(name, shell string) *proc.Process {
+	k.t.Helper()
+	if err := k.running(name).Stop(time.Second); err != nil {
+		k.t.Fatalf("stop %s: %v", name, err)
+	}
+	return k.start(name, shell)
+}
+
+// restartExited starts again, with the same command, the control-plane
+// components that exited while the API server was away (each gives up
+// leadership, and exits, when it cannot renew its Lease): the logs lesson
+// tells the learner to.
+func (k *talkRun) restartExited() {
+	k.t.Helper()
+	for _, name := range []string{"kube-controller-manager", "kube-scheduler"} {
+		if exited, _ := k.running(name).Exited(); exited {
+			k.t.Logf("%s exited while the API server restarted; starting it again", name)
+			k.start(name, k.cmds[name])
+		}
+	}
 }
 
 // check runs kubetutor as the learner would, in the talk's directory with no
@@ -372,6 +412,93 @@ func (k *talkRun) nodeSide() {
 	// started, which has no kubelet client certificate.
 	rep = k.expect("cni", "kubelet-accepts-apiserver", "runs without --kubelet-client-certificate")
 	wantMessage(t, rep, "logs", "pod-logs-readable", "fail", "the kubelet answered 401 Unauthorized")
+	k.actTwo()
+}
+
+// actTwo: the learner who followed the talk goes on with the course's act
+// two, adapting its commands to the talk's files (the certificate
+// certs/server.crt, the kubeconfig ~/.kube/config, the minimal
+// kubelet.yaml) as the verdicts' hints say, up to the talk's certificate
+// failing at kube-proxy for lack of 10.0.0.1, and its fix.
+func (k *talkRun) actTwo() {
+	t := k.t
+	// logs: the API server's only certificate is the talk's one; the
+	// learner adds the lesson's two flags to the talk's command.
+	apiserver := k.cmds["kube-apiserver"] + ` \
+--kubelet-client-certificate=certs/server.crt \
+--kubelet-client-key=certs/server.key`
+	p := k.restart("kube-apiserver", apiserver)
+	k.waitPass("apiserver", p)
+	k.restartExited()
+	// The talk's kubelet.yaml has no x509 section: the kubelet trusts no
+	// client certificate, and the verdict says where to add what.
+	rep := k.waitCheck("logs", "kubelet-accepts-apiserver", "fail", "sets no authentication.x509.clientCAFile", p)
+	if c := findCheck(rep, "logs", "kubelet-accepts-apiserver"); !strings.Contains(c.Hint, "clientCAFile: certs/ca.crt") || !strings.Contains(c.Hint, filepath.Join(k.dir, "kubelet.yaml")) {
+		t.Errorf("kubelet-accepts-apiserver hint %q, want it to name %s and clientCAFile: certs/ca.crt", c.Hint, filepath.Join(k.dir, "kubelet.yaml"))
+	}
+	k.sh("cat >> kubelet.yaml <<EOF\nauthentication:\n  x509:\n    clientCAFile: certs/ca.crt\nEOF")
+	p = k.restart("kubelet", k.cmds["kubelet"])
+	k.waitPass("logs", p)
+	rep = k.expect("logs", "service-cluster-ip", `no Service "nginx"`)
+	wantMessage(t, rep, "logs", "pod-exec-works", "pass", "")
+
+	// service: the lesson's command as it is.
+	k.sh("kubectl expose deployment nginx --port 80")
+	k.waitPass("service", p)
+	k.expect("service", "kube-proxy-running", "kube-proxy is not running")
+
+	// kube-proxy: the lesson's command with the talk's kubeconfig. Its
+	// rules are removed when the test ends (kube-proxy --cleanup, as demo
+	// down does), before the node side is cleaned.
+	p = k.start("kube-proxy", `./kube-proxy \
+  --kubeconfig=/root/.kube/config \
+  --proxy-mode=iptables \
+  --cluster-cidr=10.244.0.0/16 \
+  --hostname-override=$(hostname) \
+  --iptables-localhost-nodeports=false \
+  --conntrack-max-per-core=0 \
+  --conntrack-tcp-timeout-established=0 \
+  --conntrack-tcp-timeout-close-wait=0`)
+	t.Cleanup(func() {
+		if err := k.running("kube-proxy").Stop(10 * time.Second); err != nil {
+			t.Errorf("stop kube-proxy: %v", err)
+		}
+		if out, err := exec.Command(filepath.Join(k.dir, "kube-proxy"), "--cleanup").CombinedOutput(); err != nil {
+			t.Errorf("kube-proxy --cleanup: %v\n%s", err, out)
+		}
+	})
+	// The talk's certificate names 127.0.0.1 twice and not 10.0.0.1: the
+	// kubernetes Service now reaches the API server, and a pod's client
+	// refuses its certificate.
+	rep = k.waitCheck("kube-proxy", "kubernetes-service-tls", "fail", "x509: certificate is valid for 127.0.0.1, not 10.0.0.1", p)
+	wantMessage(t, rep, "kube-proxy", "kube-proxy-running", "pass", "kube-proxy is running")
+	wantMessage(t, rep, "kube-proxy", "service-answers", "pass", "")
+	if c := findCheck(rep, "kube-proxy", "kubernetes-service-tls"); !strings.Contains(c.Hint, "IP:10.0.0.1") {
+		t.Errorf("kubernetes-service-tls hint %q, want it to say to reissue the certificate with IP:10.0.0.1", c.Hint)
+	}
+	// The fix: the second IP of the talk's csr.conf becomes 10.0.0.1, the
+	// talk's two openssl commands again, and the API server restarted.
+	k.sh(`cd certs
+sed -i 's/^IP.2 = 127.0.0.1$/IP.2 = 10.0.0.1/' csr.conf
+openssl req -new -key server.key -out server.csr -config csr.conf
+openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key \
+    -CAcreateserial -out server.crt -days 10000 \
+    -extensions v3_ext -extfile csr.conf`)
+	for i := 0; i < 30; i++ { // EXPERIMENT: does the API server reload its serving certificate?
+		rep = k.check("check", "kube-proxy")
+		c := findCheck(rep, "kube-proxy", "kubernetes-service-tls")
+		t.Logf("after %ds without a restart: %s %s", i, c.Status, c.Message)
+		if c.Status == "pass" {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	p = k.restart("kube-apiserver", apiserver)
+	k.waitPass("apiserver", p)
+	k.restartExited()
+	k.waitPass("kube-proxy", p)
+	rep = k.expect("kube-proxy", "coredns-ready", "There is no Deployment kube-system/coredns")
+	wantMessage(t, rep, "certs", "server-cert-sans", "pass", "10.0.0.1")
 }
 
 // waitCheck polls `kubetutor check --all` until a check of a step has the
