@@ -259,7 +259,7 @@ func apiFailure(env *Env, err error) Result {
 		name := hostErr.Host
 		return failf("The API server's certificate is not valid for %q, the address the kubeconfig uses: %v.", name, hostErr).
 			saw("SANs: "+strings.Join(certutil.SANs(hostErr.Certificate), ", "), "a SAN for "+name).
-			hint("reissue certs/server.crt with %s in its subjectAltName (kubetutor check certs), then restart kube-apiserver", sanSpec([]string{name}))
+			hint("reissue certs/server.crt with %s in its subjectAltName (kubetutor check certs): kube-apiserver watches the file and serves the new certificate within seconds, no restart needed", sanSpec([]string{name}))
 	case errors.As(err, &unknown):
 		issuer := "an unknown issuer"
 		if unknown.Cert != nil {
@@ -271,7 +271,7 @@ func apiFailure(env *Env, err error) Result {
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
 		return failf("The API server's certificate has expired or is not yet valid: %v.", invalid).
 			saw("expired certificate", "a valid certificate").
-			hint("issue certs/server.crt again and restart kube-apiserver (kubetutor check certs)")
+			hint("issue certs/server.crt again (kubetutor check certs): kube-apiserver watches the file and serves the new certificate within seconds, no restart needed")
 	case errors.As(err, &invalid):
 		return failf("The API server's certificate is rejected: %v.", invalid).
 			saw(invalid.Error(), "a certificate the kubeconfig's CA vouches for").

@@ -177,7 +177,7 @@ func (s ServerCertSANs) Check(_ context.Context, env *Env) (Result, error) {
 		}
 		return warnf("server.crt covers every name this course uses, but not %s. Nothing needs it yet: %s.", strings.Join(later, ", "), strings.Join(why, "; ")).
 			saw("SANs: "+strings.Join(have, ", "), "SANs include: "+strings.Join(required, ", ")).
-			hint("when you go further, reissue server.crt with %s in its subjectAltName and restart kube-apiserver", sanSpec(later)), nil
+			hint("when you go further, reissue server.crt with %s in its subjectAltName (kube-apiserver watches the file and serves the new certificate within seconds, no restart needed)", sanSpec(later)), nil
 	}
 	return passf("server.crt covers all %d names and addresses clients use.", len(required)).detail("SANs: %s", strings.Join(have, ", ")), nil
 }

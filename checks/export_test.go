@@ -3,3 +3,7 @@ package checks
 // CoreDNSReadyVerdictForTest lets the external tests judge an answer of
 // CoreDNS's /ready without a pod to ask.
 var CoreDNSReadyVerdictForTest = coreDNSReadyVerdict
+
+// KubernetesTLSVerdictForTest judges the certificates answering at
+// 10.0.0.1:443 without a kube-proxy to send them.
+var KubernetesTLSVerdictForTest = kubernetesTLSVerdict

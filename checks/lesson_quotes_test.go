@@ -107,6 +107,31 @@ func TestLessonsQuoteTheChecks(t *testing.T) {
 			},
 		},
 	}
+	// The kube-proxy lesson and the troubleshooting entry quote the x509
+	// line a client of the kubernetes Service prints for the talk's
+	// certificate (its csr.conf: IP.1 = IP.2 = 127.0.0.1).
+	for _, lesson := range []string{"kube-proxy", "troubleshooting"} {
+		cases = append(cases, struct {
+			lesson string
+			run    func(t *testing.T) string
+			quote  func(msg string) string
+		}{
+			lesson: lesson,
+			run: func(t *testing.T) string {
+				ca := newCA(t, "test")
+				talk := issue(t, certSpec{CN: "127.0.0.1", DNS: goodServerDNS, IPs: []string{"127.0.0.1", "127.0.0.1"}}, ca)
+				return checks.KubernetesTLSVerdictForTest("10.0.0.1:443", []*x509.Certificate{talk.Cert}, ca.Cert, time.Now()).Message
+			},
+			quote: func(msg string) string {
+				i := strings.Index(msg, "x509: ")
+				j := strings.Index(msg, ". Pods reach")
+				if i < 0 || j < i {
+					return ""
+				}
+				return msg[i:j]
+			},
+		})
+	}
 	for _, tc := range cases {
 		msg := tc.run(t)
 		quote := msg

@@ -230,7 +230,7 @@ func kubernetesTLSVerdict(addr string, chain []*x509.Certificate, ca *x509.Certi
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
 		return failf("The API server answers at %s, but its certificate is not valid now (valid %s to %s).", addr, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339)).
 			saw("expired or not yet valid", want).
-			hint("reissue certs/server.crt (kubetutor show certs), then restart kube-apiserver")
+			hint("reissue certs/server.crt (kubetutor show certs): kube-apiserver watches the file and serves the new certificate within seconds, no restart needed")
 	case err != nil:
 		return failf("The certificate at %s does not verify against certs/ca.crt: %v.", addr, err).
 			saw(err.Error(), want)
@@ -238,7 +238,7 @@ func kubernetesTLSVerdict(addr string, chain []*x509.Certificate, ca *x509.Certi
 	if err := leaf.VerifyHostname(course.KubernetesServiceIP); err != nil {
 		return failf("The API server answers at %s with a certificate signed by certs/ca.crt, but a client of the kubernetes Service refuses it: %v. Pods reach the API server at %s, so its certificate must name that address.", addr, err, course.KubernetesServiceIP).
 			saw(err.Error(), want).
-			hint("reissue certs/server.crt with IP:%s among its subjectAltNames, as the certs lesson does (kubetutor show certs), then restart kube-apiserver", course.KubernetesServiceIP)
+			hint("reissue certs/server.crt with IP:%s among its subjectAltNames, as the certs lesson does (kubetutor show certs): kube-apiserver watches the file and serves the new certificate within seconds, no restart needed", course.KubernetesServiceIP)
 	}
 	return passf("The API server answers at %s with its certificate (subject %q), signed by certs/ca.crt and naming %s: kube-proxy sends the kubernetes Service to the API server.", addr, leaf.Subject.String(), course.KubernetesServiceIP).
 		saw("signed by certs/ca.crt, names "+course.KubernetesServiceIP, want)

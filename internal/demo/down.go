@@ -241,6 +241,13 @@ func cleanNetwork(ctx context.Context, st State, sandboxes []string, netns []str
 	} else if n > 0 {
 		line("Removed %d CNI iptables chains", n)
 	}
+	if !kubeletRuns() {
+		if n, err := removeKubeletChains(ctx); err != nil {
+			warn(err)
+		} else if n > 0 {
+			line("Removed the kubelet's %d iptables chains (KUBE-FIREWALL, KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY)", n)
+		}
+	}
 	for _, id := range sandboxes {
 		m, _ := filepath.Glob("/var/lib/cni/results/*-" + id + "-*")
 		for _, f := range m {
@@ -543,22 +550,11 @@ func removeCNIChains(ctx context.Context, sandboxes []string) (int, error) {
 	if len(sandboxes) == 0 {
 		return 0, nil
 	}
-	ipt, err := exec.LookPath("iptables")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/iptables", "/sbin/iptables"} {
-			if _, err := os.Stat(p); err == nil {
-				ipt = p
-			}
-		}
-	}
+	ipt := iptablesPath("iptables")
 	if ipt == "" {
 		return 0, nil
 	}
-	run := func(args ...string) ([]byte, error) {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return exec.CommandContext(cctx, ipt, append([]string{"-w", "5"}, args...)...).CombinedOutput()
-	}
+	run := iptablesRunner(ctx, ipt)
 	ours := func(rule string) bool {
 		for _, id := range sandboxes {
 			if strings.Contains(rule, id) {
@@ -598,6 +594,93 @@ func removeCNIChains(ctx context.Context, sandboxes []string) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// iptablesPath finds an iptables program (iptables, ip6tables) on PATH or
+// in the sbin directories a non-root PATH lacks; "" when there is none.
+func iptablesPath(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return filepath.Join(dir, name)
+		}
+	}
+	return ""
+}
+
+// iptablesRunner runs ipt with the xtables lock waited for, each call
+// bounded in time.
+func iptablesRunner(ctx context.Context, ipt string) func(args ...string) ([]byte, error) {
+	return func(args ...string) ([]byte, error) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return exec.CommandContext(cctx, ipt, append([]string{"-w", "5"}, args...)...).CombinedOutput()
+	}
+}
+
+// kubeletChains are the iptables chains every kubelet writes when it
+// starts, in both address families (pkg/kubelet/kubelet_network_linux.go):
+// KUBE-IPTABLES-HINT, which tells other programs which iptables backend is
+// in use; the KUBE-KUBELET-CANARY chains, whose loss reveals a flush; and
+// KUBE-FIREWALL, jumped to from INPUT and OUTPUT, which drops packets to
+// 127.0.0.0/8 from elsewhere. No kubelet removes them when it stops.
+var kubeletChains = []struct{ table, chain string }{
+	{"filter", "KUBE-FIREWALL"},
+	{"filter", "KUBE-KUBELET-CANARY"},
+	{"nat", "KUBE-KUBELET-CANARY"},
+	{"mangle", "KUBE-KUBELET-CANARY"},
+	{"mangle", "KUBE-IPTABLES-HINT"},
+}
+
+// removeKubeletChains deletes kubeletChains, and the jumps to
+// KUBE-FIREWALL, from iptables and ip6tables. Call it only once no kubelet
+// runs on the machine: a running one writes them again within a minute.
+func removeKubeletChains(ctx context.Context) (int, error) {
+	n := 0
+	var errs []error
+	for _, name := range []string{"iptables", "ip6tables"} {
+		ipt := iptablesPath(name)
+		if ipt == "" {
+			continue
+		}
+		run := iptablesRunner(ctx, ipt)
+		for _, c := range kubeletChains {
+			if _, err := run("-t", c.table, "-S", c.chain); err != nil {
+				continue // not there (or no such table in this family)
+			}
+			if c.chain == "KUBE-FIREWALL" {
+				for _, from := range []string{"INPUT", "OUTPUT"} {
+					// The kubelet ensures one jump each; a restarted one may
+					// have left more.
+					for i := 0; i < 10; i++ {
+						if _, err := run("-t", c.table, "-D", from, "-j", c.chain); err != nil {
+							break
+						}
+					}
+				}
+			}
+			_, _ = run("-t", c.table, "-F", c.chain)
+			if o, err := run("-t", c.table, "-X", c.chain); err != nil {
+				errs = append(errs, fmt.Errorf("%s -t %s -X %s: %v: %s", name, c.table, c.chain, err, strings.TrimSpace(string(o))))
+				continue
+			}
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// kubeletRuns says whether a process named kubelet runs on this machine.
+func kubeletRuns() bool {
+	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, f := range comms {
+		if b, err := os.ReadFile(f); err == nil && strings.TrimSpace(string(b)) == "kubelet" {
+			return true
+		}
+	}
+	return false
 }
 
 // splitRule splits an `iptables -S` line into arguments, honouring double

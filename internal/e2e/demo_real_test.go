@@ -331,19 +331,30 @@ func down(t testing.TB, d *demoRun) {
 	if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
 		left = append(left, "the cni0 bridge")
 	}
-	for _, table := range []string{"nat", "filter"} {
-		rules, _ := exec.Command("iptables", "-w", "-t", table, "-S").Output()
-		// CNI's chains, and kube-proxy's (its --cleanup removes them).
-		if bytes.Contains(rules, []byte("CNI-")) || bytes.Contains(rules, []byte("KUBE-SERVICES")) || bytes.Contains(rules, []byte("KUBE-SVC-")) {
-			left = append(left, "iptables "+table+": "+string(rules))
-		}
-	}
+	left = append(left, iptablesLeft()...)
 	if _, err := os.Stat("/etc/cni/net.d/10-bridge.conflist"); err == nil {
 		left = append(left, "/etc/cni/net.d/10-bridge.conflist")
 	}
 	if len(left) > 0 {
 		t.Fatalf("demo down left:\n%s", strings.Join(left, "\n"))
 	}
+}
+
+// iptablesLeft lists the chains of CNI and Kubernetes in iptables and
+// ip6tables: CNI's (demo down removes those of its sandboxes), kube-proxy's
+// (its --cleanup) and the kubelet's (KUBE-FIREWALL, KUBE-IPTABLES-HINT,
+// KUBE-KUBELET-CANARY, which demo down removes once no kubelet runs).
+func iptablesLeft() []string {
+	var left []string
+	for _, ipt := range []string{"iptables", "ip6tables"} {
+		for _, table := range []string{"nat", "filter", "mangle"} {
+			rules, _ := exec.Command(ipt, "-w", "-t", table, "-S").Output()
+			if bytes.Contains(rules, []byte("CNI-")) || bytes.Contains(rules, []byte("KUBE-")) {
+				left = append(left, ipt+" -t "+table+": "+string(rules))
+			}
+		}
+	}
+	return left
 }
 
 // livingProcesses lists the command lines of every process that is not a zombie.
