@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,6 +27,11 @@ const (
 	KindPods        = "pods"
 	KindEvents      = "events"
 	KindNodes       = "nodes"
+	// Services and EndpointSlices (act two) are watched only to be told of
+	// changes, in the Deployment's namespace and kube-system (kube-dns):
+	// the checks that judge them read the API server.
+	KindServices       = "services"
+	KindEndpointSlices = "endpointslices"
 )
 
 // leaseNamespaces are the namespaces whose Leases the liveness checks read:
@@ -140,6 +146,17 @@ func (c *InformerCache) Start(ctx context.Context) error {
 	addHandler(nodes, c.handler(KindNodes))
 	c.nodeIndexer = nodes.GetIndexer()
 
+	if c.notify[KindServices] || c.notify[KindEndpointSlices] {
+		for _, ns := range slices.Compact([]string{c.ns, dnsNamespace}) {
+			f := c.factory(informers.WithNamespace(ns))
+			if c.notify[KindServices] {
+				addHandler(f.Core().V1().Services().Informer(), c.handler(KindServices))
+			}
+			if c.notify[KindEndpointSlices] {
+				addHandler(f.Discovery().V1().EndpointSlices().Informer(), c.handler(KindEndpointSlices))
+			}
+		}
+	}
 	for _, ns := range leaseNamespaces {
 		f := c.factory(informers.WithNamespace(ns))
 		inf := f.Coordination().V1().Leases().Informer()

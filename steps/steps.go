@@ -52,6 +52,10 @@ const (
 	Pods        Kind = "pods"
 	Events      Kind = "events"
 	Nodes       Kind = "nodes"
+	// Services and EndpointSlices are watched for changes only; their
+	// checks read the API server.
+	Services       Kind = "services"
+	EndpointSlices Kind = "endpointslices"
 )
 
 // toolChecks are the tools step's checks: every program the course's table
@@ -137,20 +141,24 @@ var table = []Step{
 		},
 	},
 	{
-		ID:     "service",
-		Checks: []checks.Checker{checks.ServiceHasClusterIP{}, checks.ServiceEndpointsReady{}},
+		ID:         "service",
+		Checks:     []checks.Checker{checks.ServiceHasClusterIP{}, checks.ServiceEndpointsReady{}},
+		WatchKinds: []Kind{Services, EndpointSlices, Pods},
 	},
 	{
-		ID:     "kube-proxy",
-		Checks: ownBinary(course.KubeProxy, checks.ComponentAlive{Component: course.KubeProxy}, checks.ServiceAnswers{}, checks.KubernetesServiceTLS{}),
+		ID:         "kube-proxy",
+		Checks:     ownBinary(course.KubeProxy, checks.ComponentAlive{Component: course.KubeProxy}, checks.ServiceAnswers{}, checks.KubernetesServiceTLS{}),
+		WatchKinds: []Kind{Services, EndpointSlices},
 	},
 	{
-		ID:     "coredns",
-		Checks: []checks.Checker{checks.CoreDNSReady{}, checks.KubeDNSEndpoints{}, checks.ClusterDNSAnswers{}},
+		ID:         "coredns",
+		Checks:     []checks.Checker{checks.CoreDNSReady{}, checks.KubeDNSEndpoints{}, checks.ClusterDNSAnswers{}},
+		WatchKinds: []Kind{Services, EndpointSlices},
 	},
 	{
-		ID:     "cluster-dns",
-		Checks: []checks.Checker{checks.KubeletClusterDNS{}, checks.PodUsesClusterDNS{}, checks.PodResolvesNames{}},
+		ID:         "cluster-dns",
+		Checks:     []checks.Checker{checks.KubeletClusterDNS{}, checks.PodUsesClusterDNS{}, checks.PodResolvesNames{}},
+		WatchKinds: []Kind{Pods, Events},
 	},
 }
 

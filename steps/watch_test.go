@@ -42,6 +42,33 @@ func TestWatchReactsToChanges(t *testing.T) {
 	t.Logf("noticed after %s, %d evaluations", time.Since(start).Round(time.Millisecond), evaluations)
 }
 
+// TestWatchReactsToAService waits on the service step while the Service and
+// its EndpointSlice appear: act two's informers, not the resync, wake it.
+func TestWatchReactsToAService(t *testing.T) {
+	w := newWorld(t)
+	i := stageIndex(t, "service")
+	for _, st := range stages[:i] {
+		st.apply(w)
+	}
+	s, _, _ := steps.Lookup("service")
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		stages[i].apply(w)
+	}()
+	evaluations := 0
+	res, err := steps.Watch(ctx, w.env, s, steps.WatchOptions{
+		Timeout:  10 * time.Second,
+		Resync:   time.Hour,
+		OnResult: func(steps.Result) { evaluations++ },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != steps.Pass || evaluations < 2 {
+		t.Fatalf("status %s after %d evaluations, want a pass after the failing one", res.Status, evaluations)
+	}
+}
+
 // TestWatchTimeoutNamesWhatItWaitedFor fails like kubectl wait: the step,
 // the check and the last state seen.
 func TestWatchTimeoutNamesWhatItWaitedFor(t *testing.T) {
@@ -146,4 +173,16 @@ func TestComponentDeathFailsItsStep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stageIndex is the index in stages of the stage that makes step id pass.
+func stageIndex(t *testing.T, id string) int {
+	t.Helper()
+	for i, st := range stages {
+		if st.step == id {
+			return i
+		}
+	}
+	t.Fatalf("no stage %q", id)
+	return -1
 }

@@ -672,11 +672,21 @@ func removeKubeletChains(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// kubeletRuns says whether a process named kubelet runs on this machine.
-func kubeletRuns() bool {
+// kubeletRuns says whether a live kubelet runs on this machine.
+func kubeletRuns() bool { return liveProcessNamed("kubelet") }
+
+// liveProcessNamed says whether a live process whose command name is name
+// runs on this machine. A zombie does not count: a stopped kubelet whose
+// parent exited stays one for good where PID 1 reaps no orphans (a
+// container's init, this project's VMs), and it writes no chains.
+func liveProcessNamed(name string) bool {
 	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
 	for _, f := range comms {
-		if b, err := os.ReadFile(f); err == nil && strings.TrimSpace(string(b)) == "kubelet" {
+		b, err := os.ReadFile(f)
+		if err != nil || strings.TrimSpace(string(b)) != name {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil && alive(pid) {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestSplitRule(t *testing.T) {
@@ -225,4 +226,55 @@ func demoWithKubeProxy(t *testing.T, started, running, binary bool) (Layout, int
 		}
 	}
 	return l, pid
+}
+
+// A process that has exited but was never reaped (a zombie) is not a live
+// one: where PID 1 reaps no orphans, every kubelet stopped after its demo
+// exited stays one, and demo down must still remove the kubelet's chains.
+func TestLiveProcessNamedSkipsZombies(t *testing.T) {
+	dir := t.TempDir()
+	prog := func(name, src string) string {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Skipf("no %s to copy: %v", src, err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// Names of our own, so that nothing else on the machine matches.
+	zombie := fmt.Sprintf("ktz%d", os.Getpid()%1000000)
+	live := fmt.Sprintf("ktl%d", os.Getpid()%1000000)
+
+	z := exec.Command(prog(zombie, "/bin/true"))
+	if err := z.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = z.Wait() }()
+	// Not waited for: it stays a zombie until the deferred Wait.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f, err := procStat(z.Process.Pid)
+		if err == nil && len(f) > 0 && f[0] == "Z" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d) did not become a zombie: %v %v", zombie, z.Process.Pid, f, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if liveProcessNamed(zombie) {
+		t.Errorf("liveProcessNamed(%q) = true for a zombie", zombie)
+	}
+
+	l := exec.Command(prog(live, "/bin/sleep"), "30")
+	if err := l.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Process.Kill(); _ = l.Wait() }()
+	if !liveProcessNamed(live) {
+		t.Errorf("liveProcessNamed(%q) = false for a running process", live)
+	}
 }

@@ -237,7 +237,7 @@ func TestRealDemo(t *testing.T) {
 	}
 	t.Logf("second demo, whole: %s", time.Since(start).Round(time.Millisecond))
 	if rep := d.checkAll(); rep.Current != ids[len(ids)-1] {
-		t.Errorf("after the second demo: current %q", rep.Current)
+		t.Errorf("after the second demo: current %q; not passing:\n%s", rep.Current, rep.failing())
 	}
 	down(t, d)
 
