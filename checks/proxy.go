@@ -34,6 +34,10 @@ const nginxMark = "Welcome to nginx"
 // answer at once; without them the packets go to the default gateway.
 const serviceTimeout = 3 * time.Second
 
+// serviceConnections is how many connections in a row service-answers
+// opens to the ClusterIP.
+const serviceConnections = 3
+
 // DialFunc connects to an address (a Service's ClusterIP and port).
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
@@ -86,8 +90,24 @@ func (ServiceAnswers) Check(ctx context.Context, env *Env) (Result, error) {
 		return r, nil
 	}
 	url := serviceURL(svc)
-	code, body, err := httpGet(ctx, env.directHTTPClient(), url)
-	r := serviceAnswerVerdict(url, code, body, err)
+	client := env.directHTTPClient()
+	var r Result
+	var err error
+	// Each GET is a new connection, which kube-proxy's rules send to one
+	// of the Service's endpoints: all must answer. In the second after a
+	// pod is replaced, rules not yet rewritten still send some connections
+	// to the pod that is gone.
+	for i := range serviceConnections {
+		var code int
+		var body []byte
+		code, body, err = httpGet(ctx, client, url)
+		if r = serviceAnswerVerdict(url, code, body, err); !r.Passed() {
+			if i > 0 {
+				r.Message += fmt.Sprintf(" (%d connection(s) before it got nginx's page: the Service sends some connections to an endpoint that does not answer, as in the second after a pod is replaced.)", i)
+			}
+			break
+		}
+	}
 	kube := env.kubeOrNil()
 	if r.Passed() {
 		return staleUnlessAlive(ctx, env, kube, course.KubeProxy, r), nil

@@ -61,6 +61,7 @@ func (w proxyWorld) env(t *testing.T) *checks.Env {
 	}
 	refused := strings.TrimPrefix(healthzRefused(t), "https://")
 	refused = strings.TrimSuffix(refused, "/healthz")
+	dialled := map[string]int{}
 	env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		to, ok := w.answers[addr]
 		switch {
@@ -72,6 +73,13 @@ func (w proxyWorld) env(t *testing.T) *checks.Env {
 		case to == "silent":
 			<-ctx.Done()
 			return nil, ctx.Err()
+		case strings.HasPrefix(to, "once:"):
+			// The first connection reaches the server, later ones are refused.
+			if dialled[addr]++; dialled[addr] > 1 {
+				to = refused
+			} else {
+				to = strings.TrimPrefix(to, "once:")
+			}
 		}
 		var d net.Dialer
 		return d.DialContext(ctx, network, to)
@@ -114,6 +122,11 @@ func TestServiceAnswers(t *testing.T) {
 			},
 			status: checks.Fail, want: []string{"The answer at http://10.0.0.57:80/ is not nginx's: HTTP 404", `first line "<html><head><title>404 Not Found`, "kube-proxy is not running"},
 			wantHint: []string{"start kube-proxy", "kubetutor show kube-proxy --commands"}, wantObservedPart: "HTTP 404"},
+		{name: "one connection in three answers: rules still send some to a pod that is gone",
+			world: func(t *testing.T) proxyWorld {
+				return proxyWorld{proxyAlive: true, answers: map[string]string{svcAddr: "once:" + serve(t, 200, nginxPage)}}
+			},
+			status: checks.Fail, want: []string{"GET http://10.0.0.57:80/ was refused", "1 connection(s) before it got nginx's page", "after a pod is replaced"}},
 		{name: "no answer",
 			world:  func(t *testing.T) proxyWorld { return proxyWorld{answers: map[string]string{svcAddr: "silent"}} },
 			status: checks.Fail, want: []string{"GET http://10.0.0.57:80/ got no answer"}, wantHint: []string{"start kube-proxy"}, wantObservedPart: "no answer"},
