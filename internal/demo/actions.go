@@ -86,8 +86,12 @@ type Action struct {
 	Do func(ctx context.Context, d *Demo, text string) error
 }
 
-// importImages is the action that imports the offline images.
-const importImages = "import-images"
+// importImages is the action that imports the offline images; loadCoreDNSAction
+// the one that imports CoreDNS's.
+const (
+	importImages      = "import-images"
+	loadCoreDNSAction = "load-coredns"
+)
 
 // Actions are the demo's replacements, by the name the lessons use.
 var Actions = map[string]Action{
@@ -111,7 +115,7 @@ var Actions = map[string]Action{
 			return nil
 		},
 	},
-	"load-coredns": {
+	loadCoreDNSAction: {
 		Why: "the demo links the coredns binary it was given (make kube-binaries builds it) instead of building it, and imports its image into its own containerd",
 		Do:  func(ctx context.Context, d *Demo, _ string) error { return d.loadCoreDNS(ctx) },
 	},
@@ -360,12 +364,12 @@ func (d *Demo) hostTags() script.Set {
 	return d.tags
 }
 
-// needsImages reports whether one of these steps imports the offline
-// images on this host.
-func (d *Demo) needsImages(ss []steps.Step) bool {
+// usesAction reports whether one of these steps performs the action on
+// this host (importImages: the offline images; loadCoreDNSAction: CoreDNS's).
+func (d *Demo) usesAction(ss []steps.Step, action string) bool {
 	for _, s := range ss {
 		for _, b := range d.blocks(s) {
-			if b.Demo == importImages {
+			if b.Demo == action {
 				return true
 			}
 		}

@@ -88,8 +88,12 @@ type Demo struct {
 	packed chan error
 	// imported yields the result of importing them into containerd.
 	imported chan error
-	course   *lessons.Course
-	state    State
+	// preloadCoreDNS asks startImport to import CoreDNS's image after the
+	// offline images; coreDNSLoaded yields the result.
+	preloadCoreDNS bool
+	coreDNSLoaded  chan error
+	course         *lessons.Course
+	state          State
 }
 
 // State is what a demo run records in run/demo.json, for status and down.
@@ -177,15 +181,26 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 	if err := d.loadOrInitState(ctx); err != nil {
 		return err
 	}
-	if d.needsImages(all[from : to+1]) {
+	if d.usesAction(all[from:to+1], importImages) {
 		// Pack the offline images meanwhile: they take a second.
 		d.packImages()
+		// CoreDNS's image too, imported after them (seconds the coredns
+		// step no longer waits for).
+		d.preloadCoreDNS = d.usesAction(all[from:to+1], loadCoreDNSAction)
 	}
 	// An import still running when the demo ends (--to kubelet, a failed
 	// step) completes first: a resumed demo does not import again.
 	defer func() {
 		if ierr := d.awaitImages(ctx); err == nil {
 			err = ierr
+		}
+		if ch := d.coreDNSLoaded; ch != nil {
+			// Not waited for by a coredns step (a failed one before it):
+			// not cut short either.
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
 		}
 	}()
 	if from > 0 {
@@ -465,19 +480,7 @@ func (d *Demo) linkBinary(b string) (string, error) {
 		fmt.Fprintf(d.Out, "   %s: %s (already in bin/)\n", b, target)
 		return dst, nil
 	}
-	src := ""
-	var looked []string
-	for _, dir := range append([]string{d.Opts.BinDir}, d.Opts.SearchDirs...) {
-		if dir == "" {
-			continue
-		}
-		looked = append(looked, dir)
-		p := filepath.Join(dir, b)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			src = p
-			break
-		}
-	}
+	src, looked := d.findBinary(b)
 	if src == "" {
 		return "", fmt.Errorf("%s is not in %s, nor in %s (kubetutor fetch puts them in ./bin; make kube-binaries builds them; apt install etcd-server gives etcd)", b, d.L.Bin(), strings.Join(looked, ", "))
 	}
@@ -492,6 +495,27 @@ func (d *Demo) linkBinary(b string) (string, error) {
 	return dst, nil
 }
 
+// findBinary finds the program b: bin/'s (what its link leads to), or the
+// first executable file of that name in the demo's binary directories,
+// which it returns with the directories it looked in; "" when none has it.
+func (d *Demo) findBinary(b string) (string, []string) {
+	if target, err := filepath.EvalSymlinks(filepath.Join(d.L.Bin(), b)); err == nil {
+		return target, nil
+	}
+	var looked []string
+	for _, dir := range append([]string{d.Opts.BinDir}, d.Opts.SearchDirs...) {
+		if dir == "" {
+			continue
+		}
+		looked = append(looked, dir)
+		p := filepath.Join(dir, b)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, looked
+		}
+	}
+	return "", looked
+}
+
 // loadCoreDNS links the coredns binary it was given (make kube-binaries
 // builds one) into bin/, packs it as course.CoreDNSImage and imports it
 // into the demo's containerd, before the manifest that runs it is applied.
@@ -503,15 +527,41 @@ func (d *Demo) loadCoreDNS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return d.status("Packing and importing "+course.CoreDNSImage, func() error {
-		if err := images.WriteTarball(d.L.CoreDNSTarball(), images.CoreDNS(bin)); err != nil {
+	if ch := d.coreDNSLoaded; ch != nil {
+		d.coreDNSLoaded = nil
+		var err error
+		select {
+		case err = <-ch:
+		default:
+			err = d.status("Waiting for "+course.CoreDNSImage+" to be imported", func() error {
+				select {
+				case err := <-ch:
+					return err
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+		}
+		if err == nil || ctx.Err() != nil {
 			return err
 		}
-		ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		_, err := images.Import(ictx, d.L.ContainerdAddress, d.L.CoreDNSTarball(), "overlayfs")
-		return err
+		// Packed from another file, or the import failed: once more, here.
+	}
+	return d.status("Packing and importing "+course.CoreDNSImage, func() error {
+		return d.importCoreDNS(ctx, bin)
 	})
+}
+
+// importCoreDNS packs the coredns program bin as course.CoreDNSImage and
+// imports it into the demo's containerd.
+func (d *Demo) importCoreDNS(ctx context.Context, bin string) error {
+	if err := images.WriteTarball(d.L.CoreDNSTarball(), images.CoreDNS(bin)); err != nil {
+		return err
+	}
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	_, err := images.Import(ictx, d.L.ContainerdAddress, d.L.CoreDNSTarball(), "overlayfs")
+	return err
 }
 
 // refuseSkew runs the tools step's version-skew check on what bin/ now
@@ -617,7 +667,25 @@ func (d *Demo) loadImages(ctx context.Context) error {
 func (d *Demo) startImport(ctx context.Context) {
 	ch := make(chan error, 1)
 	d.imported = ch
-	go func() { ch <- d.loadImages(ctx) }()
+	var coreDNS chan error
+	src := ""
+	if d.preloadCoreDNS {
+		src, _ = d.findBinary("coredns")
+	}
+	if src != "" {
+		coreDNS = make(chan error, 1)
+		d.coreDNSLoaded = coreDNS
+	}
+	go func() {
+		err := d.loadImages(ctx)
+		ch <- err
+		if coreDNS != nil {
+			if err == nil {
+				err = d.importCoreDNS(ctx, src)
+			}
+			coreDNS <- err
+		}
+	}()
 }
 
 // awaitImages waits for the import startImport began, if any.
