@@ -265,6 +265,14 @@ func TestKubeletLiveness(t *testing.T) {
 	if r.Status != checks.Fail || !strings.Contains(r.Message, "Ready=True, but that is stale") {
 		t.Errorf("node ready after the kill: %s %q", r.Status, r.Message)
 	}
+	// Started again: its process runs (for 500 ms), its port not yet. It is
+	// starting, which is not running yet, whatever its Lease says.
+	writeFile(t, filepath.Join(env.HostRoot, "proc", "4242", "stat"), []byte("4242 (kubelet) S 1 4242 4242 0 -1"+strings.Repeat(" 0", 13)+" 100000 0 0\n"), 0o644)
+	writeFile(t, filepath.Join(env.HostRoot, "proc", "uptime"), []byte("1000.50 1900.00\n"), 0o644)
+	r = runCheck(t, env, checks.KubeletAlive{})
+	if r.Status != checks.Fail || !strings.Contains(r.Message, "kubelet is starting (pid 4242, started 500ms ago)") || !strings.Contains(r.Message, "connection refused") {
+		t.Errorf("restarted, port not yet open: %s %q", r.Status, r.Message)
+	}
 }
 
 // A kubelet that never registered (it exited at once) and one whose Lease

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,8 +22,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -722,4 +726,54 @@ func hostileCert(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// TestDefect18UnreadableWorkDir: a work dir the user may not read is named
+// as such, not as one that does not exist (issue 18, defect 13). Root reads
+// every directory, so as root (make test) kubetutor runs as nobody, from a
+// copy of this test binary nobody may execute.
+func TestDefect18UnreadableWorkDir(t *testing.T) {
+	base, err := os.MkdirTemp("", "kubetutor-unreadable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wd := filepath.Join(base, "work")
+	if err := os.Mkdir(wd, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		cred = &syscall.Credential{Uid: 65534, Gid: 65534}
+	} else if err := os.Chmod(wd, 0); err != nil {
+		t.Fatal(err)
+	} else {
+		t.Cleanup(func() { os.Chmod(wd, 0o700) })
+	}
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "kubetutor")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--workdir", wd, "--state-dir", filepath.Join(base, "state"), "check", "tools")
+	cmd.Env = append(os.Environ(), "KUBETUTOR_CLI_TEST_MAIN=1", "NO_COLOR=1", "TERM=dumb", "HOME="+base)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	out, err := cmd.CombinedOutput()
+	code := -1
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	want := "work dir " + wd + " cannot be read: permission denied (ls -ld " + wd + " shows its owner and mode)"
+	if code != 2 || !strings.Contains(string(out), want) || strings.Contains(string(out), "does not exist") {
+		t.Errorf("exit %d (%v), want 2 and %q:\n%s", code, err, want, out)
+	}
 }
