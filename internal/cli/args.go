@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -37,6 +38,23 @@ func stepIDCompletion(_ *cobra.Command, args []string, _ string) ([]string, cobr
 		out = append(out, s.ID+"\t"+s.Title)
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// optionalStep lets cmd take one optional STEP argument, completed from the
+// course's step IDs: run runs with *step set to it (left as is without one).
+// An empty STEP is a usage error (exit status 2).
+func optionalStep(cmd *cobra.Command, step *string, run func(context.Context) error) {
+	cmd.Args = maxArgs(1)
+	cmd.ValidArgsFunction = stepIDCompletion
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 1 {
+			if args[0] == "" {
+				return usageErrorf("STEP is empty: name a step (%s) or leave it out", stepList())
+			}
+			*step = args[0]
+		}
+		return run(cmd.Context())
+	}
 }
 
 // lessonIDCompletion completes lesson IDs.

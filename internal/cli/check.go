@@ -54,18 +54,8 @@ scheduler, containerd, kubelet, cni.`,
 
   # every step
   kubetutor check --all`,
-		Args:              maxArgs(1),
-		ValidArgsFunction: stepIDCompletion,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if args[0] == "" {
-					return usageErrorf("STEP is empty: name a step (%s) or leave it out", stepList())
-				}
-				o.Step = args[0]
-			}
-			return runCheck(cmd.Context(), o)
-		},
 	}
+	optionalStep(cmd, &o.Step, func(ctx context.Context) error { return runCheck(ctx, o) })
 	fl := cmd.Flags()
 	fl.BoolVar(&o.All, "all", false, "check every step")
 	fl.BoolVarP(&o.Watch, "watch", "w", false, "wait until the step passes, re-checking whenever the cluster changes")
