@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubetutor/kubetutor/course"
+	"github.com/kubetutor/kubetutor/internal/certutil"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 )
 
@@ -259,7 +260,7 @@ func (KubeletAcceptsAPIServer) Check(ctx context.Context, env *Env) (Result, err
 		}
 		return env.HostPath(cwd, p)
 	}
-	cert, err := loadKeyPair(abs(certFile), abs(keyFile))
+	cert, err := certutil.LoadKeyPair(abs(certFile), abs(keyFile))
 	if err != nil {
 		return failf("kube-apiserver (pid %d) was started with --kubelet-client-certificate=%s, but it cannot be loaded: %v.", pid, certFile, err).
 			saw("an unreadable certificate", "a certificate and its key").
@@ -291,19 +292,6 @@ func (KubeletAcceptsAPIServer) Check(ctx context.Context, env *Env) (Result, err
 	}
 	return failf("The kubelet answers kube-apiserver's certificate (%s) with HTTP %d: %s", who, code, body).
 		saw("HTTP "+strconv.Itoa(code), "200").hint("kubetutor show logs"), nil
-}
-
-// loadKeyPair reads a certificate and its key, with the leaf parsed.
-func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := fsutil.ReadFile(certFile, fsutil.LimitConfig)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	keyPEM, err := fsutil.ReadFile(keyFile, fsutil.LimitConfig)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.X509KeyPair(certPEM, keyPEM)
 }
 
 // processArgs reads a process's command line and working directory.
