@@ -1,21 +1,19 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
 )
 
@@ -72,20 +70,6 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 	return passf("%s %s (%s).", b.Program, version, where).saw(path, "").detail("version %s", version), nil
 }
 
-// runVersion runs a program with its version arguments, bounded by ctx:
-// a wrapper script may leave children holding the output pipe, so the whole
-// process group is killed at the deadline and the pipe is not waited for long.
-func runVersion(ctx context.Context, path string, args []string) (string, error) {
-	cmd := exec.CommandContext(ctx, path, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &fsutil.CappedBuffer{B: &out, N: 64 << 10}, &fsutil.CappedBuffer{B: &out, N: 64 << 10}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 500 * time.Millisecond
-	err := cmd.Run()
-	return out.String(), err
-}
-
 // binaryOutput is what `path args...` prints. A program's answer depends
 // only on the file, so it is remembered by (path, size, mtime, inode): in
 // this process (concurrent checks share one run) and on disk under
@@ -130,7 +114,7 @@ func (e *Env) binaryOutput(ctx context.Context, path string, fi os.FileInfo, arg
 			return call.out, nil
 		}
 	}
-	call.out, call.err = runVersion(ctx, path, args)
+	call.out, call.err = proc.Command{Path: path, Args: args}.Output(ctx)
 	if call.err == nil && cacheFile != "" {
 		if err := os.MkdirAll(filepath.Dir(cacheFile), 0o700); err == nil {
 			_ = fsutil.WriteFile(cacheFile, []byte(call.out), 0o600)

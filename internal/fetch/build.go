@@ -189,7 +189,7 @@ func binaryVersion(ctx context.Context, path string) (string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return "", err
 	}
-	out, err := runQuiet(ctx, path, nil, args...)
+	out, err := runQuiet(ctx, path, args...)
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %w: %s", path, strings.Join(args, " "), err, strings.TrimSpace(firstLine(out)))
 	}
