@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
 )
 
@@ -422,49 +423,22 @@ const clockTicks = 100
 // command name is name (as /proc truncates it), and how long it has run
 // (negative when /proc does not say).
 func localProcess(env *Env, name string) (pid int, age time.Duration, ok bool) {
-	if len(name) > 15 {
-		name = name[:15]
-	}
-	entries, err := os.ReadDir(env.HostPath("proc"))
-	if err != nil {
+	uptime := hostUptime(env)
+	self := os.Getpid()
+	p, ok := proc.Table{Dir: env.HostPath("proc")}.Live(name, func(p proc.Entry) bool {
+		// Our own child: the tools step asking `kubelet --version` in
+		// this very run is not a kubelet that runs. (The demo's own
+		// components are its children too, and count.)
+		return p.PPID == self && versionRun(env, strconv.Itoa(p.PID))
+	})
+	if !ok {
 		return 0, 0, false
 	}
-	uptime := hostUptime(env)
-	self := strconv.Itoa(os.Getpid())
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := fsutil.ReadFile(env.HostPath("proc", e.Name(), "stat"), fsutil.LimitSmall)
-		if err != nil {
-			continue
-		}
-		st := string(stat)
-		open, end := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
-		if open < 0 || end < open || st[open+1:end] != name {
-			continue
-		}
-		// After the command: state (field 3), ppid (4) ... starttime (22).
-		f := strings.Fields(st[end+1:])
-		if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		if f[1] == self && versionRun(env, e.Name()) {
-			// Our own child: the tools step asking `kubelet --version` in
-			// this very run is not a kubelet that runs. (The demo's own
-			// components are its children too, and count.)
-			continue
-		}
-		age := time.Duration(-1)
-		if len(f) > 19 && uptime > 0 {
-			if ticks, err := strconv.ParseInt(f[19], 10, 64); err == nil {
-				age = max(uptime-time.Duration(ticks)*time.Second/clockTicks, 0)
-			}
-		}
-		return pid, age, true
+	age = time.Duration(-1)
+	if p.StartTicks >= 0 && uptime > 0 {
+		age = max(uptime-time.Duration(p.StartTicks)*time.Second/clockTicks, 0)
 	}
-	return 0, 0, false
+	return p.PID, age, true
 }
 
 // versionRun reports whether a process was started to print its version
