@@ -21,6 +21,7 @@ import (
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/kubeclient"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // Defaults shared by the checks, the lessons and the demo. They follow the talk.
@@ -249,7 +250,7 @@ func (e *Env) kubeletGet(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	if code != http.StatusOK {
-		return nil, &KubeletHTTPError{Code: code, Body: truncate(firstLine(strings.TrimSpace(string(body))), 200)}
+		return nil, &KubeletHTTPError{Code: code, Body: truncate(textsafe.FirstLine(strings.TrimSpace(string(body))), 200)}
 	}
 	return body, nil
 }

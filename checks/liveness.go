@@ -23,6 +23,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // component is a course component as this Env judges it: its /healthz URL
@@ -115,7 +116,7 @@ func askHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) (
 	case code == http.StatusOK && strings.TrimSpace(string(body)) == "ok":
 		return true, true, "/healthz ok on " + hostOf(rawURL)
 	}
-	return false, true, fmt.Sprintf("/healthz on %s answers HTTP %d: %s", hostOf(rawURL), code, truncate(firstLine(string(body)), 120))
+	return false, true, fmt.Sprintf("/healthz on %s answers HTTP %d: %s", hostOf(rawURL), code, truncate(textsafe.FirstLine(string(body)), 120))
 }
 
 // proxyHealth is kube-proxy's /healthz answer (its ProxyHealth, in
@@ -134,7 +135,7 @@ type proxyHealth struct {
 func proxyHealthVerdict(code int, body []byte) (ok bool, what string) {
 	var h proxyHealth
 	if err := json.Unmarshal(body, &h); err != nil || h.Healthy == nil {
-		return false, fmt.Sprintf("HTTP %d, not kube-proxy's JSON status: %s", code, truncate(firstLine(string(body)), 120))
+		return false, fmt.Sprintf("HTTP %d, not kube-proxy's JSON status: %s", code, truncate(textsafe.FirstLine(string(body)), 120))
 	}
 	var why []string
 	if !*h.Healthy {

@@ -15,6 +15,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // Binary checks that a program is found (work dir bin/ first, then the work
@@ -53,7 +54,7 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	out, err := env.binaryOutput(ctx, path, fi, b.VersionArgs)
 	if err != nil {
-		msg := strings.TrimSpace(firstLine(out))
+		msg := strings.TrimSpace(textsafe.FirstLine(out))
 		if ctx.Err() != nil {
 			msg = "it did not answer in time"
 		} else if msg == "" {
@@ -65,7 +66,7 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	version := versionRE.FindString(out)
 	if version == "" {
-		version = strings.TrimSpace(firstLine(out))
+		version = strings.TrimSpace(textsafe.FirstLine(out))
 	}
 	return passf("%s %s (%s).", b.Program, version, where).saw(path, "").detail("version %s", version), nil
 }
@@ -156,12 +157,4 @@ func (b Binary) find(env *Env) (path, where string, err error) {
 		}
 	}
 	return "", "", errors.New("not found")
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

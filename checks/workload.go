@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubetutor/kubetutor/course"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // workload is what the cluster holds for the learner's Deployment.
@@ -416,7 +417,7 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 	for _, cs := range p.Status.ContainerStatuses {
 		if wt := cs.State.Waiting; wt != nil && strings.Contains(wt.Reason, "ImagePull") {
 			if wt.Message != "" {
-				r.Message += " " + truncate(firstLine(wt.Message), 300)
+				r.Message += " " + truncate(textsafe.FirstLine(wt.Message), 300)
 			}
 			for _, c := range p.Spec.Containers {
 				if c.Name == cs.Name && c.ImagePullPolicy == corev1.PullAlways {

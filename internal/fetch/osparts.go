@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/proc"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // DefaultOSBinDirs are where the OS's packages put programs (Debian:
@@ -110,7 +111,7 @@ var osVersionRE = regexp.MustCompile(`v?\d+\.\d+\.\d+[0-9A-Za-z.+-]*`)
 // (Debian's CNI plugins say "CNI bridge plugin version unknown").
 func probeVersion(ctx context.Context, path string, args ...string) string {
 	out, _ := runQuiet(ctx, path, args...)
-	if v := osVersionRE.FindString(firstLine(out)); v != "" {
+	if v := osVersionRE.FindString(textsafe.FirstLine(out)); v != "" {
 		return v
 	}
 	return dpkgVersion(ctx, path)
@@ -125,7 +126,7 @@ func dpkgVersion(ctx context.Context, path string) string {
 	if err != nil {
 		return ""
 	}
-	pkg, _, ok := strings.Cut(strings.TrimSpace(firstLine(out)), ":")
+	pkg, _, ok := strings.Cut(strings.TrimSpace(textsafe.FirstLine(out)), ":")
 	if !ok || pkg == "" {
 		return ""
 	}
@@ -151,14 +152,6 @@ func upstreamVersion(v string) string {
 // runQuiet runs a short command with a 10 s limit and returns its output.
 func runQuiet(ctx context.Context, path string, args ...string) (string, error) {
 	return proc.Command{Path: path, Args: args, Timeout: 10 * time.Second}.Output(ctx)
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // link makes dir/name a symbolic link to target, replacing what is there in
