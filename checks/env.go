@@ -103,7 +103,7 @@ type Env struct {
 	kc       *kubeclient.Client
 	runtime  Runtime
 	alive    map[string]time.Time
-	versions map[string]*versionCall
+	versions onceMap[string]
 	closers  []func() error
 	memo     *runMemo
 	cache    *InformerCache

@@ -75,59 +75,29 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 // only on the file, so it is remembered by (path, size, mtime, inode): in
 // this process (concurrent checks share one run) and on disk under
 // CacheDir, so that `check --all` does not start six large binaries each time.
+// A failure is not remembered: the next caller runs it again.
 func (e *Env) binaryOutput(ctx context.Context, path string, fi os.FileInfo, args []string) (string, error) {
 	key := fmt.Sprintf("%s|%d|%d|%s", path, fi.Size(), fi.ModTime().UnixNano(), strings.Join(args, " "))
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		key += fmt.Sprintf("|%d|%d", st.Dev, st.Ino)
 	}
-	e.mu.Lock()
-	if e.versions == nil {
-		e.versions = map[string]*versionCall{}
-	}
-	call, ok := e.versions[key]
-	if !ok {
-		call = &versionCall{done: make(chan struct{})}
-		e.versions[key] = call
-	}
-	e.mu.Unlock()
-	if ok {
-		select {
-		case <-call.done:
-			if call.err == nil {
-				return call.out, nil
+	return e.versions.do(ctx, key, func() (string, error) {
+		sum := sha256.Sum256([]byte(key))
+		cacheFile := ""
+		if e.CacheDir != "" {
+			cacheFile = filepath.Join(e.CacheDir, "tool-versions", hex.EncodeToString(sum[:16]))
+			if data, err := fsutil.ReadFile(cacheFile, fsutil.LimitSmall); err == nil {
+				return string(data), nil
 			}
-			// A failure is not remembered: run it again below.
-		case <-ctx.Done():
-			return "", ctx.Err()
 		}
-		e.mu.Lock()
-		call = &versionCall{done: make(chan struct{})}
-		e.versions[key] = call
-		e.mu.Unlock()
-	}
-	defer close(call.done)
-	sum := sha256.Sum256([]byte(key))
-	cacheFile := ""
-	if e.CacheDir != "" {
-		cacheFile = filepath.Join(e.CacheDir, "tool-versions", hex.EncodeToString(sum[:16]))
-		if data, err := fsutil.ReadFile(cacheFile, fsutil.LimitSmall); err == nil {
-			call.out = string(data)
-			return call.out, nil
+		out, err := proc.Command{Path: path, Args: args}.Output(ctx)
+		if err == nil && cacheFile != "" {
+			if err := os.MkdirAll(filepath.Dir(cacheFile), 0o700); err == nil {
+				_ = fsutil.WriteFile(cacheFile, []byte(out), 0o600)
+			}
 		}
-	}
-	call.out, call.err = proc.Command{Path: path, Args: args}.Output(ctx)
-	if call.err == nil && cacheFile != "" {
-		if err := os.MkdirAll(filepath.Dir(cacheFile), 0o700); err == nil {
-			_ = fsutil.WriteFile(cacheFile, []byte(call.out), 0o600)
-		}
-	}
-	return call.out, call.err
-}
-
-type versionCall struct {
-	done chan struct{}
-	out  string
-	err  error
+		return out, err
+	})
 }
 
 // find looks where learners put the programs: the work dir's bin/ (the
