@@ -247,14 +247,24 @@ func (IptablesInstalled) Name() string { return "iptables" }
 
 // Check implements Checker.
 func (IptablesInstalled) Check(_ context.Context, env *Env) (Result, error) {
-	for _, d := range []string{"usr/sbin", "sbin", "usr/bin", "bin"} {
-		if fi, err := os.Stat(env.HostPath(filepath.Join(d, "iptables"))); err == nil && !fi.IsDir() {
-			return passf("iptables is installed (/%s/iptables).", d), nil
-		}
+	if p := iptablesPath(env); p != "" {
+		return passf("iptables is installed (%s).", p), nil
 	}
 	return failf("iptables is not installed: the bridge plugin's ipMasq and portmap fail, and every pod sandbox with them (exec: \"iptables\": executable file not found in $PATH).").
 		saw("no iptables", "iptables").
 		hint("apt install iptables"), nil
+}
+
+// iptablesPath is where iptables is installed on the host (under
+// Env.HostRoot), as the host names it: /usr/sbin/iptables, say; "" when it
+// is in none of the directories distributions put it in.
+func iptablesPath(env *Env) string {
+	for _, d := range []string{"usr/sbin", "sbin", "usr/bin", "bin"} {
+		if fi, err := os.Stat(env.HostPath(d, "iptables")); err == nil && !fi.IsDir() {
+			return "/" + d + "/iptables"
+		}
+	}
+	return ""
 }
 
 // lookupHost resolves a name as the API server's dialer does (a variable
