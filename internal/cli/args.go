@@ -74,5 +74,28 @@ func lookupStep(id string) (steps.Step, error) {
 	return s, nil
 }
 
+// wrapList is label and items, comma-separated and ended by a full stop,
+// wrapped for a help text: no line longer than width unless one item is.
+func wrapList(label string, items []string, width int) string {
+	var b strings.Builder
+	line := label
+	for i, it := range items {
+		word := it + ","
+		if i == len(items)-1 {
+			word = it + "."
+		}
+		switch {
+		case line == "":
+			line = word
+		case len(line)+1+len(word) > width:
+			b.WriteString(line + "\n")
+			line = word
+		default:
+			line += " " + word
+		}
+	}
+	return b.String() + line
+}
+
 // stepList is the course's step IDs, comma-separated, for messages.
 func stepList() string { return strings.Join(steps.IDs(), ", ") }

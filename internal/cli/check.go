@@ -41,8 +41,7 @@ expected and, when it fails, what to do next.
 Exit status: 0 when every checked step passes, 1 when one does not, 2 when the
 checks could not run (bad flags, internal error).
 
-Steps: tools, certs, etcd, apiserver, deployment, controller-manager,
-scheduler, containerd, kubelet, cni.`,
+` + wrapList("Steps:", steps.IDs(), 80),
 		Example: `  # where does the cluster stand, and what is next?
   kubetutor check
 
