@@ -191,6 +191,9 @@ func (e *Env) HostPath(p ...string) string {
 	return filepath.Join(append([]string{e.HostRoot}, p...)...)
 }
 
+// hostProbe reads the host's facts under HostRoot.
+func (e *Env) hostProbe() host.Probe { return host.Probe{Root: e.HostRoot} }
+
 // Path joins elements under the work directory.
 func (e *Env) Path(elem ...string) string {
 	return filepath.Join(append([]string{e.WorkDir}, elem...)...)

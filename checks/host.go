@@ -161,7 +161,7 @@ func (CgroupVersion) Name() string { return "cgroup-version" }
 
 // Check implements Checker.
 func (CgroupVersion) Check(_ context.Context, env *Env) (Result, error) {
-	if _, err := os.Stat(env.HostPath("sys/fs/cgroup/cgroup.controllers")); err == nil {
+	if !env.hostProbe().CgroupV1() {
 		return passf("cgroup v2 (unified hierarchy)."), nil
 	}
 	return warnf("This host uses cgroup v1: kubelet 1.37 refuses to run on it (\"kubelet is configured to not run on a host using cgroup v1\") unless its configuration says failCgroupV1: false.").
@@ -335,10 +335,8 @@ func (CNIPluginsInstalled) Name() string { return "cni-plugins-installed" }
 
 // Check implements Checker.
 func (CNIPluginsInstalled) Check(_ context.Context, env *Env) (Result, error) {
-	for _, d := range env.CNIBinDirs {
-		if fi, err := os.Stat(env.HostPath(filepath.Join(d, "bridge"))); err == nil && !fi.IsDir() {
-			return passf("The CNI plugins are in %s. %s", d, CNIBinDirNote(env, d)), nil
-		}
+	if d := env.hostProbe().CNIBinDir(env.CNIBinDirs); d != "" {
+		return passf("The CNI plugins are in %s. %s", d, CNIBinDirNote(env, d)), nil
 	}
 	return failf("No CNI plugins in %s: pods will fail with \"failed to find plugin\".", strings.Join(env.CNIBinDirs, " or ")).
 		saw("no bridge plugin", "the CNI plugins").

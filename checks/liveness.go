@@ -368,7 +368,7 @@ func (KubeletAlive) Check(ctx context.Context, env *Env) (Result, error) {
 		// --kubeconfig=kubeconfig after the file moved to ~/.kube/config).
 		kc := env.KubeconfigPath()
 		cgroup := ""
-		if _, err := os.Stat(env.HostPath("sys/fs/cgroup/cgroup.controllers")); err != nil {
+		if env.hostProbe().CgroupV1() {
 			cgroup = " and, this host using cgroup v1, --config with a KubeletConfiguration saying failCgroupV1: false"
 		}
 		return r.hint("start the kubelet as root (containerd must run first) with a kubeconfig that exists: kubetutor reads %s, so --kubeconfig=%s%s; if it exits, its first error line says why (kubetutor show kubelet --commands)", kc, shellquote.Quote(kc), cgroup), nil
