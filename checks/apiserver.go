@@ -138,7 +138,7 @@ func (p apiProbe) readyz(ctx context.Context) (Result, bool) {
 			hint("wait a few seconds; if it stays so, read kube-apiserver's log (is etcd healthy? kubetutor check etcd)"), false
 	case code != http.StatusOK:
 		answer := fmt.Sprintf("/readyz answers HTTP %d", code)
-		if line := firstLine(string(body)); line != "" {
+		if line := textsafe.FirstLine(string(body)); line != "" {
 			answer += " (" + truncate(line, 80) + ")"
 		}
 		return p.notAPIServer(answer), false
@@ -166,7 +166,7 @@ func (p apiProbe) version(ctx context.Context) Result {
 	case vcode != http.StatusOK:
 		return p.notAPIServer(fmt.Sprintf("/version answers HTTP %d", vcode))
 	case json.Unmarshal(vbody, &v) != nil || !kubeVersionRE.MatchString(v.GitVersion) || v.Major == "":
-		return p.notAPIServer(fmt.Sprintf("/version answers %q, not a Kubernetes version", truncate(firstLine(string(vbody)), 80)))
+		return p.notAPIServer(fmt.Sprintf("/version answers %q, not a Kubernetes version", truncate(textsafe.FirstLine(string(vbody)), 80)))
 	}
 	env.markAlive("kube-apiserver")
 	return passf("kube-apiserver %s at %s is ready.", v.GitVersion, p.host).

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // The cluster-dns step: the kubelet's clusterDNS and clusterDomain settings
@@ -267,7 +268,7 @@ func (PodResolvesNames) Check(ctx context.Context, env *Env) (Result, error) {
 	fields := strings.Fields(out)
 	switch {
 	case err != nil && notInImage(stderr, err):
-		return failf("There is no getent in pod %s's image, so kubetutor cannot ask it for a name (%s).", p.Name, truncate(firstLine(stderr+err.Error()), 200)).
+		return failf("There is no getent in pod %s's image, so kubetutor cannot ask it for a name (%s).", p.Name, truncate(textsafe.FirstLine(stderr+err.Error()), 200)).
 			saw("no getent", want).
 			hint("offline, kubetutor images load (as root) gives the stand-in image its getent; then kubectl rollout restart deployment %s", env.Deployment), nil
 	case exitStatus(err) == 2: // getent: not found

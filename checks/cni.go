@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -172,7 +171,7 @@ func (CNIPluginsPresent) Check(_ context.Context, env *Env) (Result, error) {
 	res := passf("All plugins of %s are installed in %s.", filepath.Base(cfg.File), best)
 	res.Message += " " + CNIBinDirNote(env, best)
 	if cfg.needsIptables() {
-		if _, err := exec.LookPath("iptables"); err != nil && !fileExists("/usr/sbin/iptables") && !fileExists("/sbin/iptables") {
+		if iptablesPath(env) == "" {
 			return failf("The configuration uses ipMasq or portmap, which need iptables, and iptables is not installed: pod sandboxes will fail.").
 				saw("no iptables", "iptables installed").
 				hint("apt install iptables (see kubetutor show troubleshooting)"), nil
@@ -180,9 +179,4 @@ func (CNIPluginsPresent) Check(_ context.Context, env *Env) (Result, error) {
 		res = res.detail("iptables is installed (needed by ipMasq and portmap)")
 	}
 	return res, nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/kubeclient"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // Defaults shared by the checks, the lessons and the demo. They follow the talk.
@@ -102,7 +103,7 @@ type Env struct {
 	kc       *kubeclient.Client
 	runtime  Runtime
 	alive    map[string]time.Time
-	versions map[string]*versionCall
+	versions onceMap[string]
 	closers  []func() error
 	memo     *runMemo
 	cache    *InformerCache
@@ -190,6 +191,9 @@ func (e *Env) HostPath(p ...string) string {
 	return filepath.Join(append([]string{e.HostRoot}, p...)...)
 }
 
+// hostProbe reads the host's facts under HostRoot.
+func (e *Env) hostProbe() host.Probe { return host.Probe{Root: e.HostRoot} }
+
 // Path joins elements under the work directory.
 func (e *Env) Path(elem ...string) string {
 	return filepath.Join(append([]string{e.WorkDir}, elem...)...)
@@ -249,7 +253,7 @@ func (e *Env) kubeletGet(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	if code != http.StatusOK {
-		return nil, &KubeletHTTPError{Code: code, Body: truncate(firstLine(strings.TrimSpace(string(body))), 200)}
+		return nil, &KubeletHTTPError{Code: code, Body: truncate(textsafe.FirstLine(strings.TrimSpace(string(body))), 200)}
 	}
 	return body, nil
 }

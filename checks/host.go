@@ -161,7 +161,7 @@ func (CgroupVersion) Name() string { return "cgroup-version" }
 
 // Check implements Checker.
 func (CgroupVersion) Check(_ context.Context, env *Env) (Result, error) {
-	if _, err := os.Stat(env.HostPath("sys/fs/cgroup/cgroup.controllers")); err == nil {
+	if !env.hostProbe().CgroupV1() {
 		return passf("cgroup v2 (unified hierarchy)."), nil
 	}
 	return warnf("This host uses cgroup v1: kubelet 1.37 refuses to run on it (\"kubelet is configured to not run on a host using cgroup v1\") unless its configuration says failCgroupV1: false.").
@@ -247,14 +247,24 @@ func (IptablesInstalled) Name() string { return "iptables" }
 
 // Check implements Checker.
 func (IptablesInstalled) Check(_ context.Context, env *Env) (Result, error) {
-	for _, d := range []string{"usr/sbin", "sbin", "usr/bin", "bin"} {
-		if fi, err := os.Stat(env.HostPath(filepath.Join(d, "iptables"))); err == nil && !fi.IsDir() {
-			return passf("iptables is installed (/%s/iptables).", d), nil
-		}
+	if p := iptablesPath(env); p != "" {
+		return passf("iptables is installed (%s).", p), nil
 	}
 	return failf("iptables is not installed: the bridge plugin's ipMasq and portmap fail, and every pod sandbox with them (exec: \"iptables\": executable file not found in $PATH).").
 		saw("no iptables", "iptables").
 		hint("apt install iptables"), nil
+}
+
+// iptablesPath is where iptables is installed on the host (under
+// Env.HostRoot), as the host names it: /usr/sbin/iptables, say; "" when it
+// is in none of the directories distributions put it in.
+func iptablesPath(env *Env) string {
+	for _, d := range []string{"usr/sbin", "sbin", "usr/bin", "bin"} {
+		if fi, err := os.Stat(env.HostPath(d, "iptables")); err == nil && !fi.IsDir() {
+			return "/" + d + "/iptables"
+		}
+	}
+	return ""
 }
 
 // lookupHost resolves a name as the API server's dialer does (a variable
@@ -325,10 +335,8 @@ func (CNIPluginsInstalled) Name() string { return "cni-plugins-installed" }
 
 // Check implements Checker.
 func (CNIPluginsInstalled) Check(_ context.Context, env *Env) (Result, error) {
-	for _, d := range env.CNIBinDirs {
-		if fi, err := os.Stat(env.HostPath(filepath.Join(d, "bridge"))); err == nil && !fi.IsDir() {
-			return passf("The CNI plugins are in %s. %s", d, CNIBinDirNote(env, d)), nil
-		}
+	if d := env.hostProbe().CNIBinDir(env.CNIBinDirs); d != "" {
+		return passf("The CNI plugins are in %s. %s", d, CNIBinDirNote(env, d)), nil
 	}
 	return failf("No CNI plugins in %s: pods will fail with \"failed to find plugin\".", strings.Join(env.CNIBinDirs, " or ")).
 		saw("no bridge plugin", "the CNI plugins").

@@ -21,7 +21,9 @@ import (
 
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // component is a course component as this Env judges it: its /healthz URL
@@ -114,7 +116,7 @@ func askHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) (
 	case code == http.StatusOK && strings.TrimSpace(string(body)) == "ok":
 		return true, true, "/healthz ok on " + hostOf(rawURL)
 	}
-	return false, true, fmt.Sprintf("/healthz on %s answers HTTP %d: %s", hostOf(rawURL), code, truncate(firstLine(string(body)), 120))
+	return false, true, fmt.Sprintf("/healthz on %s answers HTTP %d: %s", hostOf(rawURL), code, truncate(textsafe.FirstLine(string(body)), 120))
 }
 
 // proxyHealth is kube-proxy's /healthz answer (its ProxyHealth, in
@@ -133,7 +135,7 @@ type proxyHealth struct {
 func proxyHealthVerdict(code int, body []byte) (ok bool, what string) {
 	var h proxyHealth
 	if err := json.Unmarshal(body, &h); err != nil || h.Healthy == nil {
-		return false, fmt.Sprintf("HTTP %d, not kube-proxy's JSON status: %s", code, truncate(firstLine(string(body)), 120))
+		return false, fmt.Sprintf("HTTP %d, not kube-proxy's JSON status: %s", code, truncate(textsafe.FirstLine(string(body)), 120))
 	}
 	var why []string
 	if !*h.Healthy {
@@ -366,7 +368,7 @@ func (KubeletAlive) Check(ctx context.Context, env *Env) (Result, error) {
 		// --kubeconfig=kubeconfig after the file moved to ~/.kube/config).
 		kc := env.KubeconfigPath()
 		cgroup := ""
-		if _, err := os.Stat(env.HostPath("sys/fs/cgroup/cgroup.controllers")); err != nil {
+		if env.hostProbe().CgroupV1() {
 			cgroup = " and, this host using cgroup v1, --config with a KubeletConfiguration saying failCgroupV1: false"
 		}
 		return r.hint("start the kubelet as root (containerd must run first) with a kubeconfig that exists: kubetutor reads %s, so --kubeconfig=%s%s; if it exits, its first error line says why (kubetutor show kubelet --commands)", kc, shellquote.Quote(kc), cgroup), nil
@@ -422,49 +424,22 @@ const clockTicks = 100
 // command name is name (as /proc truncates it), and how long it has run
 // (negative when /proc does not say).
 func localProcess(env *Env, name string) (pid int, age time.Duration, ok bool) {
-	if len(name) > 15 {
-		name = name[:15]
-	}
-	entries, err := os.ReadDir(env.HostPath("proc"))
-	if err != nil {
+	uptime := hostUptime(env)
+	self := os.Getpid()
+	p, ok := proc.Table{Dir: env.HostPath("proc")}.Live(name, func(p proc.Entry) bool {
+		// Our own child: the tools step asking `kubelet --version` in
+		// this very run is not a kubelet that runs. (The demo's own
+		// components are its children too, and count.)
+		return p.PPID == self && versionRun(env, strconv.Itoa(p.PID))
+	})
+	if !ok {
 		return 0, 0, false
 	}
-	uptime := hostUptime(env)
-	self := strconv.Itoa(os.Getpid())
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := fsutil.ReadFile(env.HostPath("proc", e.Name(), "stat"), fsutil.LimitSmall)
-		if err != nil {
-			continue
-		}
-		st := string(stat)
-		open, end := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
-		if open < 0 || end < open || st[open+1:end] != name {
-			continue
-		}
-		// After the command: state (field 3), ppid (4) ... starttime (22).
-		f := strings.Fields(st[end+1:])
-		if len(f) < 2 || f[0] == "Z" || f[0] == "X" {
-			continue
-		}
-		if f[1] == self && versionRun(env, e.Name()) {
-			// Our own child: the tools step asking `kubelet --version` in
-			// this very run is not a kubelet that runs. (The demo's own
-			// components are its children too, and count.)
-			continue
-		}
-		age := time.Duration(-1)
-		if len(f) > 19 && uptime > 0 {
-			if ticks, err := strconv.ParseInt(f[19], 10, 64); err == nil {
-				age = max(uptime-time.Duration(ticks)*time.Second/clockTicks, 0)
-			}
-		}
-		return pid, age, true
+	age = time.Duration(-1)
+	if p.StartTicks >= 0 && uptime > 0 {
+		age = max(uptime-time.Duration(p.StartTicks)*time.Second/clockTicks, 0)
 	}
-	return 0, 0, false
+	return p.PID, age, true
 }
 
 // versionRun reports whether a process was started to print its version

@@ -18,7 +18,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubetutor/kubetutor/course"
+	"github.com/kubetutor/kubetutor/internal/certutil"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // The logs step: kubectl logs and exec go from the API server to the
@@ -81,26 +83,26 @@ func kubeletCallFailure(env *Env, what string, err error) Result {
 		if m := forbiddenUser.FindStringSubmatch(msg); m != nil {
 			user = m[1]
 		}
-		return failf("The API server could not %s: the kubelet knows who it is but forbids it (%s). The kubelet asks the API server (a SubjectAccessReview) whether that user may use its API.", what, truncate(firstLine(msg), 300)).
+		return failf("The API server could not %s: the kubelet knows who it is but forbids it (%s). The kubelet asks the API server (a SubjectAccessReview) whether that user may use its API.", what, truncate(textsafe.FirstLine(msg), 300)).
 			saw("403 Forbidden from the kubelet", "the kubelet allows the API server").
 			hint("bind the ClusterRole system:kubelet-api-admin to that user: kubectl create clusterrolebinding kube-apiserver-kubelet-api-admin --clusterrole=system:kubelet-api-admin --user=%s", user)
 	case strings.Contains(msg, "no such host"):
-		return failf("The API server could not %s: it cannot resolve the node's host name (%s).", what, truncate(firstLine(msg), 300)).
+		return failf("The API server could not %s: it cannot resolve the node's host name (%s).", what, truncate(textsafe.FirstLine(msg), 300)).
 			saw("the node's name does not resolve", "the API server reaches the kubelet").
 			hint("make the API server dial the node's IP: add --kubelet-preferred-address-types=InternalIP,Hostname to kube-apiserver (or add the name to /etc/hosts)")
 	case strings.Contains(msg, "connection refused") && strings.Contains(msg, "10250"):
-		return failf("The API server could not %s: nothing answers on the kubelet's port 10250 (%s).", what, truncate(firstLine(msg), 300)).
+		return failf("The API server could not %s: nothing answers on the kubelet's port 10250 (%s).", what, truncate(textsafe.FirstLine(msg), 300)).
 			saw("connection refused on 10250", "the kubelet answers").
 			hint("kubetutor check kubelet")
 	case strings.Contains(msg, "x509") || strings.Contains(msg, "certificate"):
-		return failf("The API server could not %s: TLS to the kubelet failed (%s).", what, truncate(firstLine(msg), 300)).
+		return failf("The API server could not %s: TLS to the kubelet failed (%s).", what, truncate(textsafe.FirstLine(msg), 300)).
 			saw("a TLS error", "the API server reaches the kubelet").
 			hint("with --kubelet-certificate-authority, the kubelet's serving certificate must be signed by that CA and name the address the API server dials; see kubetutor show logs")
 	case !isStatus:
 		return apiFailure(env, err)
 	}
-	return failf("The API server could not %s: %s", what, truncate(firstLine(msg), 300)).
-		saw(truncate(firstLine(msg), 120), "the kubelet answers").
+	return failf("The API server could not %s: %s", what, truncate(textsafe.FirstLine(msg), 300)).
+		saw(truncate(textsafe.FirstLine(msg), 120), "the kubelet answers").
 		hint("kubectl describe pod, and the API server's log")
 }
 
@@ -154,7 +156,7 @@ func (PodExecWorks) Check(ctx context.Context, env *Env) (Result, error) {
 	cmd := strings.Join(ExecCommand, " ")
 	if err != nil {
 		if notInImage(stderr, err) {
-			return failf("The API server reached the kubelet, but %q does not exist in pod %s's image (%s).", ExecCommand[0], p.Name, truncate(firstLine(stderr+err.Error()), 200)).
+			return failf("The API server reached the kubelet, but %q does not exist in pod %s's image (%s).", ExecCommand[0], p.Name, truncate(textsafe.FirstLine(stderr+err.Error()), 200)).
 				saw("no "+ExecCommand[0]+" in the image", "kubectl exec runs "+cmd).
 				hint("the offline stand-in image carries busybox only when the host has a static one: apt install busybox-static, then kubetutor images load (or the demo) and kubectl rollout restart deployment %s", env.Deployment), nil
 		}
@@ -180,7 +182,7 @@ func kubeletAPI(ctx context.Context, env *Env, cert *tls.Certificate) (code int,
 		tc.Certificates = []tls.Certificate{*cert}
 	}
 	c, b, err := env.kubeletHTTP(ctx, tc, "pods")
-	return c, truncate(firstLine(string(b)), 200), err
+	return c, truncate(textsafe.FirstLine(string(b)), 200), err
 }
 
 // kubeletHTTP asks GET KubeletURL/PATH over TLS with tc's client
@@ -259,7 +261,7 @@ func (KubeletAcceptsAPIServer) Check(ctx context.Context, env *Env) (Result, err
 		}
 		return env.HostPath(cwd, p)
 	}
-	cert, err := loadKeyPair(abs(certFile), abs(keyFile))
+	cert, err := certutil.LoadKeyPair(abs(certFile), abs(keyFile))
 	if err != nil {
 		return failf("kube-apiserver (pid %d) was started with --kubelet-client-certificate=%s, but it cannot be loaded: %v.", pid, certFile, err).
 			saw("an unreadable certificate", "a certificate and its key").
@@ -291,19 +293,6 @@ func (KubeletAcceptsAPIServer) Check(ctx context.Context, env *Env) (Result, err
 	}
 	return failf("The kubelet answers kube-apiserver's certificate (%s) with HTTP %d: %s", who, code, body).
 		saw("HTTP "+strconv.Itoa(code), "200").hint("kubetutor show logs"), nil
-}
-
-// loadKeyPair reads a certificate and its key, with the leaf parsed.
-func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := fsutil.ReadFile(certFile, fsutil.LimitConfig)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	keyPEM, err := fsutil.ReadFile(keyFile, fsutil.LimitConfig)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.X509KeyPair(certPEM, keyPEM)
 }
 
 // processArgs reads a process's command line and working directory.

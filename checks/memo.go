@@ -15,39 +15,71 @@ import (
 // checks are independent facts that often rest on the same observation
 // (five checks read the nginx Deployment, three ask the kubelet's /healthz),
 // and they run concurrently: the first to ask does the work, the others wait
-// for its answer. A memo lives for one run only (Env.BeginRun), so a later
-// run, a re-check of --watch or of the walkthrough, observes afresh.
-type runMemo struct {
+// for its answer, a failure included. A memo lives for one run only
+// (Env.BeginRun), so a later run, a re-check of --watch or of the
+// walkthrough, observes afresh.
+type runMemo = onceMap[any]
+
+func newRunMemo() *runMemo { return &runMemo{keepErrors: true} }
+
+// onceMap computes an answer once per key, for concurrent callers: the
+// first caller of a key computes it, the others wait for its answer. The
+// zero value is ready to use and forgets a failure, so that the callers
+// waiting for it, and later ones, try again.
+type onceMap[T any] struct {
 	mu    sync.Mutex
-	calls map[string]*memoCall
+	calls map[string]*onceCall[T]
+	// keepErrors keeps a failed answer like any other.
+	keepErrors bool
 }
 
-type memoCall struct {
+type onceCall[T any] struct {
 	done chan struct{}
-	val  any
+	val  T
 	err  error
 }
 
-func newRunMemo() *runMemo { return &runMemo{calls: map[string]*memoCall{}} }
-
-// do returns the answer recorded for key, computing it with f the first
-// time. A caller whose context ends while another computes stops waiting.
-func (m *runMemo) do(ctx context.Context, key string, f func() (any, error)) (any, error) {
-	m.mu.Lock()
-	if c, ok := m.calls[key]; ok {
+// do returns the answer for key, computing it with f when no caller has (or
+// when the last answer failed and failures are forgotten). A caller whose
+// context ends while another computes stops waiting.
+func (m *onceMap[T]) do(ctx context.Context, key string, f func() (T, error)) (T, error) {
+	for {
+		m.mu.Lock()
+		c, ok := m.calls[key]
+		if !ok {
+			if m.calls == nil {
+				m.calls = map[string]*onceCall[T]{}
+			}
+			c = &onceCall[T]{done: make(chan struct{})}
+			m.calls[key] = c
+			m.mu.Unlock()
+			return m.compute(key, c, f)
+		}
 		m.mu.Unlock()
 		select {
 		case <-c.done:
-			return c.val, c.err
+			if c.err == nil || m.keepErrors {
+				return c.val, c.err
+			}
+			// A failure is forgotten: compute it again.
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			var zero T
+			return zero, ctx.Err()
 		}
 	}
-	c := &memoCall{done: make(chan struct{})}
-	m.calls[key] = c
-	m.mu.Unlock()
+}
+
+// compute runs f for the call c of key, which it ends even should f panic.
+func (m *onceMap[T]) compute(key string, c *onceCall[T], f func() (T, error)) (T, error) {
 	defer close(c.done)
 	c.val, c.err = f()
+	if c.err != nil && !m.keepErrors {
+		m.mu.Lock()
+		if m.calls[key] == c {
+			delete(m.calls, key)
+		}
+		m.mu.Unlock()
+	}
 	return c.val, c.err
 }
 

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubetutor/kubetutor/course"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // The kube-proxy step: kube-proxy watches Services and EndpointSlices and
@@ -152,7 +153,7 @@ func serviceAnswerVerdict(url string, code int, body []byte, err error) Result {
 		return passf("GET %s answers HTTP %d with nginx's welcome page: kube-proxy's rules send the ClusterIP to the pod.", url, code).
 			saw(fmt.Sprintf("HTTP %d, %q", code, nginxMark), want)
 	}
-	first := truncate(firstLine(strings.TrimSpace(string(body))), 100)
+	first := truncate(textsafe.FirstLine(strings.TrimSpace(string(body))), 100)
 	return failf("The answer at %s is not nginx's: HTTP %d, first line %q. Some other server answered the ClusterIP (on a network with a transparent proxy, an address nothing routes gets its answer).", url, code, first).
 		saw(fmt.Sprintf("HTTP %d, %q", code, first), want)
 }

@@ -1,22 +1,21 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/proc"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // Binary checks that a program is found (work dir bin/ first, then the work
@@ -55,7 +54,7 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	out, err := env.binaryOutput(ctx, path, fi, b.VersionArgs)
 	if err != nil {
-		msg := strings.TrimSpace(firstLine(out))
+		msg := strings.TrimSpace(textsafe.FirstLine(out))
 		if ctx.Err() != nil {
 			msg = "it did not answer in time"
 		} else if msg == "" {
@@ -67,82 +66,38 @@ func (b Binary) Check(ctx context.Context, env *Env) (Result, error) {
 	}
 	version := versionRE.FindString(out)
 	if version == "" {
-		version = strings.TrimSpace(firstLine(out))
+		version = strings.TrimSpace(textsafe.FirstLine(out))
 	}
 	return passf("%s %s (%s).", b.Program, version, where).saw(path, "").detail("version %s", version), nil
-}
-
-// runVersion runs a program with its version arguments, bounded by ctx:
-// a wrapper script may leave children holding the output pipe, so the whole
-// process group is killed at the deadline and the pipe is not waited for long.
-func runVersion(ctx context.Context, path string, args []string) (string, error) {
-	cmd := exec.CommandContext(ctx, path, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &fsutil.CappedBuffer{B: &out, N: 64 << 10}, &fsutil.CappedBuffer{B: &out, N: 64 << 10}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 500 * time.Millisecond
-	err := cmd.Run()
-	return out.String(), err
 }
 
 // binaryOutput is what `path args...` prints. A program's answer depends
 // only on the file, so it is remembered by (path, size, mtime, inode): in
 // this process (concurrent checks share one run) and on disk under
 // CacheDir, so that `check --all` does not start six large binaries each time.
+// A failure is not remembered: the next caller runs it again.
 func (e *Env) binaryOutput(ctx context.Context, path string, fi os.FileInfo, args []string) (string, error) {
 	key := fmt.Sprintf("%s|%d|%d|%s", path, fi.Size(), fi.ModTime().UnixNano(), strings.Join(args, " "))
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		key += fmt.Sprintf("|%d|%d", st.Dev, st.Ino)
 	}
-	e.mu.Lock()
-	if e.versions == nil {
-		e.versions = map[string]*versionCall{}
-	}
-	call, ok := e.versions[key]
-	if !ok {
-		call = &versionCall{done: make(chan struct{})}
-		e.versions[key] = call
-	}
-	e.mu.Unlock()
-	if ok {
-		select {
-		case <-call.done:
-			if call.err == nil {
-				return call.out, nil
+	return e.versions.do(ctx, key, func() (string, error) {
+		sum := sha256.Sum256([]byte(key))
+		cacheFile := ""
+		if e.CacheDir != "" {
+			cacheFile = filepath.Join(e.CacheDir, "tool-versions", hex.EncodeToString(sum[:16]))
+			if data, err := fsutil.ReadFile(cacheFile, fsutil.LimitSmall); err == nil {
+				return string(data), nil
 			}
-			// A failure is not remembered: run it again below.
-		case <-ctx.Done():
-			return "", ctx.Err()
 		}
-		e.mu.Lock()
-		call = &versionCall{done: make(chan struct{})}
-		e.versions[key] = call
-		e.mu.Unlock()
-	}
-	defer close(call.done)
-	sum := sha256.Sum256([]byte(key))
-	cacheFile := ""
-	if e.CacheDir != "" {
-		cacheFile = filepath.Join(e.CacheDir, "tool-versions", hex.EncodeToString(sum[:16]))
-		if data, err := fsutil.ReadFile(cacheFile, fsutil.LimitSmall); err == nil {
-			call.out = string(data)
-			return call.out, nil
+		out, err := proc.Command{Path: path, Args: args}.Output(ctx)
+		if err == nil && cacheFile != "" {
+			if err := os.MkdirAll(filepath.Dir(cacheFile), 0o700); err == nil {
+				_ = fsutil.WriteFile(cacheFile, []byte(out), 0o600)
+			}
 		}
-	}
-	call.out, call.err = runVersion(ctx, path, args)
-	if call.err == nil && cacheFile != "" {
-		if err := os.MkdirAll(filepath.Dir(cacheFile), 0o700); err == nil {
-			_ = fsutil.WriteFile(cacheFile, []byte(call.out), 0o600)
-		}
-	}
-	return call.out, call.err
-}
-
-type versionCall struct {
-	done chan struct{}
-	out  string
-	err  error
+		return out, err
+	})
 }
 
 // find looks where learners put the programs: the work dir's bin/ (the
@@ -172,12 +127,4 @@ func (b Binary) find(env *Env) (path, where string, err error) {
 		}
 	}
 	return "", "", errors.New("not found")
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

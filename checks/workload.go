@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubetutor/kubetutor/course"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // workload is what the cluster holds for the learner's Deployment.
@@ -296,20 +297,33 @@ func (NodeRegistered) Name() string { return "node-registered" }
 
 // Check implements Checker.
 func (NodeRegistered) Check(ctx context.Context, env *Env) (Result, error) {
-	kube, fail := kubeClient(env)
+	n, kube, fail := firstNode(ctx, env,
+		failf("No node has registered: the kubelet is not running, or cannot reach the API server.").
+			saw("0 nodes", "1 node").
+			hint("start the kubelet as root (kubetutor show kubelet); containerd must run first (kubetutor check containerd)"))
 	if fail != nil {
 		return *fail, nil
 	}
+	return staleUnlessAlive(ctx, env, kube, course.Kubelet, nodeRegistered(n)), nil
+}
+
+// firstNode returns the first registered node and the client that listed it,
+// or the Result to report: the API's failure, or none when no node has
+// registered.
+func firstNode(ctx context.Context, env *Env, none Result) (*corev1.Node, kubernetes.Interface, *Result) {
+	kube, fail := kubeClient(env)
+	if fail != nil {
+		return nil, nil, fail
+	}
 	nodes, err := env.reader(kube).nodes(ctx)
 	if err != nil {
-		return apiFailure(env, err), nil
+		r := apiFailure(env, err)
+		return nil, nil, &r
 	}
 	if len(nodes) == 0 {
-		return failf("No node has registered: the kubelet is not running, or cannot reach the API server.").
-			saw("0 nodes", "1 node").
-			hint("start the kubelet as root (kubetutor show kubelet); containerd must run first (kubetutor check containerd)"), nil
+		return nil, nil, &none
 	}
-	return staleUnlessAlive(ctx, env, kube, course.Kubelet, nodeRegistered(&nodes[0])), nil
+	return &nodes[0], kube, nil
 }
 
 // nodeRegistered is the verdict of NodeRegistered on the first node.
@@ -337,19 +351,12 @@ func (NodeReady) Name() string { return "node-ready" }
 
 // Check implements Checker.
 func (NodeReady) Check(ctx context.Context, env *Env) (Result, error) {
-	kube, fail := kubeClient(env)
+	n, _, fail := firstNode(ctx, env,
+		failf("No node has registered.").saw("0 nodes", "a Ready node").hint("the kubelet step comes first: kubetutor check kubelet"))
 	if fail != nil {
 		return *fail, nil
 	}
-	nodes, err := env.reader(kube).nodes(ctx)
-	if err != nil {
-		return apiFailure(env, err), nil
-	}
-	if len(nodes) == 0 {
-		return failf("No node has registered.").saw("0 nodes", "a Ready node").hint("the kubelet step comes first: kubetutor check kubelet"), nil
-	}
-	n := nodes[0]
-	ready := nodeCondition(&n, corev1.NodeReady)
+	ready := nodeCondition(n, corev1.NodeReady)
 	if ready == nil || ready.Status != corev1.ConditionTrue {
 		status, msg := "Unknown", "no Ready condition"
 		if ready != nil {
@@ -410,7 +417,7 @@ func (PodRunning) Check(ctx context.Context, env *Env) (Result, error) {
 	for _, cs := range p.Status.ContainerStatuses {
 		if wt := cs.State.Waiting; wt != nil && strings.Contains(wt.Reason, "ImagePull") {
 			if wt.Message != "" {
-				r.Message += " " + truncate(firstLine(wt.Message), 300)
+				r.Message += " " + truncate(textsafe.FirstLine(wt.Message), 300)
 			}
 			for _, c := range p.Spec.Containers {
 				if c.Name == cs.Name && c.ImagePullPolicy == corev1.PullAlways {

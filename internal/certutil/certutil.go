@@ -6,6 +6,7 @@ package certutil
 
 import (
 	"crypto"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
@@ -28,6 +29,25 @@ func LoadPEM[T any](path string, parse func([]byte) (T, error)) (T, error) {
 		return zero, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
+}
+
+// LoadKeyPair reads a certificate and its key (each at most fsutil.LimitPEM
+// bytes) as a TLS key pair, with the leaf parsed; a parse error names both
+// files.
+func LoadKeyPair(certPath, keyPath string) (tls.Certificate, error) {
+	certPEM, err := fsutil.ReadFile(certPath, fsutil.LimitPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := fsutil.ReadFile(keyPath, fsutil.LimitPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("%s and %s: %w", certPath, keyPath, err)
+	}
+	return c, nil
 }
 
 // Signer is a parsed private key as a crypto.Signer: every key type Go

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"net"
@@ -19,6 +20,13 @@ import (
 
 // selfSigned is a self-signed CA certificate with the given SANs.
 func selfSigned(t *testing.T, dns []string, ips []string) *x509.Certificate {
+	t.Helper()
+	c, _ := selfSignedKey(t, dns, ips)
+	return c
+}
+
+// selfSignedKey is selfSigned with its key.
+func selfSignedKey(t *testing.T, dns []string, ips []string) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -41,7 +49,7 @@ func selfSigned(t *testing.T, dns []string, ips []string) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, key
 }
 
 func TestSANs(t *testing.T) {
@@ -116,5 +124,33 @@ func TestLoadPEMAndSigner(t *testing.T) {
 	}
 	if _, err := Signer("not a key"); err == nil || !strings.Contains(err.Error(), "unsupported private key type string") {
 		t.Errorf("Signer(string): %v", err)
+	}
+}
+
+func TestLoadKeyPair(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSignedKey(t, nil, nil)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	write := func(path, typ string, der []byte) {
+		t.Helper()
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(certPath, "CERTIFICATE", cert.Raw)
+	write(keyPath, "PRIVATE KEY", keyDER)
+	c, err := LoadKeyPair(certPath, keyPath)
+	if err != nil || c.Leaf == nil || !c.Leaf.Equal(cert) {
+		t.Fatalf("LoadKeyPair = %+v, %v; want the pair with its leaf parsed", c.Leaf, err)
+	}
+	if _, err := LoadKeyPair(certPath, filepath.Join(dir, "none")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("LoadKeyPair without a key: %v, want no such file", err)
+	}
+	if _, err := LoadKeyPair(certPath, certPath); err == nil || !strings.Contains(err.Error(), certPath+" and "+certPath+": ") {
+		t.Errorf("LoadKeyPair with a certificate for a key: %v, want an error naming both files", err)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,6 +40,23 @@ func stepIDCompletion(_ *cobra.Command, args []string, _ string) ([]string, cobr
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
+// optionalStep lets cmd take one optional STEP argument, completed from the
+// course's step IDs: run runs with *step set to it (left as is without one).
+// An empty STEP is a usage error (exit status 2).
+func optionalStep(cmd *cobra.Command, step *string, run func(context.Context) error) {
+	cmd.Args = maxArgs(1)
+	cmd.ValidArgsFunction = stepIDCompletion
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 1 {
+			if args[0] == "" {
+				return usageErrorf("STEP is empty: name a step (%s) or leave it out", stepList())
+			}
+			*step = args[0]
+		}
+		return run(cmd.Context())
+	}
+}
+
 // lessonIDCompletion completes lesson IDs.
 func lessonIDCompletion(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {
@@ -54,6 +72,29 @@ func lookupStep(id string) (steps.Step, error) {
 		return steps.Step{}, &ExitError{Code: 2, Err: err}
 	}
 	return s, nil
+}
+
+// wrapList is label and items, comma-separated and ended by a full stop,
+// wrapped for a help text: no line longer than width unless one item is.
+func wrapList(label string, items []string, width int) string {
+	var b strings.Builder
+	line := label
+	for i, it := range items {
+		word := it + ","
+		if i == len(items)-1 {
+			word = it + "."
+		}
+		switch {
+		case line == "":
+			line = word
+		case len(line)+1+len(word) > width:
+			b.WriteString(line + "\n")
+			line = word
+		default:
+			line += " " + word
+		}
+	}
+	return b.String() + line
 }
 
 // stepList is the course's step IDs, comma-separated, for messages.

@@ -41,8 +41,7 @@ expected and, when it fails, what to do next.
 Exit status: 0 when every checked step passes, 1 when one does not, 2 when the
 checks could not run (bad flags, internal error).
 
-Steps: tools, certs, etcd, apiserver, deployment, controller-manager,
-scheduler, containerd, kubelet, cni.`,
+` + wrapList("Steps:", steps.IDs(), 80),
 		Example: `  # where does the cluster stand, and what is next?
   kubetutor check
 
@@ -54,18 +53,8 @@ scheduler, containerd, kubelet, cni.`,
 
   # every step
   kubetutor check --all`,
-		Args:              maxArgs(1),
-		ValidArgsFunction: stepIDCompletion,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if args[0] == "" {
-					return usageErrorf("STEP is empty: name a step (%s) or leave it out", stepList())
-				}
-				o.Step = args[0]
-			}
-			return runCheck(cmd.Context(), o)
-		},
 	}
+	optionalStep(cmd, &o.Step, func(ctx context.Context) error { return runCheck(ctx, o) })
 	fl := cmd.Flags()
 	fl.BoolVar(&o.All, "all", false, "check every step")
 	fl.BoolVarP(&o.Watch, "watch", "w", false, "wait until the step passes, re-checking whenever the cluster changes")

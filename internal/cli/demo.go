@@ -133,6 +133,11 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	if err != nil {
 		return err
 	}
+	env := demoEnv(f, l)
+	defer env.Close()
+	if err := o.prepare(l, env); err != nil {
+		return err
+	}
 	binDir, search := o.binDirs(l)
 	facts := host.Detect()
 	fmt.Fprintf(f.IO.Out, "Demo in %s. Host: cgroup v1 %t, oom_score_adj restricted %t, CNI plugins in %s.\n",
@@ -141,8 +146,6 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	if err != nil {
 		return err
 	}
-	env := demoEnv(f, l)
-	defer env.Close()
 	if !o.SkipPreflight {
 		if err := o.preflight(ctx, env); err != nil {
 			return err
@@ -164,8 +167,7 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	return nil
 }
 
-// layout checks the flags and the machine (root for the steps that need
-// it), and makes the demo's work directory.
+// layout checks the flags and finds the demo's work directory.
 func (o *DemoOptions) layout() (demo.Layout, error) {
 	for _, id := range []string{o.From, o.To} {
 		if id != "" {
@@ -177,25 +179,27 @@ func (o *DemoOptions) layout() (demo.Layout, error) {
 	if o.Offline && o.Online {
 		return demo.Layout{}, usageErrorf("--offline and --online contradict each other")
 	}
-	l, err := demoLayout(o.f)
-	if err != nil {
-		return l, err
-	}
+	return demoLayout(o.f)
+}
+
+// prepare checks the machine (root, as env sees it, for the steps that
+// need it) and makes the demo's work directory.
+func (o *DemoOptions) prepare(l demo.Layout, env *checks.Env) error {
 	last := o.To
 	if last == "" {
 		ids := steps.IDs()
 		last = ids[len(ids)-1]
 	}
-	if os.Geteuid() != 0 && steps.NeedsRoot(last) {
-		return l, usageErrorf("the demo runs containerd and the kubelet, which need root: run it with sudo, or stop before them with --to scheduler")
+	if env.Euid() != 0 && steps.NeedsRoot(last) {
+		return usageErrorf("the demo runs containerd and the kubelet, which need root: run it with sudo, or stop before them with --to scheduler")
 	}
 	if home, _ := os.UserHomeDir(); l.WorkDir == "/" || l.WorkDir == home {
-		return l, usageErrorf("the demo needs a directory of its own (it creates and later removes etcd-data, containerd/, kubelet/ ...), not %s: pass --workdir", l.WorkDir)
+		return usageErrorf("the demo needs a directory of its own (it creates and later removes etcd-data, containerd/, kubelet/ ...), not %s: pass --workdir", l.WorkDir)
 	}
 	if err := os.MkdirAll(l.WorkDir, 0o755); err != nil {
-		return l, fmt.Errorf("create the demo directory: %w", err)
+		return fmt.Errorf("create the demo directory: %w", err)
 	}
-	return l, nil
+	return nil
 }
 
 // binDirs are the demo's --bin-dir (the build cache when not given and

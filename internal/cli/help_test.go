@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kubetutor/kubetutor/internal/iostreams"
+	"github.com/kubetutor/kubetutor/steps"
 )
 
 // TestEveryCommandHasHelpWithExamples walks the command tree: every command
@@ -39,6 +41,50 @@ func TestEveryCommandHasHelpWithExamples(t *testing.T) {
 		ios, out, _ := iostreams.Test("")
 		if code := Execute(t.Context(), &Factory{IO: ios}, args); code != 0 || !strings.Contains(out.String(), "Usage:") {
 			t.Errorf("kubetutor %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+}
+
+// TestCheckHelpListsTheSteps: `check --help` names every step of the course,
+// in order, and nothing else, so that a list written by hand and gone stale
+// fails here.
+func TestCheckHelpListsTheSteps(t *testing.T) {
+	ios, out, _ := iostreams.Test("")
+	if code := Execute(t.Context(), &Factory{IO: ios}, []string{"check", "--help"}); code != 0 {
+		t.Fatalf("kubetutor check --help: exit %d\n%s", code, out)
+	}
+	_, after, ok := strings.Cut(out.String(), "\nSteps: ")
+	if !ok {
+		t.Fatalf("kubetutor check --help has no \"Steps: \" paragraph:\n%s", out)
+	}
+	para, _, _ := strings.Cut(after, "\n\n")
+	if !strings.HasSuffix(para, ".") {
+		t.Errorf("the Steps paragraph %q does not end with a full stop", para)
+	}
+	got := strings.Split(strings.TrimSuffix(strings.Join(strings.Fields(para), " "), "."), ", ")
+	if want := steps.IDs(); !slices.Equal(got, want) {
+		t.Errorf("kubetutor check --help lists the steps %q, the course has %q", got, want)
+	}
+	for _, line := range strings.Split("Steps: "+para, "\n") {
+		if len(line) > 80 {
+			t.Errorf("help line longer than 80 columns: %q", line)
+		}
+	}
+}
+
+func TestWrapList(t *testing.T) {
+	for _, tc := range []struct {
+		items []string
+		width int
+		want  string
+	}{
+		{[]string{"a"}, 80, "L: a."},
+		{[]string{"a", "b", "c"}, 80, "L: a, b, c."},
+		{[]string{"aa", "bb", "cc"}, 9, "L: aa,\nbb, cc."},
+		{[]string{"toolong"}, 3, "L:\ntoolong."},
+	} {
+		if got := wrapList("L:", tc.items, tc.width); got != tc.want {
+			t.Errorf("wrapList(L:, %q, %d) = %q, want %q", tc.items, tc.width, got, tc.want)
 		}
 	}
 }

@@ -26,18 +26,8 @@ as the lesson has them). Revealed hints are remembered per step. It never contac
 cluster.`,
 		Example: `  kubetutor hint
   kubetutor hint scheduler`,
-		Args:              maxArgs(1),
-		ValidArgsFunction: stepIDCompletion,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				if args[0] == "" {
-					return usageErrorf("STEP is empty: name a step (%s) or leave it out", stepList())
-				}
-				o.Step = args[0]
-			}
-			return runHint(cmd.Context(), o)
-		},
 	}
+	optionalStep(cmd, &o.Step, func(ctx context.Context) error { return runHint(ctx, o) })
 	return cmd
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/images"
 	"github.com/kubetutor/kubetutor/internal/iostreams"
+	"github.com/kubetutor/kubetutor/internal/proc"
 )
 
 // ErrNotDemo means the directory holds no demo (no run/demo.json): Down
@@ -680,17 +681,8 @@ func kubeletRuns() bool { return liveProcessNamed("kubelet") }
 // parent exited stays one for good where PID 1 reaps no orphans (a
 // container's init, this project's VMs), and it writes no chains.
 func liveProcessNamed(name string) bool {
-	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
-	for _, f := range comms {
-		b, err := os.ReadFile(f)
-		if err != nil || strings.TrimSpace(string(b)) != name {
-			continue
-		}
-		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); err == nil && alive(pid) {
-			return true
-		}
-	}
-	return false
+	_, ok := proc.Table{Dir: "/proc"}.Live(name, nil)
+	return ok
 }
 
 // splitRule splits an `iptables -S` line into arguments, honouring double

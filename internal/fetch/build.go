@@ -20,6 +20,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // BuildOptions configure --from-source: building the Kubernetes binaries
@@ -189,9 +190,9 @@ func binaryVersion(ctx context.Context, path string) (string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return "", err
 	}
-	out, err := runQuiet(ctx, path, nil, args...)
+	out, err := runQuiet(ctx, path, args...)
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w: %s", path, strings.Join(args, " "), err, strings.TrimSpace(firstLine(out)))
+		return "", fmt.Errorf("%s %s: %w: %s", path, strings.Join(args, " "), err, strings.TrimSpace(textsafe.FirstLine(out)))
 	}
 	return osVersionRE.FindString(out), nil
 }

@@ -298,51 +298,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return r.res, fmt.Errorf("create the bin directory: %w", err)
 	}
 	sweepTemps(o.BinDir)
-	if o.has(Kubernetes) {
-		var err error
-		if o.FromSource {
-			err = r.fromSource(ctx)
-		} else {
-			err = r.kubernetes(ctx)
+	for _, p := range r.parts() {
+		if !o.has(p.c) {
+			continue
 		}
-		if err != nil {
-			return r.res, err
+		get := p.download
+		if p.fromSource {
+			get = p.build
 		}
-	}
-	if o.has(Containerd) {
-		if err := r.fromSourcePart(ctx, Containerd, o.ContainerdVersion); err != nil {
-			return r.res, err
-		}
-	}
-	if o.has(Etcd) {
-		var err error
-		if o.FromSource && o.Build.Etcd {
-			err = r.fromSourcePart(ctx, Etcd, o.EtcdVersion)
-		} else {
-			err = r.etcd(ctx)
-		}
-		if err != nil {
-			return r.res, err
-		}
-	}
-	if o.has(CNI) {
-		var err error
-		if o.FromSource && o.Build.CNI {
-			err = r.fromSourcePart(ctx, CNI, o.CNIVersion)
-		} else {
-			err = r.cni(ctx)
-		}
-		if err != nil {
-			return r.res, err
-		}
-	}
-	if o.has(Crictl) {
-		if err := r.fromSourcePart(ctx, Crictl, o.CrictlVersion); err != nil {
-			return r.res, err
-		}
-	}
-	if o.has(CoreDNS) {
-		if err := r.fromSourcePart(ctx, CoreDNS, o.CoreDNSVersion); err != nil {
+		if err := get(ctx); err != nil {
 			return r.res, err
 		}
 	}
@@ -350,6 +314,30 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		r.runtimes(ctx)
 	}
 	return r.res, nil
+}
+
+// part is one component Run fetches: downloaded prebuilt, or built from
+// source when fromSource says so (always, for a part with no download).
+type part struct {
+	c               Component
+	fromSource      bool
+	download, build func(context.Context) error
+}
+
+// parts lists the components in the order Run fetches them.
+func (r *runner) parts() []part {
+	o := r.o
+	source := func(c Component, version string) func(context.Context) error {
+		return func(ctx context.Context) error { return r.fromSourcePart(ctx, c, version) }
+	}
+	return []part{
+		{Kubernetes, o.FromSource, r.kubernetes, r.fromSource},
+		{Containerd, true, nil, source(Containerd, o.ContainerdVersion)},
+		{Etcd, o.FromSource && o.Build.Etcd, r.etcd, source(Etcd, o.EtcdVersion)},
+		{CNI, o.FromSource && o.Build.CNI, r.cni, source(CNI, o.CNIVersion)},
+		{Crictl, true, nil, source(Crictl, o.CrictlVersion)},
+		{CoreDNS, true, nil, source(CoreDNS, o.CoreDNSVersion)},
+	}
 }
 
 func (r *runner) add(it Item) { r.res.Items = append(r.res.Items, it) }

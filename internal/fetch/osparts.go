@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,10 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/kubetutor/kubetutor/internal/host"
+	"github.com/kubetutor/kubetutor/internal/proc"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // DefaultOSBinDirs are where the OS's packages put programs (Debian:
@@ -110,8 +110,8 @@ var osVersionRE = regexp.MustCompile(`v?\d+\.\d+\.\d+[0-9A-Za-z.+-]*`)
 // it prints; failing that, it asks dpkg which package installed path
 // (Debian's CNI plugins say "CNI bridge plugin version unknown").
 func probeVersion(ctx context.Context, path string, args ...string) string {
-	out, _ := runQuiet(ctx, path, nil, args...)
-	if v := osVersionRE.FindString(firstLine(out)); v != "" {
+	out, _ := runQuiet(ctx, path, args...)
+	if v := osVersionRE.FindString(textsafe.FirstLine(out)); v != "" {
 		return v
 	}
 	return dpkgVersion(ctx, path)
@@ -122,15 +122,15 @@ func dpkgVersion(ctx context.Context, path string) string {
 	if err != nil {
 		return ""
 	}
-	out, err := runQuiet(ctx, dpkg, nil, "-S", path)
+	out, err := runQuiet(ctx, dpkg, "-S", path)
 	if err != nil {
 		return ""
 	}
-	pkg, _, ok := strings.Cut(strings.TrimSpace(firstLine(out)), ":")
+	pkg, _, ok := strings.Cut(strings.TrimSpace(textsafe.FirstLine(out)), ":")
 	if !ok || pkg == "" {
 		return ""
 	}
-	ver, err := runQuiet(ctx, dpkg, nil, "-W", "-f=${Version}", pkg)
+	ver, err := runQuiet(ctx, dpkg, "-W", "-f=${Version}", pkg)
 	if err != nil {
 		return ""
 	}
@@ -150,29 +150,8 @@ func upstreamVersion(v string) string {
 }
 
 // runQuiet runs a short command with a 10 s limit and returns its output.
-func runQuiet(ctx context.Context, path string, env []string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if env != nil {
-		cmd.Env = env
-	}
-	// Kill a wrapper script's children too, and stop waiting for their output soon after.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 500 * time.Millisecond
-	err := cmd.Run()
-	return out.String(), err
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
+func runQuiet(ctx context.Context, path string, args ...string) (string, error) {
+	return proc.Command{Path: path, Args: args, Timeout: 10 * time.Second}.Output(ctx)
 }
 
 // link makes dir/name a symbolic link to target, replacing what is there in

@@ -38,11 +38,32 @@ func Detect() Facts {
 	}
 }
 
+// Probe reads the machine's files under Root: "/", or the host root tests
+// and the checks' Env give. Doctor, the demo and the checks share its
+// probes, so that each fact is probed one way.
+type Probe struct {
+	Root string
+}
+
 // CgroupV1 reports whether /sys/fs/cgroup is not a pure cgroup v2 hierarchy.
-func CgroupV1() bool {
-	_, err := os.Stat(filepath.Join(Root, "sys/fs/cgroup/cgroup.controllers"))
+func (p Probe) CgroupV1() bool {
+	_, err := os.Stat(filepath.Join(p.Root, "sys/fs/cgroup/cgroup.controllers"))
 	return err != nil
 }
+
+// CNIBinDir returns the first of dirs holding the bridge plugin ("" when
+// none does).
+func (p Probe) CNIBinDir(dirs []string) string {
+	for _, d := range dirs {
+		if fi, err := os.Stat(filepath.Join(p.Root, d, "bridge")); err == nil && !fi.IsDir() {
+			return d
+		}
+	}
+	return ""
+}
+
+// CgroupV1 probes this machine (under Root): see Probe.CgroupV1.
+func CgroupV1() bool { return Probe{Root: Root}.CgroupV1() }
 
 // CanLowerOOMScoreAdj tries to lower this process's oom_score_adj below its
 // current value, what runc does for every container unless containerd
@@ -68,12 +89,5 @@ func CanLowerOOMScoreAdj() bool {
 	return true
 }
 
-// CNIBinDir returns the first directory holding the bridge plugin.
-func CNIBinDir(dirs []string) string {
-	for _, d := range dirs {
-		if fi, err := os.Stat(filepath.Join(Root, d, "bridge")); err == nil && !fi.IsDir() {
-			return d
-		}
-	}
-	return ""
-}
+// CNIBinDir probes this machine (under Root): see Probe.CNIBinDir.
+func CNIBinDir(dirs []string) string { return Probe{Root: Root}.CNIBinDir(dirs) }

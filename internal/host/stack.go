@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/proc"
 )
 
 // Stack is what decides which variant of a lesson's commands fits this
@@ -63,10 +65,8 @@ func versionOf(ctx context.Context, binDir, prog, pattern string) (major, minor 
 		}
 		path = p
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	out, _ := exec.CommandContext(ctx, path, "--version").Output()
-	return ParseVersion(string(out), pattern)
+	out, _ := proc.Command{Path: path, Args: []string{"--version"}, Timeout: 3 * time.Second, StdoutOnly: true}.Output(ctx)
+	return ParseVersion(out, pattern)
 }
 
 // ParseVersion finds major and minor in a --version output with a pattern

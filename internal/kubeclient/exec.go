@@ -15,6 +15,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/kubetutor/kubetutor/internal/fsutil"
+	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
 
 // execCredential is the status of client.authentication.k8s.io's
@@ -100,7 +101,7 @@ func runExecPlugin(ec *clientcmdapi.ExecConfig, timeout time.Duration) (*execCre
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("its exec credential plugin %s is not installed", ec.Command)
 		}
-		msg := firstLine(stderr.String())
+		msg := textsafe.FirstLine(stderr.String())
 		if msg == "" {
 			msg = err.Error()
 		}

@@ -73,12 +73,6 @@ func (c *Client) Injected() bool {
 	return c.kubeInjected
 }
 
-// firstLine is s up to its first newline, trimmed.
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return l
-}
-
 // RawKubeconfig loads and parses the kubeconfig (merged as kubectl merges
 // it), again whenever its files change.
 func (c *Client) RawKubeconfig() (*clientcmdapi.Config, error) {

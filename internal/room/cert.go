@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kubetutor/kubetutor/internal/certutil"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/pki"
 )
@@ -39,7 +40,7 @@ func Certificate(dataDir string, hosts []string, renew bool) (tls.Certificate, b
 		_, cerr := os.Lstat(certPath)
 		_, kerr := os.Lstat(keyPath)
 		if !errors.Is(cerr, fs.ErrNotExist) || !errors.Is(kerr, fs.ErrNotExist) {
-			c, err := loadCertificate(certPath, keyPath)
+			c, err := certutil.LoadKeyPair(certPath, keyPath)
 			if err != nil {
 				return tls.Certificate{}, false, fmt.Errorf("%w: %v; learners pinned its fingerprint, so a new certificate would cut every one of them off without a word: "+
 					"restore %s and %s from a backup, or pass --new-certificate to make a new pair (learners then run the new join command)",
@@ -50,22 +51,6 @@ func Certificate(dataDir string, hosts []string, renew bool) (tls.Certificate, b
 	}
 	c, err := newCertificate(hosts, certPath, keyPath)
 	return c, true, err
-}
-
-func loadCertificate(certPath, keyPath string) (tls.Certificate, error) {
-	certPEM, err := fsutil.ReadFile(certPath, fsutil.LimitPEM)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	keyPEM, err := fsutil.ReadFile(keyPath, fsutil.LimitPEM)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("%s and %s: %w", certPath, keyPath, err)
-	}
-	return c, nil
 }
 
 // newCertificate makes a certificate and key, kept at certPath and keyPath

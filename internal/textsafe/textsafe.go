@@ -19,6 +19,14 @@ func Line(s string) string { return clean(s, false) }
 // and tab: for a message that may span lines (an error body).
 func Text(s string) string { return clean(s, true) }
 
+// FirstLine is the first line of s once s is trimmed of surrounding white
+// space: the gist of a program's or a server's answer. It makes nothing
+// safe; pass it through Line before it reaches a terminal.
+func FirstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
+}
+
 // Unsafe reports whether r must not reach a terminal raw: a C0 control
 // (ESC among them), DEL, a C1 control (0x80–0x9F: CSI and OSC among them)
 // or a bidirectional formatting character (U+061C, U+200E, U+200F,

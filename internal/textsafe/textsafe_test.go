@@ -83,3 +83,16 @@ func TestURL(t *testing.T) {
 		}
 	}
 }
+
+func TestFirstLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                            "",
+		"one":                         "one",
+		"\n  kubelet v1.37.2\nmore\n": "kubelet v1.37.2",
+		"first \nsecond":              "first ",
+	} {
+		if got := FirstLine(in); got != want {
+			t.Errorf("FirstLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
