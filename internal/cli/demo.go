@@ -44,7 +44,8 @@ func newDemoCmd(f *Factory) *cobra.Command {
 		Short: "Instructor mode: kubetutor builds the cluster itself, live, step by step",
 		Long: `Perform every step of the talk on this machine while the audience watches:
 certificates, etcd, kube-apiserver, the Deployment, kube-controller-manager,
-kube-scheduler, containerd, the kubelet and CNI. Before each step kubetutor shows
+kube-scheduler, containerd, the kubelet and CNI; then act two: kubectl logs and
+exec, a Service, kube-proxy, CoreDNS and cluster DNS. Before each step kubetutor shows
 the lesson's key idea and the exact command; after it, the step's checks and the
 objects that changed. The presenter advances with Enter; --auto advances alone.
 
@@ -349,8 +350,9 @@ func newDemoDownCmd(f *Factory) *cobra.Command {
 		Use:   "down",
 		Short: "Stop everything the demo started and clean up after it",
 		Long: `Stop the components, remove their containers, shims, mounts, the CNI network
-namespaces, the cni0 bridge and the CNI iptables chains, and the demo's state,
-so the next demo starts like the first. Works after the demo was killed.`,
+namespaces, the cni0 bridge, the CNI iptables chains, kube-proxy's rules and,
+once no kubelet runs, the kubelet's chains, and the demo's state, so the next
+demo starts like the first. Works after the demo was killed.`,
 		Example: "  sudo kubetutor demo down",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -49,26 +50,50 @@ func TestEveryCommandHasHelpWithExamples(t *testing.T) {
 // in order, and nothing else, so that a list written by hand and gone stale
 // fails here.
 func TestCheckHelpListsTheSteps(t *testing.T) {
-	ios, out, _ := iostreams.Test("")
-	if code := Execute(t.Context(), &Factory{IO: ios}, []string{"check", "--help"}); code != 0 {
-		t.Fatalf("kubetutor check --help: exit %d\n%s", code, out)
-	}
-	_, after, ok := strings.Cut(out.String(), "\nSteps: ")
-	if !ok {
-		t.Fatalf("kubetutor check --help has no \"Steps: \" paragraph:\n%s", out)
-	}
-	para, _, _ := strings.Cut(after, "\n\n")
-	if !strings.HasSuffix(para, ".") {
-		t.Errorf("the Steps paragraph %q does not end with a full stop", para)
-	}
-	got := strings.Split(strings.TrimSuffix(strings.Join(strings.Fields(para), " "), "."), ", ")
-	if want := steps.IDs(); !slices.Equal(got, want) {
-		t.Errorf("kubetutor check --help lists the steps %q, the course has %q", got, want)
-	}
-	for _, line := range strings.Split("Steps: "+para, "\n") {
-		if len(line) > 80 {
-			t.Errorf("help line longer than 80 columns: %q", line)
+	lessons := append(append([]string{"welcome"}, steps.IDs()...), "troubleshooting")
+	for _, tc := range []struct {
+		cmd, label string
+		want       []string
+	}{
+		{"check", "Steps:", steps.IDs()},
+		// Every lesson file, in course order.
+		{"show", "Lessons:", lessons},
+	} {
+		ios, out, _ := iostreams.Test("")
+		if code := Execute(t.Context(), &Factory{IO: ios}, []string{tc.cmd, "--help"}); code != 0 {
+			t.Fatalf("kubetutor %s --help: exit %d\n%s", tc.cmd, code, out)
 		}
+		_, after, ok := strings.Cut(out.String(), "\n"+tc.label+" ")
+		if !ok {
+			t.Fatalf("kubetutor %s --help has no %q paragraph:\n%s", tc.cmd, tc.label, out)
+		}
+		para, _, _ := strings.Cut(after, "\n\n")
+		if !strings.HasSuffix(para, ".") {
+			t.Errorf("the %s paragraph %q does not end with a full stop", tc.label, para)
+		}
+		got := strings.Split(strings.TrimSuffix(strings.Join(strings.Fields(para), " "), "."), ", ")
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("kubetutor %s --help lists %q, the course has %q", tc.cmd, got, tc.want)
+		}
+		for _, line := range strings.Split(tc.label+" "+para, "\n") {
+			if len(line) > 80 {
+				t.Errorf("help line longer than 80 columns: %q", line)
+			}
+		}
+	}
+	files, err := os.ReadDir("../../content/lessons")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		if n, ok := strings.CutSuffix(f.Name(), ".md"); ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	if sorted := slices.Sorted(slices.Values(lessons)); !slices.Equal(names, sorted) {
+		t.Errorf("content/lessons holds %q; show --help names %q", names, sorted)
 	}
 }
 

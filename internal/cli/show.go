@@ -33,8 +33,7 @@ lesson has them, ready to paste: the lesson's blocks that fit this host's
 variant (containerd 1.x or 2.x, where the CNI plugins are, systemd or not,
 online or offline...). --variant picks other variants than the detected ones.
 
-Lessons: welcome, tools, certs, etcd, apiserver, deployment,
-controller-manager, scheduler, containerd, kubelet, cni, troubleshooting.`,
+` + wrapList("Lessons:", lessonNames(), 80),
 		Example: `  kubetutor show
   kubetutor show scheduler
   kubetutor show troubleshooting --plain > troubleshooting.md
@@ -117,4 +116,10 @@ func runShow(ctx context.Context, o *ShowOptions) error {
 		return err
 	}
 	return f.IO.Page(ctx, s)
+}
+
+// lessonNames are the lessons show renders, in course order: the welcome,
+// one per step, and troubleshooting.
+func lessonNames() []string {
+	return append(append([]string{"welcome"}, steps.IDs()...), "troubleshooting")
 }
