@@ -181,26 +181,10 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 	if err := d.loadOrInitState(ctx); err != nil {
 		return err
 	}
-	if d.usesAction(all[from:to+1], importImages) {
-		// Pack the offline images meanwhile: they take a second.
-		d.packImages()
-		// CoreDNS's image too, imported after them (seconds the coredns
-		// step no longer waits for).
-		d.preloadCoreDNS = d.usesAction(all[from:to+1], loadCoreDNSAction)
-	}
-	// An import still running when the demo ends (--to kubelet, a failed
-	// step) completes first: a resumed demo does not import again.
+	d.startPacking(all[from : to+1])
 	defer func() {
-		if ierr := d.awaitImages(ctx); err == nil {
+		if ierr := d.awaitBackground(ctx); err == nil {
 			err = ierr
-		}
-		if ch := d.coreDNSLoaded; ch != nil {
-			// Not waited for by a coredns step (a failed one before it):
-			// not cut short either.
-			select {
-			case <-ch:
-			case <-ctx.Done():
-			}
 		}
 	}()
 	if from > 0 {
@@ -240,6 +224,33 @@ func (d *Demo) Run(ctx context.Context) (err error) {
 	fmt.Fprintf(d.Out, "In another pane: cd %s && export KUBECONFIG=\"$PWD/admin.conf\" && kubetutor check --containerd-address %s\n", shellquote.Quote(d.L.WorkDir), shellquote.Quote(d.L.ContainerdAddress))
 	fmt.Fprintf(d.Out, "See the components with `kubetutor demo status`; stop everything with `kubetutor demo down`.\n")
 	return nil
+}
+
+// startPacking packs the offline images in the background when these
+// steps import them (they take a second), and has CoreDNS's image imported
+// after them when the coredns step is among them (seconds that step no
+// longer waits for).
+func (d *Demo) startPacking(ss []steps.Step) {
+	if !d.usesAction(ss, importImages) {
+		return
+	}
+	d.packImages()
+	d.preloadCoreDNS = d.usesAction(ss, loadCoreDNSAction)
+}
+
+// awaitBackground lets an import still running when the demo ends (--to
+// kubelet, a failed step) complete: a resumed demo does not import again.
+// It returns the offline images' import error.
+func (d *Demo) awaitBackground(ctx context.Context) error {
+	err := d.awaitImages(ctx)
+	if ch := d.coreDNSLoaded; ch != nil {
+		d.coreDNSLoaded = nil
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+	}
+	return err
 }
 
 // span is the indexes of the first and last steps to perform.
