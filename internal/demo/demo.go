@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,10 @@ import (
 	"github.com/kubetutor/kubetutor/internal/shellquote"
 	"github.com/kubetutor/kubetutor/lessons"
 	"github.com/kubetutor/kubetutor/steps"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // Component is a long-running process of the cluster, as the course's table
@@ -377,6 +382,12 @@ func (d *Demo) status(what string, fn func() error) error {
 // rollout replaces the pod, and kube-proxy rewrites its rules within a
 // second), and the demo moves on only when the course up to s holds.
 func (d *Demo) settleEarlier(ctx context.Context, s steps.Step) error {
+	if err := d.waitPodsDeleted(ctx); err != nil {
+		return fmt.Errorf("after step %s: %w", s.ID, err)
+	}
+	if err := d.waitReadinessProbed(ctx); err != nil {
+		return fmt.Errorf("after step %s: %w", s.ID, err)
+	}
 	for _, e := range steps.All() {
 		if e.ID == s.ID {
 			return nil
@@ -389,6 +400,114 @@ func (d *Demo) settleEarlier(ctx context.Context, s steps.Step) error {
 		}
 	}
 	return nil
+}
+
+// waitPodsDeleted waits until no pod is on its way out. Right after a
+// rollout (the cluster-dns step's) the old pod is being deleted: its nginx
+// has stopped, and for a second kube-proxy's rules still send connections
+// to it, so a check passing then may fail the next moment. Once the pod
+// object is gone, its endpoint has left the EndpointSlices. Without an API
+// server to ask there is nothing to wait for.
+func (d *Demo) waitPodsDeleted(ctx context.Context) error {
+	kube, err := d.Env.Kube()
+	if err != nil {
+		return nil
+	}
+	var leaving []string
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.Opts.StepTimeout, true, func(ctx context.Context) (bool, error) {
+		pods, err := kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return true, nil
+		}
+		leaving = leaving[:0]
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp != nil {
+				leaving = append(leaving, p.Namespace+"/"+p.Name)
+			}
+		}
+		return len(leaving) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("pods still being deleted after %s: %s: %w", d.Opts.StepTimeout, strings.Join(leaving, ", "), err)
+	}
+	return nil
+}
+
+// waitReadinessProbed waits until the running kubelet has probed every
+// pod with a readiness probe successfully at least once. A kubelet that
+// starts (the cluster-dns step restarts it) holds every such container not
+// ready until its first probe, which comes a random part of the probe's
+// period later (pkg/kubelet/prober/worker.go: up to 10 s for CoreDNS), while
+// the API server still says Ready: checks that pass then fail the next
+// moment. The kubelet's /metrics/probes counts its probes since it started.
+// Without pods to probe, or a kubelet to ask, there is nothing to wait for.
+func (d *Demo) waitReadinessProbed(ctx context.Context) error {
+	kube, err := d.Env.Kube()
+	if err != nil {
+		return nil
+	}
+	var pending []string
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, d.Opts.StepTimeout, true, func(ctx context.Context) (bool, error) {
+		pods, err := kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return true, nil
+		}
+		pending = probedPods(pods.Items)
+		if len(pending) == 0 {
+			return true, nil
+		}
+		metrics, err := d.Env.ReadKubelet(ctx, "/metrics/probes")
+		if err != nil {
+			return true, nil
+		}
+		pending = slices.DeleteFunc(pending, func(pod string) bool {
+			return probedReady(string(metrics), pod)
+		})
+		return len(pending) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the kubelet has not probed %s ready after %s: %w", strings.Join(pending, ", "), d.Opts.StepTimeout, err)
+	}
+	return nil
+}
+
+// probedPods are the names of the running pods (not being deleted) with a
+// readiness probe, as "NAMESPACE/NAME".
+func probedPods(pods []corev1.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			if c.ReadinessProbe != nil {
+				out = append(out, p.Namespace+"/"+p.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// probedReady says whether the kubelet's /metrics/probes text counts a
+// successful readiness probe of pod ("NAMESPACE/NAME"), as
+// prober_probe_total{…,namespace="NS",pod="NAME",probe_type="Readiness",result="successful"} N.
+func probedReady(metrics, pod string) bool {
+	ns, name, _ := strings.Cut(pod, "/")
+	for _, line := range strings.Split(metrics, "\n") {
+		if !strings.HasPrefix(line, "prober_probe_total{") {
+			continue
+		}
+		labels, value, ok := strings.Cut(line[len("prober_probe_total{"):], "} ")
+		if !ok || value == "0" {
+			continue
+		}
+		if strings.Contains(","+labels+",", `,namespace="`+ns+`",`) && strings.Contains(","+labels+",", `,pod="`+name+`",`) &&
+			strings.Contains(labels, `probe_type="Readiness"`) && strings.Contains(labels, `result="successful"`) {
+			return true
+		}
+	}
+	return false
 }
 
 // step performs one step (its lesson's blocks for this host) and waits,

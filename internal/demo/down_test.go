@@ -278,3 +278,29 @@ func TestLiveProcessNamedSkipsZombies(t *testing.T) {
 		t.Errorf("liveProcessNamed(%q) = false for a running process", live)
 	}
 }
+
+// probedReady reads the kubelet's /metrics/probes: only a successful
+// readiness probe of that very pod counts.
+func TestProbedReady(t *testing.T) {
+	const metrics = `# HELP prober_probe_total [ALPHA] Cumulative number of a liveness, readiness or startup probe for a container by result.
+# TYPE prober_probe_total counter
+prober_probe_total{container="coredns",namespace="kube-system",pod="coredns-1",pod_uid="u1",probe_type="Liveness",result="successful"} 1
+prober_probe_total{container="coredns",namespace="kube-system",pod="coredns-1",pod_uid="u1",probe_type="Readiness",result="failed"} 2
+prober_probe_total{container="coredns",namespace="kube-system",pod="coredns-2",pod_uid="u2",probe_type="Readiness",result="successful"} 7
+prober_probe_total{container="web",namespace="default",pod="web",pod_uid="u3",probe_type="Readiness",result="successful"} 0
+`
+	for _, tc := range []struct {
+		pod  string
+		want bool
+	}{
+		{"kube-system/coredns-2", true},
+		{"kube-system/coredns-1", false}, // failed and liveness only
+		{"default/web", false},           // counted 0 times
+		{"default/coredns-2", false},     // another namespace
+		{"kube-system/coredns", false},   // a prefix of a name
+	} {
+		if got := probedReady(metrics, tc.pod); got != tc.want {
+			t.Errorf("probedReady(%s) = %t, want %t", tc.pod, got, tc.want)
+		}
+	}
+}
