@@ -382,10 +382,7 @@ func (d *Demo) status(what string, fn func() error) error {
 // rollout replaces the pod, and kube-proxy rewrites its rules within a
 // second), and the demo moves on only when the course up to s holds.
 func (d *Demo) settleEarlier(ctx context.Context, s steps.Step) error {
-	if err := d.waitPodsDeleted(ctx); err != nil {
-		return fmt.Errorf("after step %s: %w", s.ID, err)
-	}
-	if err := d.waitReadinessProbed(ctx); err != nil {
+	if err := d.waitPodsSettled(ctx); err != nil {
 		return fmt.Errorf("after step %s: %w", s.ID, err)
 	}
 	for _, e := range steps.All() {
@@ -402,57 +399,42 @@ func (d *Demo) settleEarlier(ctx context.Context, s steps.Step) error {
 	return nil
 }
 
-// waitPodsDeleted waits until no pod is on its way out. Right after a
-// rollout (the cluster-dns step's) the old pod is being deleted: its nginx
-// has stopped, and for a second kube-proxy's rules still send connections
-// to it, so a check passing then may fail the next moment. Once the pod
-// object is gone, its endpoint has left the EndpointSlices. Without an API
-// server to ask there is nothing to wait for.
-func (d *Demo) waitPodsDeleted(ctx context.Context) error {
+// waitPodsSettled waits until no pod is on its way out and the running
+// kubelet has probed every pod with a readiness probe successfully at
+// least once, listing the pods once per poll for both.
+//
+// Right after a rollout (the cluster-dns step's) the old pod is being
+// deleted: its nginx has stopped, and for a second kube-proxy's rules still
+// send connections to it. Once the pod object is gone, its endpoint has left
+// the EndpointSlices. And a kubelet that starts (the cluster-dns step
+// restarts it) holds every container with a readiness probe not ready until
+// its first probe, which comes a random part of the probe's period later
+// (pkg/kubelet/prober/worker.go: up to 10 s for CoreDNS), while the API
+// server still says Ready; the kubelet's /metrics/probes counts its probes
+// since it started. Either way a check passing then fails the next moment.
+// Without an API server or a kubelet to ask there is nothing to wait for.
+func (d *Demo) waitPodsSettled(ctx context.Context) error {
 	kube, err := d.Env.Kube()
 	if err != nil {
 		return nil
 	}
-	var leaving []string
+	var waitingFor string
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, d.Opts.StepTimeout, true, func(ctx context.Context) (bool, error) {
 		pods, err := kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return true, nil
 		}
-		leaving = leaving[:0]
+		var leaving []string
 		for _, p := range pods.Items {
 			if p.DeletionTimestamp != nil {
 				leaving = append(leaving, p.Namespace+"/"+p.Name)
 			}
 		}
-		return len(leaving) == 0, nil
-	})
-	if err != nil {
-		return fmt.Errorf("pods still being deleted after %s: %s: %w", d.Opts.StepTimeout, strings.Join(leaving, ", "), err)
-	}
-	return nil
-}
-
-// waitReadinessProbed waits until the running kubelet has probed every
-// pod with a readiness probe successfully at least once. A kubelet that
-// starts (the cluster-dns step restarts it) holds every such container not
-// ready until its first probe, which comes a random part of the probe's
-// period later (pkg/kubelet/prober/worker.go: up to 10 s for CoreDNS), while
-// the API server still says Ready: checks that pass then fail the next
-// moment. The kubelet's /metrics/probes counts its probes since it started.
-// Without pods to probe, or a kubelet to ask, there is nothing to wait for.
-func (d *Demo) waitReadinessProbed(ctx context.Context) error {
-	kube, err := d.Env.Kube()
-	if err != nil {
-		return nil
-	}
-	var pending []string
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, d.Opts.StepTimeout, true, func(ctx context.Context) (bool, error) {
-		pods, err := kube.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return true, nil
+		if len(leaving) > 0 {
+			waitingFor = "pods still being deleted: " + strings.Join(leaving, ", ")
+			return false, nil
 		}
-		pending = probedPods(pods.Items)
+		pending := probedPods(pods.Items)
 		if len(pending) == 0 {
 			return true, nil
 		}
@@ -463,10 +445,11 @@ func (d *Demo) waitReadinessProbed(ctx context.Context) error {
 		pending = slices.DeleteFunc(pending, func(pod string) bool {
 			return probedReady(string(metrics), pod)
 		})
+		waitingFor = "the kubelet has not probed " + strings.Join(pending, ", ") + " ready"
 		return len(pending) == 0, nil
 	})
 	if err != nil {
-		return fmt.Errorf("the kubelet has not probed %s ready after %s: %w", strings.Join(pending, ", "), d.Opts.StepTimeout, err)
+		return fmt.Errorf("%s after %s: %w", waitingFor, d.Opts.StepTimeout, err)
 	}
 	return nil
 }
