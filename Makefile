@@ -48,7 +48,7 @@ test: deps kube-binaries upstream-stack
 	# 10250...; they run after the other packages, never beside them, so that
 	# no other test's check sees (or is seen by) their cluster.
 	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -count=1 -timeout 30m $(GO_TEST_FLAGS) $$(go list ./... | grep -v /internal/e2e$$)
-	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) KUBETUTOR_UPSTREAM_DIR=$(UPSTREAM_DIR) go test -count=1 -timeout 30m $(GO_TEST_FLAGS) ./internal/e2e
+	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) KUBETUTOR_UPSTREAM_DIR=$(UPSTREAM_DIR) go test -count=1 -timeout 45m $(GO_TEST_FLAGS) ./internal/e2e
 
 # Unit tests only (no cluster).
 unit:

@@ -51,12 +51,13 @@ func (c *cniConfig) needsIptables() bool {
 	return false
 }
 
-// loadCNIConfig reads the configuration the runtime would use: the first
-// .conflist/.conf/.json file in lexical order, as libcni picks it.
-func loadCNIConfig(dir string) (*cniConfig, error) {
+// CNIConfigFile is the configuration file the runtime uses in dir: the
+// first .conflist/.conf/.json file in lexical order, as libcni picks it; an
+// error satisfying os.IsNotExist when there is none.
+func CNIConfigFile(dir string) (string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	var files []string
 	for _, e := range entries {
@@ -69,9 +70,18 @@ func loadCNIConfig(dir string) (*cniConfig, error) {
 	}
 	sort.Strings(files)
 	if len(files) == 0 {
-		return nil, os.ErrNotExist
+		return "", os.ErrNotExist
 	}
-	path := filepath.Join(dir, files[0])
+	return filepath.Join(dir, files[0]), nil
+}
+
+// loadCNIConfig reads the configuration the runtime would use: the first
+// .conflist/.conf/.json file in lexical order, as libcni picks it.
+func loadCNIConfig(dir string) (*cniConfig, error) {
+	path, err := CNIConfigFile(dir)
+	if err != nil {
+		return nil, err
+	}
 	data, err := fsutil.ReadFile(path, fsutil.LimitConfig)
 	if err != nil {
 		return &cniConfig{File: path}, err

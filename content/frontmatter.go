@@ -30,17 +30,26 @@ const fence = "---\n"
 // zero Meta.
 func Split(data string) (Meta, string, error) {
 	var m Meta
+	body, err := SplitInto(data, &m)
+	return m, body, err
+}
+
+// SplitInto is Split for any front matter: it fills meta (a pointer to a
+// struct with json tags; unknown keys are errors) from the YAML between the
+// two "---" lines and returns the Markdown after them. Without front matter
+// meta is left alone and the whole of data is the Markdown.
+func SplitInto(data string, meta any) (string, error) {
 	if !strings.HasPrefix(data, fence) {
-		return m, data, nil
+		return data, nil
 	}
 	head, body, ok := strings.Cut(data[len(fence):], "\n"+fence)
 	if !ok {
-		return m, data, errors.New("the front matter opened by --- on the first line is never closed")
+		return data, errors.New("the front matter opened by --- on the first line is never closed")
 	}
-	if err := yaml.UnmarshalStrict([]byte(head), &m); err != nil {
-		return m, data, fmt.Errorf("front matter: %w", err)
+	if err := yaml.UnmarshalStrict([]byte(head), meta); err != nil {
+		return data, fmt.Errorf("front matter: %w", err)
 	}
-	return m, body, nil
+	return body, nil
 }
 
 // File is a lesson file split by Split.

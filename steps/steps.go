@@ -305,3 +305,16 @@ func Doctor() Step {
 	)
 	return Step{ID: "doctor", Title: "Host preflight", Checks: cs}
 }
+
+// CheckNamed finds a check of the course by its stable name and the step
+// that holds it (the first, when two steps share it).
+func CheckNamed(name string) (checks.Checker, Step, bool) {
+	for _, s := range table {
+		for _, c := range s.Checks {
+			if c.Name() == name {
+				return c, s, true
+			}
+		}
+	}
+	return nil, Step{}, false
+}

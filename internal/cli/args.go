@@ -20,6 +20,16 @@ func maxArgs(n int) cobra.PositionalArgs {
 	}
 }
 
+// exactArgs is cobra.ExactArgs with exit status 2.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErrorf("%s takes %d argument(s), got %d (see %s --help)", cmd.CommandPath(), n, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
 // noArgs rejects arguments, naming unknown commands, with exit status 2.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {

@@ -222,6 +222,7 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newDoctorCmd(f),
 		newImagesCmd(f),
 		newRoomCmd(f),
+		newDrillCmd(f),
 	)
 	completionShells(root)
 	return root

@@ -83,3 +83,10 @@ func (t Table) stat(pid int) (p Entry, comm string, ok bool) {
 	}
 	return p, st[open+1 : end], true
 }
+
+// Alive reports whether pid is a live process (not a zombie, not dead) of
+// the table.
+func (t Table) Alive(pid int) bool {
+	p, _, ok := t.stat(pid)
+	return ok && p.State != "Z" && p.State != "X"
+}

@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/drills"
+	"github.com/kubetutor/kubetutor/internal/demo"
+)
+
+// TestRealDrills runs every drill on the cluster the demo built, twice: once
+// fixed as the drill's text says (start: its checks fail as promised; the
+// fix typed; drill status exits 0 and check --all passes), once undone by
+// drill restore (check --all passes). Then the wrong fix of the taint
+// drill, deleting the node, is graded not solved, naming what it broke.
+func TestRealDrills(t *testing.T) {
+	requireDemo(t)
+	d := newDemoRun(t)
+	t.Cleanup(func() { d.stopRestored(t) })
+	if out, code := d.run("demo", "--auto", "--pause", "0", "--offline", "--bin-dir", kubeBinDir()); code != 0 {
+		t.Fatalf("demo: exit %d\n%s", code, out)
+	}
+	l := demo.Layout{WorkDir: d.dir, ContainerdAddress: d.sock, CNIConfDir: checks.DefaultCNIConfDir}
+	for _, dr := range drills.All() {
+		t.Run(dr.ID, func(t *testing.T) {
+			d := &demoRun{t: t, bin: d.bin, dir: d.dir, sock: d.sock}
+			start := time.Now()
+			d.startDrill(t, dr)
+			if out, code := d.run("drill", "status"); code != 1 || !strings.Contains(out, "Not solved yet") {
+				t.Fatalf("drill status right after start: exit %d, want 1 and \"Not solved yet\":\n%s", code, out)
+			}
+			d.fix(t, l, dr)
+			out := d.waitSolved(t, dr)
+			if !strings.Contains(out, "Solved: drill "+dr.ID) || !strings.Contains(out, firstLine(dr.Explained)) {
+				t.Fatalf("drill status once solved does not say so, or not what happened:\n%s", out)
+			}
+			waitComplete(t, d, "after fixing drill "+dr.ID, nil)
+			fixed := time.Since(start)
+
+			d.startDrill(t, dr)
+			out, code := d.run("drill", "restore")
+			if code != 0 {
+				t.Fatalf("drill restore: exit %d\n%s", code, out)
+			}
+			waitComplete(t, d, "after drill restore "+dr.ID, nil)
+			// A component restore started is not the demo's: hand it back.
+			if dr.Fault.Stop != "" {
+				d.stopRestored(t)
+				d.restart(t, l, dr.Fault.Stop)
+				waitComplete(t, d, "after the demo took "+dr.Fault.Stop+" back", nil)
+			}
+			t.Logf("%s: fixed in %s, restored in %s", dr.ID, fixed.Round(time.Second), (time.Since(start) - fixed).Round(time.Second))
+		})
+	}
+	t.Run("wrong fix", func(t *testing.T) {
+		d := &demoRun{t: t, bin: d.bin, dir: d.dir, sock: d.sock}
+		dr, err := drills.Lookup("node-tainted")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.startDrill(t, dr)
+		d.kubectl(t, "delete", "nodes", "--all")
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			out, code := d.run("drill", "status")
+			if code == 0 {
+				t.Fatalf("deleting the node solved the taint drill:\n%s", out)
+			}
+			if strings.Contains(out, "node-registered") {
+				t.Logf("graded:\n%s", out)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("drill status after deleting the node does not name node-registered:\n%s", out)
+			}
+			time.Sleep(time.Second)
+		}
+		if out, code := d.run("drill", "restore"); code != 0 || !strings.Contains(out, "start the kubelet again") {
+			t.Fatalf("drill restore without the node: exit %d\n%s", code, out)
+		}
+		// As restore says: the kubelet registers its node when it starts.
+		if pid, ok := demo.RunningPid(l, "kubelet"); ok {
+			stopGroup(t, pid, syscall.SIGTERM, time.Minute)
+		}
+		d.restart(t, l, "kubelet")
+		waitComplete(t, d, "after the kubelet registered its node again", nil)
+	})
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// startDrill starts a drill and asserts that its checks now fail.
+func (d *demoRun) startDrill(t *testing.T, dr drills.Drill) {
+	t.Helper()
+	out, code := d.run("drill", "start", dr.ID)
+	if code != 0 {
+		t.Fatalf("drill start %s: exit %d\n%s", dr.ID, code, out)
+	}
+	for _, c := range dr.Checks {
+		if !strings.Contains(out, "✗ "+c+"\n") && !strings.Contains(out, "? "+c+"\n") {
+			t.Fatalf("drill start %s: its check %s is not shown failing:\n%s", dr.ID, c, out)
+		}
+	}
+	if !strings.Contains(out, firstLine(dr.Situation)) {
+		t.Fatalf("drill start %s does not tell the situation:\n%s", dr.ID, out)
+	}
+}
+
+// fix applies the drill's documented fix as a learner types it: the step's
+// commands again (the demo types them), or the drill's own blocks.
+func (d *demoRun) fix(t *testing.T, l demo.Layout, dr drills.Drill) {
+	t.Helper()
+	if dr.Redo != "" {
+		d.restart(t, l, dr.Fault.Stop)
+		return
+	}
+	for _, b := range dr.FixBlocks {
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", demo.Substitute(l, b.Text))
+		cmd.Dir = d.dir
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(d.dir, "admin.conf"), "PATH="+filepath.Join(d.dir, "bin")+":"+os.Getenv("PATH"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("drill %s's fix (line %d) failed: %v\n%s\n%s", dr.ID, b.Line, err, b.Text, out)
+		}
+	}
+}
+
+// waitSolved polls drill status until it exits 0.
+func (d *demoRun) waitSolved(t *testing.T, dr drills.Drill) string {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out, code := d.run("drill", "status")
+		if code == 0 {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("drill %s not solved 90 s after its fix:\n%s", dr.ID, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// stopRestored stops the components drill restore started (their pids in
+// drills/<id>/<name>.pid).
+func (d *demoRun) stopRestored(t testing.TB) {
+	pids, _ := filepath.Glob(filepath.Join(d.dir, "drills", "*", "*.pid"))
+	for _, f := range pids {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && groupAlive(pid) {
+			stopGroup(t.(*testing.T), pid, syscall.SIGTERM, time.Minute)
+		}
+		_ = os.Remove(f)
+	}
+}
