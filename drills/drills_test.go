@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,16 +181,15 @@ func TestSelectorFaultRoundTrip(t *testing.T) {
 	}
 }
 
-// TestStopFaultRestartsAsStarted: a stopped process is started again with
-// its command line, directory and environment, in the background.
-func TestStopFaultRestartsAsStarted(t *testing.T) {
+// startNamed starts sleep under a name of its own, so that no other
+// process of the machine is mistaken for it.
+func startNamed(t *testing.T, name string, env ...string) (*exec.Cmd, string) {
+	t.Helper()
 	sleep, err := exec.LookPath("sleep")
 	if err != nil {
 		t.Skip("no sleep")
 	}
-	// A name of its own, so that no other process of the machine is
-	// mistaken for it.
-	bin := filepath.Join(t.TempDir(), "kt-drill-test")
+	bin := filepath.Join(t.TempDir(), name)
 	data, err := os.ReadFile(sleep)
 	if err != nil {
 		t.Fatal(err)
@@ -200,12 +200,54 @@ func TestStopFaultRestartsAsStarted(t *testing.T) {
 	work := t.TempDir()
 	cmd := exec.Command(bin, "300")
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "KT_DRILL_MARK=yes")
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go cmd.Wait()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, bin
+}
+
+// TestFreezeFaultStopsAndContinues: freeze leaves the process stopped
+// (state T), restore lets it go on.
+func TestFreezeFaultStopsAndContinues(t *testing.T) {
+	cmd, _ := startNamed(t, "kt-drill-frz")
+	env := checks.NewEnv(t.TempDir())
+	f := freezeFault{name: "kt-drill-frz"}
+	dir := t.TempDir()
+	if err := f.Inject(context.Background(), env, dir); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		data, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "stat"))
+		s := string(data)
+		return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0]
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for state() != "T" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := state(); st != "T" {
+		t.Fatalf("state after freeze: %s", st)
+	}
+	if _, err := f.Restore(context.Background(), env, dir); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for state() == "T" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := state(); st == "T" {
+		t.Fatalf("state after restore: %s", st)
+	}
+}
+
+// TestStopFaultRestartsAsStarted: a stopped process is started again with
+// its command line, directory and environment, in the background.
+func TestStopFaultRestartsAsStarted(t *testing.T) {
+	cmd, bin := startNamed(t, "kt-drill-test", "KT_DRILL_MARK=yes")
+	work := cmd.Dir
 	env := checks.NewEnv(t.TempDir())
 	f := stopFault{name: "kt-drill-test"}
 	dir := t.TempDir()

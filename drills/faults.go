@@ -29,6 +29,9 @@ import (
 type FaultSpec struct {
 	// Stop stops a running component (SIGTERM, as Ctrl-C in its terminal).
 	Stop string `json:"stop,omitempty"`
+	// Freeze stops a running component with SIGSTOP: it keeps its sockets
+	// and its data and answers nothing until SIGCONT.
+	Freeze string `json:"freeze,omitempty"`
 	// Edit changes a file the cluster reads.
 	Edit *EditSpec `json:"edit,omitempty"`
 	// Taint puts a taint (key=value:Effect) on the node.
@@ -84,6 +87,12 @@ func (s FaultSpec) validate() error {
 			return err
 		}
 	}
+	if s.Freeze != "" {
+		n++
+		if _, err := course.Lookup(s.Freeze); err != nil {
+			return err
+		}
+	}
 	if s.Edit != nil {
 		n++
 		if s.Edit.File != fileCNIConfig && s.Edit.File != fileKubeconfig {
@@ -106,7 +115,7 @@ func (s FaultSpec) validate() error {
 		n++
 	}
 	if n != 1 {
-		return fmt.Errorf("give exactly one of stop, edit, taint, scale, selector (%d given)", n)
+		return fmt.Errorf("give exactly one of stop, freeze, edit, taint, scale, selector (%d given)", n)
 	}
 	return nil
 }
@@ -116,6 +125,8 @@ func (s FaultSpec) Fault() Fault {
 	switch {
 	case s.Stop != "":
 		return stopFault{name: s.Stop}
+	case s.Freeze != "":
+		return freezeFault{name: s.Freeze}
 	case s.Edit != nil:
 		return editFault(*s.Edit)
 	case s.Taint != "":
@@ -273,6 +284,39 @@ func (f stopFault) Restore(_ context.Context, env *checks.Env, dir string) (stri
 	return fmt.Sprintf("Started %s again in the background as it ran before (pid %d), logging to %s.\n"+
 		"To run it in a terminal of your own instead: kill %d, then in that terminal:\n  cd %s\n  %s",
 		f.name, p.Pid(), logPath, p.Pid(), shellquote.Quote(rec.Dir), line), nil
+}
+
+// freezeFault stops a component with SIGSTOP; restore sends SIGCONT.
+type freezeFault struct{ name string }
+
+func (f freezeFault) Inject(_ context.Context, env *checks.Env, dir string) error {
+	tbl := proc.Table{Dir: env.HostPath("proc")}
+	e, ok := tbl.Live(f.name, nil)
+	if !ok {
+		return fmt.Errorf("%s does not run: there is nothing to freeze", f.name)
+	}
+	if err := saveRecord(dir, processRecord{Name: f.name, PID: e.PID}); err != nil {
+		return err
+	}
+	if err := syscall.Kill(e.PID, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("freeze %s (pid %d): %w", f.name, e.PID, err)
+	}
+	return nil
+}
+
+func (f freezeFault) Restore(_ context.Context, env *checks.Env, dir string) (string, error) {
+	var rec processRecord
+	if err := loadRecord(dir, &rec); err != nil {
+		return "", err
+	}
+	tbl := proc.Table{Dir: env.HostPath("proc")}
+	if !tbl.Alive(rec.PID) {
+		return fmt.Sprintf("%s (pid %d) no longer runs: start it again as its lesson shows.", f.name, rec.PID), nil
+	}
+	if err := syscall.Kill(rec.PID, syscall.SIGCONT); err != nil {
+		return "", fmt.Errorf("thaw %s (pid %d): %w", f.name, rec.PID, err)
+	}
+	return fmt.Sprintf("Sent SIGCONT to %s (pid %d): it runs again.", f.name, rec.PID), nil
 }
 
 // editFault replaces a string in a file the cluster reads, after keeping a
