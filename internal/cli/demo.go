@@ -80,7 +80,7 @@ image and an nginx stand-in into containerd and points the Deployment at it.`,
 	fl.BoolVar(&o.SkipPreflight, "skip-preflight", false, "do not run doctor's host checks first")
 	_ = cmd.RegisterFlagCompletionFunc("from", stepIDCompletion)
 	_ = cmd.RegisterFlagCompletionFunc("to", stepIDCompletion)
-	cmd.AddCommand(newDemoStatusCmd(f), newDemoLogsCmd(f), newDemoDownCmd(f))
+	cmd.AddCommand(newDemoStatusCmd(f), newDemoLogsCmd(f), newDemoDownCmd(f), newDemoDrillCmd(f))
 	return cmd
 }
 

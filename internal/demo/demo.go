@@ -696,9 +696,12 @@ func (d *Demo) refuseSkew() error {
 	return nil
 }
 
-// env is the environment of the presenter's shell: bin/ first, admin.conf.
-func (d *Demo) shellEnv() []string {
-	return []string{"PATH=" + d.L.Bin() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "KUBECONFIG=" + d.L.Kubeconfig()}
+func (d *Demo) shellEnv() []string { return d.L.ShellEnv() }
+
+// ShellEnv is the environment of the presenter's shell: bin/ first,
+// admin.conf.
+func (l Layout) ShellEnv() []string {
+	return []string{"PATH=" + l.Bin() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "KUBECONFIG=" + l.Kubeconfig()}
 }
 
 func (d *Demo) startComponent(name, shell string) (*proc.Process, error) {

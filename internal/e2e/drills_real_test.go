@@ -66,6 +66,17 @@ func TestRealDrills(t *testing.T) {
 			t.Logf("%s: fixed in %s, restored in %s", dr.ID, fixed.Round(time.Second), (time.Since(start) - fixed).Round(time.Second))
 		})
 	}
+	// The instructor's live drill: break, show, fix, graded.
+	for _, id := range []string{"service-selector", "scheduler-stopped"} {
+		t.Run("demo drill "+id, func(t *testing.T) {
+			d := &demoRun{t: t, bin: d.bin, dir: d.dir, sock: d.sock}
+			out, code := d.run("demo", "drill", id, "--auto", "--pause", "0", "--offline", "--bin-dir", kubeBinDir())
+			if code != 0 || !strings.Contains(out, "Solved: drill "+id) {
+				t.Fatalf("demo drill %s: exit %d\n%s", id, code, out)
+			}
+			waitComplete(t, d, "after demo drill "+id, nil)
+		})
+	}
 	t.Run("wrong fix", func(t *testing.T) {
 		d := &demoRun{t: t, bin: d.bin, dir: d.dir, sock: d.sock}
 		dr, err := drills.Lookup("node-tainted")
