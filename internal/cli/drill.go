@@ -11,6 +11,7 @@ import (
 
 	"github.com/kubetutor/kubetutor/drills"
 	"github.com/kubetutor/kubetutor/internal/report"
+	"github.com/kubetutor/kubetutor/internal/room"
 )
 
 // DrillOptions are the options shared by the drill subcommands.
@@ -18,6 +19,8 @@ type DrillOptions struct {
 	f      *Factory
 	ID     string
 	Output string
+	// FromRoom (start) starts the drill the joined room announces.
+	FromRoom bool
 }
 
 func newDrillCmd(f *Factory) *cobra.Command {
@@ -30,12 +33,18 @@ with the course's checks: solved when the drill's checks pass again and every
 step that passed before it passes too. Everything a drill changes is saved
 under the work directory's drills/ first; drill restore puts it back.
 
+In a room (kubetutor room join), start, status, restore and reset tell the
+instructor's dashboard which drill you are on, solved or not, and the time to
+fix. drill start --from-room starts the drill the instructor announced; the
+room never starts anything on your machine by itself.
+
 Drills: ` + strings.Join(drills.IDs(), ", ") + `.`,
 		Example: `  kubetutor drill list
   kubetutor drill start scheduler-stopped
   kubetutor drill hint
   kubetutor drill status
-  kubetutor drill restore scheduler-stopped`,
+  kubetutor drill restore scheduler-stopped
+  kubetutor drill start --from-room`,
 		Args: noArgs,
 	}
 	o := &DrillOptions{f: f}
@@ -49,7 +58,7 @@ Drills: ` + strings.Join(drills.IDs(), ", ") + `.`,
 	}
 	list.Flags().StringVarP(&o.Output, "output", "o", "", `"json" for [{"id","title","after","checks"}]`)
 	cmd.AddCommand(list,
-		drillCmd(o, "start ID", "Break the cluster as the drill says, after checking it passes the drill's step", true, runDrillStart),
+		drillStartCmd(o),
 		drillCmd(o, "status [ID]", "Grade the drill (the one on by default): exit 0 when solved, 1 when not", false, runDrillStatus),
 		drillCmd(o, "hint [ID]", "Reveal the drill's next hint (the one on by default); the last is the fix", false, runDrillHint),
 		drillCmd(o, "restore [ID]", "Undo the drill's fault from what start saved (the one on by default)", false, runDrillRestore),
@@ -95,6 +104,23 @@ func drillCmd(o *DrillOptions, use, short string, required bool, run func(contex
 	return c
 }
 
+// drillStartCmd is drill start: a drill ID, or --from-room.
+func drillStartCmd(o *DrillOptions) *cobra.Command {
+	c := drillCmd(o, "start ID | --from-room", "Break the cluster as the drill says, after checking it passes the drill's step", true, runDrillStart)
+	c.Example += "\n  kubetutor drill start --from-room"
+	c.Flags().BoolVar(&o.FromRoom, "from-room", false, "start the drill the joined room announces (asks the room which one)")
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if o.FromRoom && len(args) > 0 {
+			return usageErrorf("give a drill ID or --from-room, not both")
+		}
+		if o.FromRoom {
+			return nil
+		}
+		return exactArgs(1)(cmd, args)
+	}
+	return c
+}
+
 func runDrillList(o *DrillOptions) error {
 	out := o.f.IO.Out
 	ds := drills.All()
@@ -128,6 +154,13 @@ func (o *DrillOptions) reportOptions() report.Options {
 }
 
 func runDrillStart(ctx context.Context, o *DrillOptions) error {
+	if o.FromRoom {
+		id, err := o.announcedDrill(ctx)
+		if err != nil {
+			return err
+		}
+		o.ID = id
+	}
 	t, err := o.trainer()
 	if err != nil {
 		return err
@@ -139,12 +172,57 @@ func runDrillStart(ctx context.Context, o *DrillOptions) error {
 	if err != nil {
 		return err
 	}
+	o.toRoom(t, o.ID)
 	fmt.Fprintf(out, "\n%s\n\nThe drill's checks now fail:\n", strings.TrimSpace(st.Drill.Situation))
 	if err := report.Step(out, st.Checks, o.reportOptions()); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\nThe clock runs. kubetutor drill status grades your fix; kubetutor drill hint helps;\nkubetutor drill restore %s undoes the fault (what it changed is saved in %s).\n", o.ID, t.Dir)
 	return nil
+}
+
+// roomAskTimeout bounds asking the room which drill it announces.
+const roomAskTimeout = 10 * time.Second
+
+// announcedDrill asks the joined room which drill it announces: one this
+// kubetutor has (room.Client.Announced checks it).
+func (o *DrillOptions) announcedDrill(ctx context.Context) (string, error) {
+	stateDir, err := o.f.stateDir()
+	if err != nil {
+		return "", err
+	}
+	st, err := room.LoadState(stateDir)
+	if err != nil {
+		return "", err
+	}
+	if st == nil {
+		return "", usageErrorf("--from-room starts the drill your room announces, but you are in no room (kubetutor room join URL --name NAME joins one)")
+	}
+	c, err := room.NewClient(st.URL, st.Fingerprint)
+	if err != nil {
+		return "", err
+	}
+	actx, cancel := context.WithTimeout(ctx, roomAskTimeout)
+	defer cancel()
+	a, err := c.Announced(actx, st)
+	if err != nil {
+		return "", fmt.Errorf("ask the room at %s which drill it announces: %w", st.URL, err)
+	}
+	if a.Drill == "" {
+		return "", fmt.Errorf("the room at %s announces no drill yet: wait for the instructor, or choose one yourself (kubetutor drill list)", st.URL)
+	}
+	fmt.Fprintf(o.f.IO.Out, "The room announces drill %s: %s.\n", a.Drill, a.Title)
+	return a.Drill, nil
+}
+
+// toRoom sends drill id's record to the joined room, in the background; it
+// never prints and never fails.
+func (o *DrillOptions) toRoom(t *drills.Trainer, id string) {
+	st, err := t.Load()
+	if err != nil || st.Drills[id] == nil {
+		return
+	}
+	o.f.drillToRoom(room.FromDrill(id, *st.Drills[id], o.f.Now()))
 }
 
 func mustDrill(id string) drills.Drill {
@@ -162,6 +240,7 @@ func runDrillStatus(ctx context.Context, o *DrillOptions) error {
 	if err != nil {
 		return err
 	}
+	o.toRoom(t, g.Drill.ID)
 	out := o.f.IO.Out
 	if err := report.Step(out, g.Checks, o.reportOptions()); err != nil {
 		return err
@@ -219,10 +298,15 @@ func runDrillRestore(ctx context.Context, o *DrillOptions) error {
 		return err
 	}
 	defer t.Env.Close()
+	id := o.ID
+	if st, err := t.Load(); err == nil && id == "" {
+		id = st.Active
+	}
 	msg, err := t.Restore(ctx, o.ID)
 	if err != nil {
 		return err
 	}
+	o.toRoom(t, id)
 	fmt.Fprintf(o.f.IO.Out, "%s\nkubetutor check --all says when the cluster is whole again.\n", msg)
 	return nil
 }
@@ -233,9 +317,20 @@ func runDrillReset(ctx context.Context, o *DrillOptions) error {
 		return err
 	}
 	defer t.Env.Close()
+	// The drill on, if any, is restored: the room hears so.
+	var active *drills.Record
+	id := ""
+	if st, err := t.Load(); err == nil && st.Drills[st.Active] != nil {
+		id, active = st.Active, st.Drills[st.Active]
+	}
 	msg, err := t.Reset(ctx)
 	if err != nil {
 		return err
+	}
+	if active != nil {
+		now := o.f.Now()
+		active.Restored = &now
+		o.f.drillToRoom(room.FromDrill(id, *active, now))
 	}
 	if msg != "" {
 		fmt.Fprintln(o.f.IO.Out, msg)

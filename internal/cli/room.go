@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubetutor/kubetutor/drills"
 	"github.com/kubetutor/kubetutor/internal/fetch"
 	"github.com/kubetutor/kubetutor/internal/room"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
@@ -30,7 +31,8 @@ same failing check. Nothing is hosted: the instructor runs "room serve" on their
 laptop, the learners "room join" it, and from then on every check they run
 (check, check --watch, the walkthrough) sends its verdict to the room in the
 background: step statuses and the first failing check's name, message and hint;
-never file contents, keys or kubeconfigs.`,
+never file contents, keys or kubeconfigs. The drill commands tell the room which
+drill a learner is on, solved or not, and the time to fix.`,
 		Example: `  # instructor
   kubetutor room serve --data ~/workshop-room
 
@@ -58,6 +60,7 @@ type RoomServeOptions struct {
 	Data            string
 	TLS             bool
 	NewCertificate  bool
+	Announce        string
 
 	// ready, when set (tests), is called with the listening address.
 	ready func(net.Addr)
@@ -85,6 +88,14 @@ A learner's row goes with the remove button on the dashboard, or
     -H "Authorization: Bearer INSTRUCTOR_TOKEN" URL/api/learners
 which frees the name; their checks stop reaching the room until they join again.
 
+Drills: the dashboard shows which drill each learner is on, solved or not, and
+the time to fix, grouped by drill. --announce DRILL, the dashboard's Announce
+button, or
+  curl -H "Authorization: Bearer INSTRUCTOR_TOKEN" -d '{"drill":"DRILL"}' URL/api/announce
+announces a drill to everyone ({"drill":""} withdraws it); each learner starts
+it with their own "kubetutor drill start --from-room". Nothing the room sends
+runs on a learner's machine by itself.
+
 Tokens are random unless given. With --data DIR the room (learners, their
 secrets' hashes, the tokens and the TLS certificate) is kept in DIR, so a
 restarted server has its room back and the printed URLs stay valid.`,
@@ -95,7 +106,10 @@ restarted server has its room back and the printed URLs stay valid.`,
   kubetutor room serve --tls --mirror-dir /srv/kubetutor
 
   # learners count as stuck after 15 minutes on one step
-  kubetutor room serve --stuck-after 15m`,
+  kubetutor room serve --stuck-after 15m
+
+  # announce a drill; learners run kubetutor drill start --from-room
+  kubetutor room serve --data ~/room --announce scheduler-stopped`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRoomServe(cmd.Context(), o) },
 	}
@@ -108,6 +122,10 @@ restarted server has its room back and the printed URLs stay valid.`,
 	fl.StringVar(&o.Data, "data", "", "keep the room in this directory (bbolt), so a restart has it back")
 	fl.BoolVar(&o.TLS, "tls", false, "serve HTTPS with a self-signed certificate; join pins its fingerprint")
 	fl.BoolVar(&o.NewCertificate, "new-certificate", false, "with --tls and --data, replace the certificate kept in --data (learners must join again)")
+	fl.StringVar(&o.Announce, "announce", "", "announce this drill to the room: learners start it with kubetutor drill start --from-room (kubetutor drill list)")
+	_ = cmd.RegisterFlagCompletionFunc("announce", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return drills.IDs(), cobra.ShellCompDirectiveNoFileComp
+	})
 	_ = cmd.MarkFlagDirname("mirror-dir")
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
@@ -120,7 +138,7 @@ func runRoomServe(ctx context.Context, o *RoomServeOptions) error {
 	r, err := room.Open(ctx, room.ServeConfig{
 		Addr: o.Addr, Data: o.Data, TLS: o.TLS, NewCertificate: o.NewCertificate,
 		InstructorToken: o.InstructorToken, JoinToken: o.JoinToken,
-		StuckAfter: o.StuckAfter, MirrorDir: o.MirrorDir, Log: o.f.IO.ErrOut,
+		StuckAfter: o.StuckAfter, MirrorDir: o.MirrorDir, Log: o.f.IO.ErrOut, Announce: o.Announce,
 	})
 	switch {
 	case errors.Is(err, room.ErrDataInMirror):
@@ -157,6 +175,11 @@ func (o *RoomServeOptions) validate() error {
 	}
 	if o.InstructorToken != "" && o.InstructorToken == o.JoinToken {
 		return usageErrorf("the instructor token and the join token must differ: a learner would see the dashboard")
+	}
+	if o.Announce != "" {
+		if _, err := drills.Lookup(o.Announce); err != nil {
+			return usageErrorf("--announce: %v", err)
+		}
 	}
 	if o.NewCertificate && (!o.TLS || o.Data == "") {
 		return usageErrorf("--new-certificate replaces the TLS certificate kept in --data: give --tls and --data too")
@@ -196,6 +219,9 @@ func (o *RoomServeOptions) printOpen(r *room.Room) {
 	o.printMirror(urls)
 	if fingerprint != "" {
 		fmt.Fprintf(out, "\nTLS certificate fingerprint (SHA-256): %s\n", fingerprint)
+	}
+	if id := r.Announced(); id != "" {
+		fmt.Fprintf(out, "\nDrill announced: %s (%s). Learners start it with: kubetutor drill start --from-room\n", id, mustDrill(id).Title)
 	}
 	fmt.Fprintf(out, "\nAPI: curl -H 'Authorization: Bearer %s' %s/api/learners\n", itok, urls[0])
 	if o.Data != "" {
@@ -243,7 +269,8 @@ progress (mode 0600): nobody else can write your row.
 
 From then on every check you run (check, check --watch, the walkthrough) sends
 its verdict in the background: step statuses and the first failing check's
-name, message and hint. A slow or gone room never slows a check by more than a
+name, message and hint; drill start, status, restore and reset send which drill
+you are on, solved or not, and the time to fix. A slow or gone room never slows a check by more than a
 second and never changes its output. "kubetutor room leave" stops it.`,
 		Example: `  kubetutor room join 'http://192.168.1.10:7077/?token=...' --name "Ada Lovelace"
 
@@ -414,6 +441,23 @@ type roomHook struct {
 // reportToRoom sends a check's report to the joined room in the background;
 // mode says which steps the report covers. It never prints and never fails.
 func (f *Factory) reportToRoom(rep steps.Report, mode steps.Mode) {
+	if s := f.roomSender(); s != nil {
+		s.Send(room.FromReport(rep, mode != steps.Only))
+	}
+}
+
+// drillToRoom sends the learner's drill to the joined room in the
+// background, through the same sender as the checks' reports: a report of
+// no step with the drill part. It never prints and never fails.
+func (f *Factory) drillToRoom(d room.DrillReport) {
+	if s := f.roomSender(); s != nil {
+		s.Send(room.Report{Steps: []room.StepReport{}, Drill: &d})
+	}
+}
+
+// roomSender is this process's sender to the joined room, made on first
+// use; nil when no room is joined (or its file cannot be read).
+func (f *Factory) roomSender() *room.Sender {
 	f.room.once.Do(func() {
 		stateDir, err := f.stateDir()
 		if err != nil {
@@ -425,9 +469,7 @@ func (f *Factory) reportToRoom(rep steps.Report, mode steps.Mode) {
 		}
 		f.room.sender, _ = room.NewSender(st)
 	})
-	if f.room.sender != nil {
-		f.room.sender.Send(room.FromReport(rep, mode != steps.Only))
-	}
+	return f.room.sender
 }
 
 // waitRoom gives the last report up to a second to reach the room before

@@ -209,3 +209,94 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// TestDrillsInBrowser: the dashboard shows the announced drill with the
+// learners on it and those who solved it (with the time to fix), each
+// learner's drill on their row, hostile names as text; its buttons
+// announce and withdraw a drill.
+func TestDrillsInBrowser(t *testing.T) {
+	ctx := newBrowser(t)
+	store, _ := OpenStore("")
+	srv := NewServer(Config{Store: store, InstructorToken: itok, JoinToken: jtok, StuckAfter: 10 * time.Minute})
+	runCtx, stop := context.WithCancel(context.Background())
+	go srv.Run(runCtx)
+	hs := httptest.NewServer(srv)
+	defer func() { stop(); hs.Close() }()
+	wait := func(what, expr string) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if _, err := chromedp.Run(wctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			t.Fatalf("%s: %v\nthe page shows:\n%s", what, err, body)
+		}
+	}
+	eval := func(expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return v
+	}
+	post := func(who JoinResponse, d DrillReport) {
+		t.Helper()
+		if code, body := do(t, "POST", hs.URL+"/api/report", "Bearer "+who.ID+"."+who.Secret, mustJSON(Report{Drill: &d})); code != 204 {
+			t.Fatalf("report: %d %s", code, body)
+		}
+	}
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/?token="+itok)); err != nil {
+		t.Fatal(err)
+	}
+	wait("no drill yet", `document.querySelector("#drills li.none") !== null && document.getElementById("announced").textContent === "No drill announced."`)
+	if err := store.Announce("scheduler-stopped"); err != nil {
+		t.Fatal(err)
+	}
+	wait("the announced drill", `document.querySelector("#drills li.drill.announced") !== null`)
+	if got := eval(`document.querySelector("#drills li.drill .head").textContent`); got != "scheduler-stopped — kube-scheduler has stoppedannounced" {
+		t.Fatalf("head %q", got)
+	}
+	ada := joinAs(t, hs.URL, "Ada")
+	evil := `<img src=x onerror="window.kubetutorPwned=1">`
+	mallory := joinAs(t, hs.URL, evil)
+	post(ada, DrillReport{ID: "scheduler-stopped", State: DrillOn, Seconds: 65})
+	post(mallory, DrillReport{ID: "scheduler-stopped", State: DrillSolved, Seconds: 300, FixSeconds: 187})
+	wait("both learners on the drill", `document.querySelector("#drills li.drill .state.solved") !== null && document.querySelector("#drills li.drill .state.on") !== null`)
+	if got := eval(`document.querySelector("#drills li.drill .state.solved").textContent`); got != "solved (1): "+evil+" in 3 min 07 s" {
+		t.Fatalf("solved %q", got)
+	}
+	if got := eval(`document.querySelector("#drills li.drill .state.on").textContent`); !strings.HasPrefix(got, "on it (1): Ada 1 min 0") {
+		t.Fatalf("on %q", got)
+	}
+	if got := eval(rowJS("Ada") + `.querySelector("td.drill").textContent`); !strings.HasPrefix(got, "scheduler-stopped: on for 1 min 0") {
+		t.Fatalf("Ada's drill %q", got)
+	}
+	if got := eval(rowJS(evil) + `.querySelector("td.drill").textContent`); got != "scheduler-stopped: solved in 3 min 07 s" {
+		t.Fatalf("the solver's drill %q", got)
+	}
+	if got := eval(`[document.querySelectorAll("img").length, String(window.kubetutorPwned)].join(",")`); got != "0,undefined" {
+		t.Fatalf("a name became markup: images,pwned = %s", got)
+	}
+
+	// The buttons: withdraw, then announce another drill.
+	eval(`document.getElementById("withdraw").click(); "ok"`)
+	wait("withdrawn", `document.getElementById("announced").textContent === "No drill announced." && document.getElementById("withdraw").hidden`)
+	if a := store.Announced(); a != "" {
+		t.Fatalf("still announced: %q", a)
+	}
+	eval(`document.getElementById("drill-choice").value = "etcd-frozen"; document.getElementById("announce").click(); "ok"`)
+	wait("etcd-frozen announced", `document.querySelector("#drills li.drill.announced") !== null && document.querySelector("#drills li.drill.announced").dataset.drill === "etcd-frozen"`)
+	if a := store.Announced(); a != "etcd-frozen" {
+		t.Fatalf("announced %q", a)
+	}
+
+	// On a phone nothing scrolls sideways.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	wait("the phone layout", `getComputedStyle(document.querySelector("td.mark")).display === "none"`)
+	if got := eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); got != "true" {
+		t.Fatal("the page scrolls sideways on a phone")
+	}
+}

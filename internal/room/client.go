@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubetutor/kubetutor/drills"
 	"github.com/kubetutor/kubetutor/internal/fsutil"
 	"github.com/kubetutor/kubetutor/internal/textsafe"
 )
@@ -292,6 +293,38 @@ func (c *Client) post(ctx context.Context, path, auth string, body, out any) err
 		return fmt.Errorf("read the room's answer: %w", err)
 	}
 	return nil
+}
+
+// Announced asks the room, as the learner of st, which drill it announces:
+// a drill this kubetutor has, or "" when none. What the room answers is
+// only read: starting the drill is the learner's own command.
+func (c *Client) Announced(ctx context.Context, st *State) (Announcement, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/announced", nil)
+	if err != nil {
+		return Announcement{}, fmt.Errorf("build the request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+st.ID+"."+st.Secret)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Announcement{}, fmt.Errorf("reach the room at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return Announcement{}, &StatusError{Code: resp.StatusCode, Body: string(msg)}
+	}
+	var a Announcement
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<10)).Decode(&a); err != nil {
+		return Announcement{}, fmt.Errorf("read the room's answer: %w", err)
+	}
+	if a.Drill == "" {
+		return Announcement{}, nil
+	}
+	if err := CheckDrillID(a.Drill); err != nil {
+		return Announcement{}, fmt.Errorf("the room announces a drill this kubetutor does not have: %w (drills: %s)", err, strings.Join(drills.IDs(), ", "))
+	}
+	// The title shown is this kubetutor's own, not the room's.
+	return announcement(a.Drill), nil
 }
 
 // Join asks the room for a learner record.

@@ -214,6 +214,14 @@ func FuzzReport(f *testing.F) {
 	f.Add(mustJSON(rep(3, "c", "m")))
 	f.Add(`{"steps":[{"id":"tools","status":"pass"}]}`)
 	f.Add(`{"full":true,"steps":null}`)
+	f.Add(`{"steps":[],"drill":{"id":"scheduler-stopped","state":"on","seconds":90}}`)
+	f.Add(`{"steps":[],"drill":{"id":"scheduler-stopped","state":"solved","seconds":90,"fix_seconds":80}}`)
+	f.Add(`{"steps":[],"drill":{"id":"scheduler-stopped","state":"restored","seconds":2592000}}`)
+	f.Add(`{"steps":[],"drill":{"id":"scheduler-stopped","state":"on","seconds":-1}}`)
+	f.Add(`{"steps":[],"drill":{"id":"scheduler-stopped","state":"solved","seconds":9,"fix_seconds":10}}`)
+	f.Add(`{"steps":[],"drill":{"id":"../etc/passwd","state":"on"}}`)
+	f.Add(`{"steps":[],"drill":{"id":"scheduler-stopped","state":"on","seconds":1e300}}`)
+	f.Add(`{"steps":[],"drill":null}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		var r Report
 		if json.Unmarshal([]byte(body), &r) != nil || r.Validate() != nil {
@@ -224,6 +232,15 @@ func FuzzReport(f *testing.F) {
 		if len(l.Steps) != len(emptySteps()) {
 			t.Fatal("the record lost its steps")
 		}
-		_ = BuildView([]Learner{*l}, t0, time.Minute)
+		if d := r.Drill; d != nil {
+			if l.Drill == nil || l.Drill.ID != d.ID || l.Drill.State != d.State || l.Drill.FixSeconds != d.FixSeconds || !KnownDrill(d.ID) ||
+				d.Seconds < 0 || d.Seconds > MaxDrillSeconds || d.FixSeconds > d.Seconds {
+				t.Fatalf("took the drill %+v as %+v", d, l.Drill)
+			}
+			if _, err := storedDrill(l.Drill); err != nil {
+				t.Fatalf("kept a drill the room could not read back: %v", err)
+			}
+		}
+		_ = BuildView([]Learner{*l}, t0, time.Minute).WithAnnounced("scheduler-stopped")
 	})
 }

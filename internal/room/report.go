@@ -5,7 +5,8 @@
 //
 // What travels is what `kubetutor check` decides, never what it read: step
 // statuses and, for a failing step, the first failing check's name, message
-// and hint. No file contents, keys or kubeconfigs.
+// and hint; from the drill commands, which drill the learner is on, its
+// state and its times. No file contents, keys or kubeconfigs.
 package room
 
 import (
@@ -36,6 +37,9 @@ type Report struct {
 	// what the room knew.
 	Full  bool         `json:"full"`
 	Steps []StepReport `json:"steps"`
+	// Drill, sent by the drill commands, is the learner's drill; a report
+	// without it leaves the room's record of their drill as it was.
+	Drill *DrillReport `json:"drill,omitempty"`
 }
 
 // StepReport is one step's verdict; Check, Message and Hint are the first
@@ -67,8 +71,13 @@ func FromReport(rep steps.Report, full bool) Report {
 }
 
 // Validate checks a report from the network: known step IDs, each once,
-// known statuses, bounded texts.
+// known statuses, bounded texts, and a valid drill part (DrillReport.Validate).
 func (r Report) Validate() error {
+	if r.Drill != nil {
+		if err := r.Drill.Validate(); err != nil {
+			return err
+		}
+	}
 	seen := map[string]bool{}
 	for _, s := range r.Steps {
 		if _, _, err := steps.Lookup(s.ID); err != nil {

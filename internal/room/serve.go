@@ -33,6 +33,9 @@ type ServeConfig struct {
 	// in Data, else random ones (kept in Data).
 	InstructorToken string
 	JoinToken       string
+	// Announce, when set, announces this drill to the room (Store.Announce);
+	// else the one kept in Data stays announced.
+	Announce string
 	// StuckAfter, MirrorDir and Log are the server's (see Config).
 	StuckAfter time.Duration
 	MirrorDir  string
@@ -82,6 +85,11 @@ func Open(ctx context.Context, cfg ServeConfig) (r *Room, err error) {
 	}
 	if err := r.settleTokens(); err != nil {
 		return r, err
+	}
+	if cfg.Announce != "" {
+		if err := r.store.Announce(cfg.Announce); err != nil {
+			return r, err
+		}
 	}
 	if r.ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr); err != nil {
 		return r, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -179,6 +187,9 @@ func (r *Room) InstructorToken() string { return r.instructorToken }
 
 // JoinToken lets learners join.
 func (r *Room) JoinToken() string { return r.joinToken }
+
+// Announced is the drill announced to the room, "" when none.
+func (r *Room) Announced() string { return r.store.Announced() }
 
 // Serve serves the room until ctx ends, then shuts it down: open
 // dashboards get a grace of two seconds, and the store is closed (its

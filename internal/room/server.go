@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kubetutor/kubetutor/drills"
 	"github.com/kubetutor/kubetutor/internal/fetch"
 )
 
@@ -80,6 +81,8 @@ func NewServer(cfg Config) *Server {
 	s.mux.HandleFunc("GET /api/learners", s.instructor(s.apiLearners))
 	s.mux.HandleFunc("GET /api/view", s.instructor(s.apiView))
 	s.mux.HandleFunc("DELETE /api/learners", s.instructor(s.removeLearner))
+	s.mux.HandleFunc("POST /api/announce", s.instructor(s.announce))
+	s.mux.HandleFunc("GET /api/announced", s.announced)
 	s.mux.HandleFunc("POST /api/join", s.join)
 	s.mux.HandleFunc("POST /api/report", s.report)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
@@ -217,7 +220,7 @@ func (s *Server) apiLearners(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) view() View {
-	return BuildView(s.cfg.Store.Learners(), s.cfg.Now(), s.cfg.StuckAfter)
+	return BuildView(s.cfg.Store.Learners(), s.cfg.Now(), s.cfg.StuckAfter).WithAnnounced(s.cfg.Store.Announced())
 }
 
 func (s *Server) apiView(w http.ResponseWriter, _ *http.Request) {
@@ -318,6 +321,45 @@ func (s *Server) removeLearner(w http.ResponseWriter, r *http.Request) {
 	}
 	s.logf("removed: %q (%s), by the instructor from %s", l.Name, l.ID, r.RemoteAddr)
 	writeJSON(w, http.StatusOK, map[string]string{"removed": l.Name, "id": l.ID})
+}
+
+// announce is POST /api/announce {"drill": "ID"}: the instructor announces
+// a drill to the room; {"drill": ""} withdraws it. Learners start it with
+// their own drill start --from-room.
+func (s *Server) announce(w http.ResponseWriter, r *http.Request) {
+	var a Announcement
+	if !decodeBody(w, r, MaxJoinBytes, &a) {
+		return
+	}
+	err := s.cfg.Store.Announce(a.Drill)
+	switch {
+	case errors.Is(err, ErrUnknownDrill):
+		http.Error(w, fmt.Sprintf("%v (drills: %s)", err, strings.Join(drills.IDs(), ", ")), http.StatusBadRequest)
+		return
+	case err != nil:
+		s.logf("announce: %v", err)
+		http.Error(w, "could not keep the announcement: the room is as it was", http.StatusInternalServerError)
+		return
+	}
+	if a.Drill == "" {
+		s.logf("the instructor withdrew the announced drill, from %s", r.RemoteAddr)
+	} else {
+		s.logf("announced drill %s, by the instructor from %s", a.Drill, r.RemoteAddr)
+	}
+	writeJSON(w, http.StatusOK, announcement(a.Drill))
+}
+
+// announced is GET /api/announced, for a learner (their ID.SECRET token):
+// the drill announced to the room, which their drill start --from-room
+// starts.
+func (s *Server) announced(w http.ResponseWriter, r *http.Request) {
+	got := bearer(r, false)
+	id, secret, ok := strings.Cut(got, ".")
+	if !ok || s.cfg.Store.Check(id, secret) != nil {
+		s.deny(w, r, got, "learner")
+		return
+	}
+	writeJSON(w, http.StatusOK, announcement(s.cfg.Store.Announced()))
 }
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {

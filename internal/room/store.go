@@ -62,6 +62,9 @@ type Learner struct {
 	Steps []StepReport `json:"steps"`
 	// Seq counts the reports, so that a late write never replaces a newer.
 	Seq uint64 `json:"seq"`
+	// Drill is the learner's last drill; nil before the first drill report
+	// (and in rooms kept before drills).
+	Drill *DrillStatus `json:"drill,omitempty"`
 }
 
 // Failing is the first failing step's first failing check, if any.
@@ -95,6 +98,10 @@ func (l *Learner) clone() Learner {
 	if l.NonceHash != nil {
 		c.NonceHash = append([]byte(nil), l.NonceHash...)
 	}
+	if l.Drill != nil {
+		d := *l.Drill
+		c.Drill = &d
+	}
 	return c
 }
 
@@ -126,6 +133,9 @@ func (l *Learner) apply(rep Report, now time.Time) {
 		l.Current = cur
 		l.Since = now
 	}
+	if rep.Drill != nil {
+		l.Drill = rep.Drill.status(now)
+	}
 	l.Updated = now
 	l.Seq++
 }
@@ -149,6 +159,8 @@ type Store struct {
 	byName  map[string]string
 	changed chan struct{}
 	db      *bolt.DB
+	// announced is the drill announced to the room (Announce).
+	announced string
 
 	// Reports reach the disk in the background (FlushEvery): a report is
 	// answered once it is in memory, and a crash loses at most the last
@@ -230,6 +242,7 @@ func OpenStore(dir string) (*Store, error) {
 		}
 	}
 	s.db = db
+	s.loadAnnounced()
 	s.dirty = map[string]Learner{}
 	s.stopFlush, s.flushDone = make(chan struct{}), make(chan struct{})
 	go s.flusher()
@@ -425,6 +438,9 @@ func decodeLearner(key, value []byte) (Learner, error) {
 	}
 	l.Steps = normalizeSteps(l.Steps)
 	if err := (Report{Steps: l.Steps}).Validate(); err != nil {
+		return Learner{}, fmt.Errorf("learner %s: %w", l.ID, err)
+	}
+	if l.Drill, err = storedDrill(l.Drill); err != nil {
 		return Learner{}, fmt.Errorf("learner %s: %w", l.ID, err)
 	}
 	return l, nil
@@ -810,6 +826,21 @@ func (s *Store) putBack(l *Learner) {
 func checkSecret(l *Learner, secret string) bool {
 	sum := sha256.Sum256([]byte(secret))
 	return subtle.ConstantTimeCompare(sum[:], l.SecretHash) == 1
+}
+
+// Check says whether secret is the learner id's: ErrUnknownLearner,
+// ErrBadSecret or nil. It changes nothing.
+func (s *Store) Check(id, secret string) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l, ok := s.byID[id]
+	switch {
+	case !ok:
+		return ErrUnknownLearner
+	case !checkSecret(l, secret):
+		return ErrBadSecret
+	}
+	return nil
 }
 
 // Report records a learner's report, after checking its secret.

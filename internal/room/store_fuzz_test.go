@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kubetutor/kubetutor/steps"
@@ -26,6 +27,14 @@ func FuzzDecodeLearner(f *testing.F) {
 	f.Add([]byte(good.ID), []byte(`null`))
 	f.Add([]byte(good.ID), []byte(`[1,2,3]`))
 	f.Add([]byte{}, []byte{0xff, 0xfe})
+	withDrill := good
+	withDrill.Drill = &DrillStatus{ID: "node-tainted", State: DrillSolved, Started: t0, FixSeconds: 60, Heard: t0}
+	wb, _ := json.Marshal(withDrill)
+	f.Add([]byte(good.ID), wb)
+	f.Add([]byte(good.ID), []byte(strings.Replace(string(wb), `"solved"`, `"won"`, 1)))
+	f.Add([]byte(good.ID), []byte(strings.Replace(string(wb), `"node-tainted"`, `"gone-drill"`, 1)))
+	f.Add([]byte(good.ID), []byte(strings.Replace(string(wb), `"fix_seconds":60`, `"fix_seconds":-60`, 1)))
+	f.Add([]byte(good.ID), []byte(strings.Replace(string(wb), `"solved"`, `"on"`, 1)))
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		l, err := decodeLearner(key, value)
 		if err != nil {
@@ -48,9 +57,14 @@ func FuzzDecodeLearner(f *testing.F) {
 				t.Fatalf("step %d is %q", i, s.ID)
 			}
 		}
+		if d := l.Drill; d != nil {
+			if !KnownDrill(d.ID) || checkDrillState(d.State, d.FixSeconds) != nil {
+				t.Fatalf("accepted the drill %+v", d)
+			}
+		}
 		l.Failing()
 		l.At()
-		_ = BuildView([]Learner{l}, t0, 0)
+		_ = BuildView([]Learner{l}, t0, 0).WithAnnounced("node-tainted")
 	})
 }
 

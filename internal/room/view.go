@@ -62,6 +62,12 @@ type View struct {
 	Done   int         `json:"done"`
 	Stuck  int         `json:"stuck"`
 	Groups []ViewGroup `json:"groups"`
+	// Announced is the drill announced to the room, "" when none.
+	Announced string `json:"announced"`
+	// Drills groups the learners by their last drill (the announced one
+	// first, see WithAnnounced); Catalog lists every drill.
+	Drills  []ViewDrill     `json:"drills"`
+	Catalog []ViewDrillInfo `json:"catalog"`
 }
 
 // ViewStep is a course step with how many learners work on it.
@@ -85,6 +91,8 @@ type ViewLearner struct {
 	Stuck   bool           `json:"stuck"`
 	Failing *StepReport    `json:"failing"`
 	Steps   []steps.Status `json:"steps"`
+	// Drill is the learner's last drill, null before any.
+	Drill *ViewLearnerDrill `json:"drill"`
 }
 
 // ViewGroup is a set of learners failing the same check of the same step.
@@ -106,7 +114,8 @@ func Stuck(l *Learner, now time.Time, stuckAfter time.Duration) bool {
 
 // BuildView aggregates the room for the dashboard.
 func BuildView(ls []Learner, now time.Time, stuckAfter time.Duration) View {
-	v := View{Now: now.UTC(), StuckAfter: stuckAfter.Seconds(), Learners: make([]ViewLearner, 0, len(ls)), Groups: []ViewGroup{}}
+	v := View{Now: now.UTC(), StuckAfter: stuckAfter.Seconds(), Learners: make([]ViewLearner, 0, len(ls)), Groups: []ViewGroup{},
+		Drills: drillGroups(ls), Catalog: drillCatalog()}
 	index := map[string]int{}
 	for i, s := range steps.All() {
 		v.Steps = append(v.Steps, ViewStep{ID: s.ID, Title: s.Title})
@@ -117,7 +126,7 @@ func BuildView(ls []Learner, now time.Time, stuckAfter time.Duration) View {
 	messages := map[key]map[string]int{}
 	for i := range ls {
 		l := &ls[i]
-		row := ViewLearner{ID: l.ID, Name: l.Name, Current: l.Current, At: l.At(), Since: l.Since.UTC(), Stuck: Stuck(l, now, stuckAfter)}
+		row := ViewLearner{ID: l.ID, Name: l.Name, Current: l.Current, At: l.At(), Since: l.Since.UTC(), Stuck: Stuck(l, now, stuckAfter), Drill: viewLearnerDrill(l)}
 		if !l.Updated.IsZero() {
 			u := l.Updated.UTC()
 			row.Updated = &u

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubetutor/kubetutor/drills"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -141,5 +142,90 @@ func TestFromReport(t *testing.T) {
 	}
 	if err := out.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBuildViewDrills: learners are grouped by their last drill and its
+// state, the drills with most learners first; those on it longest first,
+// the fastest fix first; the announced drill comes first, even with nobody
+// on it.
+func TestBuildViewDrills(t *testing.T) {
+	s, _ := OpenStore("")
+	drill := func(name, id string, state DrillState, secs, fix int64) {
+		lid, sec, err := s.Join(name, "", "", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id == "" {
+			return
+		}
+		if err := s.Report(lid, sec, Report{Drill: &DrillReport{ID: id, State: state, Seconds: secs, FixSeconds: fix}}, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drill("on-short", "node-tainted", DrillOn, 60, 0)
+	drill("on-long", "node-tainted", DrillOn, 600, 0)
+	drill("slow", "node-tainted", DrillSolved, 900, 800)
+	drill("fast", "node-tainted", DrillSolved, 900, 120)
+	drill("quit", "node-tainted", DrillRestored, 900, 0)
+	drill("alone", "kubelet-stopped", DrillOn, 30, 0)
+	drill("also-alone", "coredns-scaled-down", DrillSolved, 30, 20)
+	drill("no-drill", "", "", 0, 0)
+
+	names := func(ls []ViewDrillLearner) string {
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	ids := func(v View) string {
+		var out []string
+		for _, d := range v.Drills {
+			out = append(out, d.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	v := BuildView(s.Learners(), t0.Add(2*time.Hour), 10*time.Minute)
+	if got := ids(v); got != "node-tainted,coredns-scaled-down,kubelet-stopped" {
+		t.Fatalf("drills %s", got)
+	}
+	g := v.Drills[0]
+	if g.Title != "The node has a NoExecute taint" || g.Announced {
+		t.Fatalf("group %+v", g)
+	}
+	if names(g.On) != "on-long,on-short" || names(g.Solved) != "fast,slow" || names(g.Restored) != "quit" {
+		t.Fatalf("on %s, solved %s, restored %s", names(g.On), names(g.Solved), names(g.Restored))
+	}
+	if g.Solved[0].FixSeconds != 120 || !g.On[0].Started.Equal(t0.Add(50*time.Minute)) {
+		t.Fatalf("times: solved %+v, on %+v", g.Solved[0], g.On[0])
+	}
+	for _, l := range v.Learners {
+		if (l.Drill == nil) != (l.Name == "no-drill") {
+			t.Errorf("%s's drill: %+v", l.Name, l.Drill)
+		}
+	}
+	if len(v.Catalog) != len(drills.IDs()) || v.Catalog[0].Title == "" {
+		t.Fatalf("catalog %+v", v.Catalog)
+	}
+
+	// The announced drill comes first, with or without learners.
+	a := v.WithAnnounced("kubelet-stopped")
+	if got := ids(a); got != "kubelet-stopped,node-tainted,coredns-scaled-down" || !a.Drills[0].Announced || a.Drills[1].Announced || names(a.Drills[0].On) != "alone" {
+		t.Fatalf("announced kubelet-stopped: %s %+v", got, a.Drills[0])
+	}
+	a = v.WithAnnounced("etcd-frozen")
+	if got := ids(a); got != "etcd-frozen,node-tainted,coredns-scaled-down,kubelet-stopped" || a.Announced != "etcd-frozen" {
+		t.Fatalf("announced etcd-frozen: %s", got)
+	}
+	if e := a.Drills[0]; e.Title != "etcd is frozen" || e.On == nil || e.Solved == nil || e.Restored == nil || e.count() != 0 {
+		t.Fatalf("an announced drill nobody is on: %+v", e)
+	}
+	if ids(v) != "node-tainted,coredns-scaled-down,kubelet-stopped" || ids(v.WithAnnounced("")) != ids(v) {
+		t.Fatal("WithAnnounced changed the view it was given")
+	}
+	// No drill at all: an empty list, not null.
+	if data, _ := json.Marshal(BuildView(nil, t0, 0)); !strings.Contains(string(data), `"drills":[]`) {
+		t.Fatalf("%s", data)
 	}
 }

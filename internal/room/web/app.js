@@ -5,6 +5,8 @@
   const token = new URLSearchParams(location.search).get("token") || "";
   let view = null;
   let skew = 0; // browser clock minus server clock, in ms
+  // Elements showing the time since a moment, refreshed by tick.
+  let clocks = [];
 
   function el(tag, cls, text) {
     const e = document.createElement(tag);
@@ -24,7 +26,10 @@
   function serverNow() { return Date.now() - skew; }
   function ago(iso) {
     if (!iso) return "never";
-    const s = Math.max(0, Math.floor((serverNow() - Date.parse(iso)) / 1000));
+    return duration((serverNow() - Date.parse(iso)) / 1000);
+  }
+  function duration(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
     if (s < 60) return s + " s";
     const m = Math.floor(s / 60);
     if (m < 60) return m + " min " + String(s % 60).padStart(2, "0") + " s";
@@ -87,11 +92,113 @@
     if (singles > 0) ul.appendChild(el("li", "none", singles + " other failing check" + (singles > 1 ? "s" : "") + ", one learner each (see the table)."));
   }
 
+  // clock is an element showing the time since iso, kept by tick.
+  function clock(iso) {
+    const e = el("span", "clock", ago(iso));
+    clocks.push({ el: e, since: iso });
+    return e;
+  }
+
+  // announce asks the room to announce a drill ("" withdraws it): POST
+  // /api/announce with the instructor token as a Bearer header. Learners
+  // start it with their own drill start --from-room.
+  function announce(id) {
+    fetch("/api/announce", {
+      method: "POST",
+      headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
+      body: JSON.stringify({ drill: id }),
+    }).then(function (r) {
+      if (!r.ok) return r.text().then(function (t) { status("could not announce: " + t.trim(), "down"); });
+    }, function (err) {
+      status("could not announce: " + err, "down");
+    });
+  }
+
+  function renderAnnounce() {
+    const choice = document.getElementById("drill-choice");
+    if (!choice.childElementCount) {
+      view.catalog.forEach(function (d) {
+        const o = el("option", "", d.id + " — " + d.title);
+        o.value = d.id;
+        choice.appendChild(o);
+      });
+      document.getElementById("announce").addEventListener("click", function () { announce(choice.value); });
+      document.getElementById("withdraw").addEventListener("click", function () { announce(""); });
+    }
+    document.getElementById("withdraw").hidden = view.announced === "";
+    document.getElementById("announced").textContent = view.announced === "" ? "No drill announced." :
+      "Announced: " + view.announced + ". Learners start it with kubetutor drill start --from-room.";
+  }
+
+  // drillNames lists a drill's learners of one state: their names, then
+  // what says how it went.
+  function drillNames(label, cls, list, what) {
+    const p = el("span", "state " + cls);
+    p.appendChild(el("span", "label", label + " (" + list.length + "): "));
+    list.forEach(function (l, i) {
+      if (i > 0) p.appendChild(document.createTextNode(", "));
+      const who = el("span", "who");
+      who.appendChild(bdi(l.name));
+      what(who, l);
+      p.appendChild(who);
+    });
+    return p;
+  }
+
+  function renderDrills() {
+    renderAnnounce();
+    const ul = document.getElementById("drills");
+    clear(ul);
+    if (view.drills.length === 0) {
+      ul.appendChild(el("li", "none", "No learner is on a drill."));
+      return;
+    }
+    view.drills.forEach(function (d) {
+      const li = el("li", "drill" + (d.announced ? " announced" : ""));
+      li.dataset.drill = d.id;
+      const head = el("span", "head");
+      head.appendChild(el("span", "id", d.id));
+      head.appendChild(document.createTextNode(" — " + d.title));
+      if (d.announced) head.appendChild(el("span", "badge", "announced"));
+      li.appendChild(head);
+      if (d.on.length + d.solved.length + d.restored.length === 0) {
+        li.appendChild(el("span", "state", "Nobody has started it yet."));
+      }
+      if (d.on.length) li.appendChild(drillNames("on it", "on", d.on, function (who, l) {
+        who.appendChild(document.createTextNode(" "));
+        who.appendChild(clock(l.started));
+      }));
+      if (d.solved.length) li.appendChild(drillNames("solved", "solved", d.solved, function (who, l) {
+        who.appendChild(document.createTextNode(" in " + duration(l.fix_seconds)));
+      }));
+      if (d.restored.length) li.appendChild(drillNames("gave up (restored)", "restored", d.restored, function () {}));
+      ul.appendChild(li);
+    });
+  }
+
+  // drillCell is a learner's last drill, on their row.
+  function drillCell(l) {
+    const td = el("td", "drill");
+    const d = l.drill;
+    if (!d) return td;
+    td.dataset.state = d.state;
+    td.appendChild(el("span", "id", d.id));
+    if (d.state === "on") {
+      td.appendChild(document.createTextNode(": on for "));
+      td.appendChild(clock(d.started));
+    } else if (d.state === "solved") {
+      td.appendChild(document.createTextNode(": solved in " + duration(d.fix_seconds)));
+    } else {
+      td.appendChild(document.createTextNode(": restored"));
+    }
+    return td;
+  }
+
   function renderHead() {
     const tr = document.getElementById("head");
     if (tr.childElementCount) return;
-    ["Learner", "Working on", "Time on it", "Failing check", "Last heard"].forEach(function (h, i) {
-      tr.appendChild(el("th", ["", "", "time", "", "heard"][i], h));
+    ["Learner", "Working on", "Time on it", "Failing check", "Drill", "Last heard"].forEach(function (h, i) {
+      tr.appendChild(el("th", ["", "", "time", "", "drill", "heard"][i], h));
     });
     view.steps.forEach(function (s, i) {
       const th = el("th", "step");
@@ -141,6 +248,7 @@
         if (l.failing.hint) msg.title = "hint: " + l.failing.hint;
       }
       tr.appendChild(msg);
+      tr.appendChild(drillCell(l));
       tr.appendChild(el("td", "heard", ""));
       l.steps.forEach(function (st, i) {
         const td = el("td", "mark " + st, marks[st] || "?");
@@ -176,14 +284,17 @@
       if (s) time.appendChild(el("span", "badge", "stuck"));
       tr.querySelector("td.heard").textContent = l.updated ? ago(l.updated) + " ago" : "no check yet";
     });
+    clocks.forEach(function (c) { c.el.textContent = ago(c.since); });
     const n = view.learners.length;
     document.getElementById("totals").textContent =
       n + (n === 1 ? " learner" : " learners") + " · " + view.done + " done · " + nStuck + " stuck";
   }
 
   function render() {
+    clocks = [];
     renderHead();
     renderSummary();
+    renderDrills();
     renderGroups();
     renderRows();
   }
