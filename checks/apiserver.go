@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -218,6 +219,23 @@ func summarizeReadyz(body []byte) string {
 	return "failing " + strings.Join(failing, ", ")
 }
 
+// listens reports whether something accepts TCP connections at a URL's
+// host and port, within a second.
+func listens(env *Env, rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := env.dial(ctx, "tcp", u.Host)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 func apiServerHost(env *Env) string {
 	if cfg, err := env.RESTConfig(); err == nil {
 		return textsafe.URL(cfg.Host)
@@ -244,6 +262,12 @@ func apiFailure(env *Env, err error) Result {
 	switch {
 	case errors.As(err, &proxyErr) && proxyErr.Op == "proxyconnect":
 		return proxyFailure(env, host, proxyErr)
+	case errors.Is(err, syscall.ECONNREFUSED) && host != env.APIServerURL && listens(env, env.APIServerURL):
+		// The kubeconfig names another address than the one the lessons
+		// start kube-apiserver on, and something listens there.
+		return failf("Nothing listens at %s, the server the kubeconfig names (connection refused), but something does at %s, where the lessons start kube-apiserver: the kubeconfig points at the wrong address.", host, env.APIServerURL).
+			saw("connection refused at "+host, "the kubeconfig's server: "+env.APIServerURL).
+			hint("point the kubeconfig at the API server: kubectl config set-cluster local-apiserver --server=%s (kubectl config view names the cluster)", env.APIServerURL)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return failf("kube-apiserver is not running: nothing listens at %s (connection refused)%s.", host, env.lastAliveNote("kube-apiserver")).
 			saw("connection refused", "kube-apiserver answering at "+host).

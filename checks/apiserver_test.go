@@ -113,6 +113,24 @@ func TestAPIServerReady(t *testing.T) {
 	strangerClient := issue(t, certSpec{CN: "admin"}, otherCA)
 	now := time.Now()
 
+	// listening is the address of a TCP listener that accepts and closes.
+	listening := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		return ln.Addr().String()
+	}
 	type setup struct {
 		serverCert *keyPair // default: good
 		api        *fakeAPIServer
@@ -126,6 +144,9 @@ func TestAPIServerReady(t *testing.T) {
 		timeout    time.Duration // default 1s
 		plain      bool          // serve plain HTTP (kubeconfig still says https)
 		httpURL    bool          // with plain: the kubeconfig says http://
+		// lessons is where the lessons start kube-apiserver (Env.APIServerURL);
+		// default: the lessons' own.
+		lessons string
 	}
 	tests := []struct {
 		name   string
@@ -257,10 +278,19 @@ func TestAPIServerReady(t *testing.T) {
 		},
 		{
 			name:   "connection refused",
-			setup:  setup{server: "https://" + closedPort(t)},
+			setup:  setup{server: "https://" + closedPort(t), lessons: "https://" + closedPort(t)},
 			status: checks.Fail,
 			msg:    []string{"connection refused", "kube-apiserver is not running"},
 			hint:   "start kube-apiserver",
+		},
+		{
+			// The kubeconfig drill: kube-apiserver runs where the lessons
+			// put it, the kubeconfig names another port.
+			name:   "kubeconfig names the wrong port",
+			setup:  setup{server: "https://" + closedPort(t), lessons: "https://" + listening(t)},
+			status: checks.Fail,
+			msg:    []string{"connection refused", "the kubeconfig points at the wrong address"},
+			hint:   "kubectl config set-cluster local-apiserver --server=https://127.0.0.1:",
 		},
 		{
 			name: "timeout",
@@ -341,6 +371,9 @@ func TestAPIServerReady(t *testing.T) {
 			env := checks.NewEnv(dir)
 			env.Kubeconfig = kubeconfig
 			env.Timeout = s.timeout
+			if s.lessons != "" {
+				env.APIServerURL = s.lessons
+			}
 
 			start := time.Now()
 			res := runCheck(t, env, checks.APIServerReady{})

@@ -33,6 +33,9 @@ type Drill struct {
 	// Checks are the names of the checks the fault makes fail; the drill
 	// is solved when they pass again and the cluster is whole.
 	Checks []string `json:"checks"`
+	// Symptom is what one of the drill's checks prints once the fault took,
+	// in the words of this machine's run (a test asserts it).
+	Symptom string `json:"-"`
 	// Hints go from a nudge to the fix; the last, the fix itself, is
 	// derived.
 	Hints []string `json:"-"`
@@ -53,12 +56,13 @@ type Drill struct {
 
 // meta is a drill's front matter.
 type meta struct {
-	Title  string    `json:"title"`
-	After  string    `json:"after"`
-	Checks []string  `json:"checks"`
-	Hints  []string  `json:"hints"`
-	Redo   string    `json:"redo"`
-	Fault  FaultSpec `json:"fault"`
+	Title   string    `json:"title"`
+	After   string    `json:"after"`
+	Checks  []string  `json:"checks"`
+	Symptom string    `json:"symptom"`
+	Hints   []string  `json:"hints"`
+	Redo    string    `json:"redo"`
+	Fault   FaultSpec `json:"fault"`
 }
 
 // The sections of a drill's text.
@@ -117,7 +121,7 @@ func parse(fsys fs.FS, name string) (Drill, error) {
 	if err != nil {
 		return Drill{}, fmt.Errorf("drill %s: %w", id, err)
 	}
-	d := Drill{ID: id, Title: m.Title, After: m.After, Checks: m.Checks, Hints: m.Hints, Redo: m.Redo, Fault: m.Fault,
+	d := Drill{ID: id, Title: m.Title, After: m.After, Checks: m.Checks, Symptom: m.Symptom, Hints: m.Hints, Redo: m.Redo, Fault: m.Fault,
 		Situation: section(md, sectionSituation), Fix: section(md, sectionFix), Explained: section(md, sectionExplained)}
 	for _, b := range blocks {
 		if b.Section == sectionFix && b.Runnable() {
@@ -139,6 +143,9 @@ func (d Drill) validate() error {
 	}
 	if _, _, err := steps.Lookup(d.After); err != nil {
 		errs = append(errs, fmt.Errorf("after: %w", err))
+	}
+	if d.Symptom == "" {
+		errs = append(errs, errors.New("no symptom: what a check of the drill prints once the fault took"))
 	}
 	if len(d.Checks) == 0 {
 		errs = append(errs, errors.New("no checks: the drill could not tell that its fault took"))

@@ -120,27 +120,45 @@ func (t *Trainer) Start(ctx context.Context, id string) (*Started, error) {
 	if err := fsutil.MkdirPrivate(dir, "--workdir"); err != nil {
 		return nil, fmt.Errorf("the drill's directory: %w", err)
 	}
+	// The drill is on before anything changes: killed at any point after
+	// this, it leaves the fault (or part of it) with what restore needs.
+	rec := &Record{Started: t.Now(), Whole: whole}
+	st.Active, st.Drills[d.ID] = d.ID, rec
+	if err := t.save(st); err != nil {
+		return nil, err
+	}
 	fault := d.Fault.Fault()
 	if err := fault.Inject(ctx, t.Env, dir); err != nil {
-		msg, rerr := fault.Restore(context.WithoutCancel(ctx), t.Env, dir)
-		return nil, fmt.Errorf("break the cluster for drill %s: %w%s", d.ID, err, undone(msg, rerr))
+		msg, rerr := "nothing had changed", error(nil)
+		// A fault saves its record before it changes anything.
+		if _, serr := os.Stat(filepath.Join(dir, "fault.json")); serr == nil {
+			msg, rerr = fault.Restore(context.WithoutCancel(ctx), t.Env, dir)
+		}
+		return nil, fmt.Errorf("break the cluster for drill %s: %w%s", d.ID, err, t.abandon(st, d.ID, msg, rerr))
 	}
 	res, took := t.confirm(ctx, d)
 	if !took {
 		msg, rerr := fault.Restore(context.WithoutCancel(ctx), t.Env, dir)
-		return nil, fmt.Errorf("drill %s's fault did not take within %s: %s%s", d.ID, t.Confirm, passing(res), undone(msg, rerr))
+		return nil, fmt.Errorf("drill %s's fault did not take within %s: %s%s", d.ID, t.Confirm, passing(res), t.abandon(st, d.ID, msg, rerr))
 	}
-	st.Active = d.ID
-	st.Drills[d.ID] = &Record{Started: t.Now(), Whole: whole}
+	// The clock starts when the fault took.
+	rec.Started = t.Now()
 	if err := t.save(st); err != nil {
 		return nil, err
 	}
 	return &Started{Drill: d, Checks: res}, nil
 }
 
-func undone(msg string, err error) string {
+// abandon forgets a drill whose start failed, once its fault is undone,
+// and says how the undoing went.
+func (t *Trainer) abandon(st *State, id, msg string, err error) string {
 	if err != nil {
-		return "; undoing it failed too: " + err.Error()
+		return "; undoing it failed too: " + err.Error() + " (kubetutor drill restore " + id + " tries again)"
+	}
+	delete(st.Drills, id)
+	st.Active = ""
+	if serr := t.save(st); serr != nil {
+		return "; undone: " + msg + " (but the drills' state could not be saved: " + serr.Error() + ")"
 	}
 	return "; undone: " + msg
 }

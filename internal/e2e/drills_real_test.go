@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/drills"
 	"github.com/kubetutor/kubetutor/internal/demo"
+	"github.com/kubetutor/kubetutor/internal/proc"
 )
 
 // TestRealDrills runs every drill on the cluster the demo built, twice: once
@@ -77,6 +79,12 @@ func TestRealDrills(t *testing.T) {
 			waitComplete(t, d, "after demo drill "+id, nil)
 		})
 	}
+	t.Run("interrupted start", func(t *testing.T) {
+		d := &demoRun{t: t, bin: d.bin, dir: d.dir, sock: d.sock}
+		for _, after := range []time.Duration{200 * time.Millisecond, 700 * time.Millisecond, 1500 * time.Millisecond} {
+			d.interruptStart(t, l, "kubelet-stopped", after)
+		}
+	})
 	t.Run("wrong fix", func(t *testing.T) {
 		d := &demoRun{t: t, bin: d.bin, dir: d.dir, sock: d.sock}
 		dr, err := drills.Lookup("node-tainted")
@@ -128,6 +136,9 @@ func (d *demoRun) startDrill(t *testing.T, dr drills.Drill) {
 		if !strings.Contains(out, "✗ "+c+"\n") && !strings.Contains(out, "? "+c+"\n") {
 			t.Fatalf("drill start %s: its check %s is not shown failing:\n%s", dr.ID, c, out)
 		}
+	}
+	if !strings.Contains(out, dr.Symptom) {
+		t.Fatalf("drill start %s: the symptom its text promises, %q, is not shown:\n%s", dr.ID, dr.Symptom, out)
 	}
 	if !strings.Contains(out, firstLine(dr.Situation)) {
 		t.Fatalf("drill start %s does not tell the situation:\n%s", dr.ID, out)
@@ -186,4 +197,43 @@ func (d *demoRun) stopRestored(t testing.TB) {
 		}
 		_ = os.Remove(f)
 	}
+}
+
+// interruptStart sends SIGTERM to drill start after a delay and asserts
+// that it left either the drill on, with what restore needs, or nothing
+// changed; then it brings the cluster back.
+func (d *demoRun) interruptStart(t *testing.T, l demo.Layout, id string, after time.Duration) {
+	t.Helper()
+	cmd := exec.Command(d.bin, d.args("drill", "start", id)...)
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "KUBECONFIG=")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(after)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	state, _ := os.ReadFile(filepath.Join(d.dir, "drills", "state.json"))
+	on := strings.Contains(string(state), `"active": "`+id+`"`)
+	t.Logf("SIGTERM %s after start: drill on %t; it said:\n%s", after, on, out.String())
+	if on {
+		if _, err := os.Stat(filepath.Join(d.dir, "drills", id, "fault.json")); err != nil {
+			t.Fatalf("drill %s is on after SIGTERM, but what restore needs is not saved: %v", id, err)
+		}
+		if out, code := d.run("drill", "restore", id); code != 0 {
+			t.Fatalf("drill restore after SIGTERM: exit %d\n%s", code, out)
+		}
+	} else if _, ok := (proc.Table{Dir: "/proc"}).Live("kubelet", nil); !ok {
+		t.Fatalf("SIGTERM %s after drill start: the drill is not on, yet the kubelet does not run:\n%s", after, out.String())
+	}
+	// Whatever a restore started is not the demo's: hand it back.
+	d.stopRestored(t)
+	if _, ok := demo.RunningPid(l, "kubelet"); !ok {
+		if e, ok := (proc.Table{Dir: "/proc"}).Live("kubelet", nil); ok {
+			stopGroup(t, e.PID, syscall.SIGTERM, time.Minute)
+		}
+		d.restart(t, l, "kubelet")
+	}
+	waitComplete(t, d, fmt.Sprintf("after SIGTERM %s into drill start", after), nil)
 }
