@@ -104,9 +104,22 @@ func TestEditFaultRoundTrip(t *testing.T) {
 	if o, _ := os.ReadFile(other); string(o) != orig {
 		t.Fatalf("the other file changed:\n%s", o)
 	}
+	if seen := f.Observe(env, dir); seen != "" {
+		t.Fatalf("observed right after inject: %q", seen)
+	}
+	// The learner changes the file, but not back: the hint says so.
+	if err := os.WriteFile(file, []byte(strings.Replace(string(got), "brigde", "bridge0", 1)), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if seen := f.Observe(env, dir); !strings.Contains(seen, "not as it was before") || !strings.Contains(seen, "diff ") {
+		t.Fatalf("observed after a wrong edit: %q", seen)
+	}
 	msg, err := f.Restore(context.Background(), env, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if seen := f.Observe(env, dir); seen != "" {
+		t.Fatalf("observed after restore: %q", seen)
 	}
 	got, _ = os.ReadFile(file)
 	fi, _ := os.Stat(file)
@@ -241,6 +254,9 @@ func TestFreezeFaultStopsAndContinues(t *testing.T) {
 	if st := state(); st == "T" {
 		t.Fatalf("state after restore: %s", st)
 	}
+	if seen := f.Observe(env, dir); !strings.Contains(seen, "runs again") {
+		t.Fatalf("observed after SIGCONT: %q", seen)
+	}
 }
 
 // TestStopFaultRestartsAsStarted: a stopped process is started again with
@@ -258,9 +274,15 @@ func TestStopFaultRestartsAsStarted(t *testing.T) {
 	if tbl.Alive(cmd.Process.Pid) {
 		t.Fatal("the process still runs after inject")
 	}
+	if seen := f.Observe(env, dir); seen != "" {
+		t.Fatalf("observed while stopped: %q", seen)
+	}
 	msg, err := f.Restore(context.Background(), env, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if seen := f.Observe(env, dir); !strings.Contains(seen, "kt-drill-test runs again") {
+		t.Fatalf("observed after restore: %q", seen)
 	}
 	e, ok := tbl.Live("kt-drill-test", nil)
 	if !ok {

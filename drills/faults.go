@@ -73,6 +73,14 @@ type Fault interface {
 	Restore(ctx context.Context, env *checks.Env, dir string) (string, error)
 }
 
+// Observer is a fault that can tell what the learner has done since it
+// was injected, for a hint that fits: a stopped component started again,
+// an edited file changed but not back.
+type Observer interface {
+	// Observe says what it sees, or "" when nothing is worth saying.
+	Observe(env *checks.Env, dir string) string
+}
+
 // The files an edit may name.
 const (
 	fileCNIConfig  = "cni-config"
@@ -286,6 +294,35 @@ func (f stopFault) Restore(_ context.Context, env *checks.Env, dir string) (stri
 		f.name, p.Pid(), logPath, p.Pid(), shellquote.Quote(rec.Dir), line), nil
 }
 
+func (f stopFault) Observe(env *checks.Env, dir string) string {
+	var rec processRecord
+	if loadRecord(dir, &rec) != nil {
+		return ""
+	}
+	if e, ok := (proc.Table{Dir: env.HostPath("proc")}).Live(f.name, nil); ok {
+		return fmt.Sprintf("%s runs again (pid %d): if the drill is not solved yet, kubetutor drill status says what still fails.", f.name, e.PID)
+	}
+	return ""
+}
+
+func (f freezeFault) Observe(env *checks.Env, dir string) string {
+	var rec processRecord
+	if loadRecord(dir, &rec) != nil {
+		return ""
+	}
+	data, err := fsutil.ReadFile(env.HostPath("proc", strconv.Itoa(rec.PID), "stat"), fsutil.LimitSmall)
+	if err != nil {
+		return fmt.Sprintf("%s (pid %d) no longer runs: something killed it; start it again as its lesson shows.", f.name, rec.PID)
+	}
+	st := string(data)
+	if i := strings.LastIndexByte(st, ')'); i >= 0 {
+		if fields := strings.Fields(st[i+1:]); len(fields) > 0 && fields[0] != "T" {
+			return fmt.Sprintf("%s (pid %d) runs again: now look at what gave up while it was stopped (kubetutor check --all).", f.name, rec.PID)
+		}
+	}
+	return ""
+}
+
 // freezeFault stops a component with SIGSTOP; restore sends SIGCONT.
 type freezeFault struct{ name string }
 
@@ -378,6 +415,27 @@ func (f editFault) Inject(_ context.Context, env *checks.Env, dir string) error 
 		return fmt.Errorf("edit %s: %w", p, err)
 	}
 	return nil
+}
+
+func (f editFault) Observe(_ *checks.Env, dir string) string {
+	var rec fileRecord
+	if loadRecord(dir, &rec) != nil {
+		return ""
+	}
+	orig, err := fsutil.ReadFile(filepath.Join(dir, "original"), fsutil.LimitConfig)
+	if err != nil {
+		return ""
+	}
+	now, err := fsutil.ReadFile(rec.Path, fsutil.LimitConfig)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s cannot be read now (%v): the fix is in that file, not in a new one.", rec.Path, err)
+	case string(now) == string(orig):
+		return ""
+	case strings.Replace(string(orig), f.Old, f.New, 1) != string(now):
+		return fmt.Sprintf("%s has changed since the drill started, but it is not as it was before: compare it with the copy the drill kept, %s (diff %s %s).", rec.Path, filepath.Join(dir, "original"), filepath.Join(dir, "original"), rec.Path)
+	}
+	return ""
 }
 
 func (f editFault) Restore(_ context.Context, _ *checks.Env, dir string) (string, error) {

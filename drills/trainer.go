@@ -341,5 +341,12 @@ func (t *Trainer) Hint(id string) (string, int, int, error) {
 	if err := t.save(st); err != nil {
 		return "", 0, 0, err
 	}
-	return hints[rec.Hints-1], rec.Hints, len(hints), nil
+	h := hints[rec.Hints-1]
+	// What the learner did shows: say what is seen first.
+	if o, ok := d.Fault.Fault().(Observer); ok && rec.Solved == nil && rec.Restored == nil {
+		if seen := o.Observe(t.Env, filepath.Join(t.Dir, d.ID)); seen != "" {
+			h = seen + " " + h
+		}
+	}
+	return h, rec.Hints, len(hints), nil
 }
