@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubetutor/kubetutor/drills"
+	"github.com/kubetutor/kubetutor/lessons"
+	"github.com/kubetutor/kubetutor/steps"
 )
 
 // TestDrillCommands: what the drill commands say without a cluster, each
@@ -55,5 +58,39 @@ func TestDrillListJSON(t *testing.T) {
 		if len(d) != 4 || d["id"] == "" || d["title"] == "" || d["after"] == "" || len(d["checks"].([]any)) == 0 {
 			t.Fatalf("entry %v: want exactly id, title, after, checks", d)
 		}
+	}
+}
+
+// TestWalkthroughPractise: once every step is done or skipped, the
+// walkthrough offers drills; a drill the cluster is not ready for is
+// refused with its reason and the menu comes back.
+func TestWalkthroughPractise(t *testing.T) {
+	wd, state := t.TempDir(), t.TempDir()
+	p := lessons.NewProgress()
+	for _, id := range steps.IDs() {
+		p.Mark(id, lessons.Skipped, time.Now())
+	}
+	if err := lessons.NewStore(state).Save(p); err != nil {
+		t.Fatal(err)
+	}
+	r := execute(t, wd, state, "1\n1\n2\n", "start", "--timeout", "1s")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+	}
+	first := drills.All()[0]
+	for _, want := range []string{
+		"Every step is done or skipped",
+		"Practise: a drill breaks your cluster",
+		"1. Start a drill",
+		"Which drill?",
+		first.ID + ": " + first.Title,
+		"drill " + first.ID + " needs a cluster that passes the " + first.After + " step",
+	} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.out)
+		}
+	}
+	if strings.Count(r.out, "Practise: a drill breaks your cluster") != 2 {
+		t.Errorf("the menu does not come back after the refusal:\n%s", r.out)
 	}
 }

@@ -141,8 +141,7 @@ func (w *walkthrough) run() error {
 		if id == "" {
 			fmt.Fprintln(w.out, "\nEvery step is done or skipped: you built a Kubernetes cluster from its parts.")
 			fmt.Fprintln(w.out, "Run `kubetutor check --all` to see it whole, or `kubetutor show troubleshooting` for the common errors.")
-			fmt.Fprintln(w.out, "Practise: `kubetutor drill list` shows faults a drill puts into your own cluster for you to find and fix, graded by the same checks.")
-			return nil
+			return w.practise()
 		}
 		s, idx, err := steps.Lookup(id)
 		if err != nil {
