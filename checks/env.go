@@ -98,15 +98,19 @@ type Env struct {
 	// file (a binary's version); empty means no cache on disk.
 	CacheDir string
 
-	mu       sync.Mutex
-	kcOnce   sync.Once
-	kc       *kubeclient.Client
-	runtime  Runtime
-	alive    map[string]time.Time
-	versions onceMap[string]
-	closers  []func() error
-	memo     *runMemo
-	cache    *InformerCache
+	mu      sync.Mutex
+	kcOnce  sync.Once
+	kc      *kubeclient.Client
+	runtime Runtime
+	// runtimeSocket is the socket the runtime client was dialled at (nil
+	// for a client given by SetRuntime): a client outlives no restart.
+	runtimeSocket os.FileInfo
+	runtimeClose  func() error
+	alive         map[string]time.Time
+	versions      onceMap[string]
+	closers       []func() error
+	memo          *runMemo
+	cache         *InformerCache
 }
 
 // NewEnv returns an Env with the talk's defaults filled in.
@@ -330,16 +334,25 @@ func (e *Env) SetRuntime(r Runtime) {
 func (e *Env) Runtime() (Runtime, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.runtime != nil && e.runtimeSocket != nil {
+		// containerd stopped (its socket removed) or started again (a new
+		// socket): the client would wait on a connection that is gone.
+		if fi, err := os.Stat(e.ContainerdAddress); err != nil || !os.SameFile(fi, e.runtimeSocket) {
+			_ = e.runtimeClose()
+			e.runtime, e.runtimeSocket = nil, nil
+		}
+	}
 	if e.runtime != nil {
 		return e.runtime, nil
 	}
 	e.SetDefaults()
+	fi, _ := os.Stat(e.ContainerdAddress)
 	r, err := dialContainerd(e.ContainerdAddress, e.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	e.runtime = r
-	e.closers = append(e.closers, r.Close)
+	e.runtime, e.runtimeSocket, e.runtimeClose = r, fi, sync.OnceValue(r.Close)
+	e.closers = append(e.closers, e.runtimeClose)
 	return r, nil
 }
 

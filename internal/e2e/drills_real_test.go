@@ -33,6 +33,7 @@ func TestRealDrills(t *testing.T) {
 	for _, dr := range drills.All() {
 		t.Run(dr.ID, func(t *testing.T) {
 			d := &demoRun{t: t, bin: d.bin, dir: d.dir, sock: d.sock}
+			t.Cleanup(func() { d.recover(t, l) })
 			start := time.Now()
 			d.startDrill(t, dr)
 			if out, code := d.run("drill", "status"); code != 1 || !strings.Contains(out, "Not solved yet") {
@@ -236,4 +237,16 @@ func (d *demoRun) interruptStart(t *testing.T, l demo.Layout, id string, after t
 		d.restart(t, l, "kubelet")
 	}
 	waitComplete(t, d, fmt.Sprintf("after SIGTERM %s into drill start", after), nil)
+}
+
+// recover undoes a drill a failed subtest left on and starts what it left
+// stopped, so that the next drill starts from a whole cluster.
+func (d *demoRun) recover(t *testing.T, l demo.Layout) {
+	if !t.Failed() {
+		return
+	}
+	out, code := d.run("drill", "reset")
+	t.Logf("after the failure: drill reset: exit %d\n%s", code, out)
+	d.stopRestored(t)
+	d.restartStopped(t, l, "after a failed drill")
 }
