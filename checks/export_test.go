@@ -7,3 +7,7 @@ var CoreDNSReadyVerdictForTest = coreDNSReadyVerdict
 // KubernetesTLSVerdictForTest judges the certificates answering at
 // 10.0.0.1:443 without a kube-proxy to send them.
 var KubernetesTLSVerdictForTest = kubernetesTLSVerdict
+
+// KubeletCallFailureForTest explains a failed logs or exec request without
+// an API server to relay the kubelet's answer.
+var KubeletCallFailureForTest = kubeletCallFailure

@@ -147,7 +147,7 @@ func (SwapOff) Check(_ context.Context, env *Env) (Result, error) {
 	if len(lines) > 1 {
 		return warnf("Swap is on (%d device(s)): the kubelet refuses to start with swap unless its configuration says failSwapOn: false.", len(lines)-1).
 			saw("swap on", "swap off, or failSwapOn: false").
-			hint("keep failSwapOn: false in kubelet.yaml (the lesson's file has it), or swapoff -a"), nil
+			hint("keep failSwapOn: false in kubelet.yaml: the kubelet lesson's commands write it (kubetutor show kubelet --commands); or swapoff -a"), nil
 	}
 	return passf("Swap is off."), nil
 }
@@ -340,7 +340,7 @@ func (CNIPluginsInstalled) Check(_ context.Context, env *Env) (Result, error) {
 	}
 	return failf("No CNI plugins in %s: pods will fail with \"failed to find plugin\".", strings.Join(env.CNIBinDirs, " or ")).
 		saw("no bridge plugin", "the CNI plugins").
-		hint("apt install containernetworking-plugins, or unpack the CNI release into /opt/cni/bin"), nil
+		hint("apt install containernetworking-plugins, or unpack the CNI release into /opt/cni/bin: the CNI lesson's commands do (kubetutor show cni --commands), as does kubetutor fetch cni --cni-dir /opt/cni/bin"), nil
 }
 
 // ContainerdSocket reports containerd's socket: absent is fine before the

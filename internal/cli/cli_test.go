@@ -58,11 +58,12 @@ func loadProgress(t *testing.T, stateDir string) *lessons.Progress {
 }
 
 // TestWalkthroughAccessible drives `kubetutor start` through huh's
-// accessible mode: a hint, a passing check, a skip (confirmed), quit.
+// accessible mode: a hint, a passing check, the next lesson opened, a skip
+// (confirmed), quit.
 func TestWalkthroughAccessible(t *testing.T) {
 	wd, state := t.TempDir(), t.TempDir()
 	fakeTools(t, wd)
-	r := execute(t, wd, state, "3\n1\n6\ny\n7\n", "start")
+	r := execute(t, wd, state, "3\n1\n1\n6\ny\n7\n", "start")
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstderr: %s", r.code, r.errOut)
 	}
@@ -75,6 +76,8 @@ func TestWalkthroughAccessible(t *testing.T) {
 		"✓ Step 1/" + nSteps + " tools (Get the tools and binaries): passes",
 		"What just happened: Every program of the cluster is here",
 		"Unlocked: Make the TLS certificates and a kubeconfig.",
+		"Next: step 2/" + nSteps + " · Make the TLS certificates and a kubeconfig",
+		"1. Open the next lesson",
 		"Certificates and a kubeconfig",
 		"Skip step certs?",
 		"Skipped certs.",
@@ -100,6 +103,49 @@ func TestWalkthroughAccessible(t *testing.T) {
 	}
 	if strings.Contains(r.out, "Welcome: a cluster from its parts") || !strings.Contains(r.out, "Step 3/"+nSteps+" · Start etcd") || !strings.Contains(r.out, "Progress saved.") {
 		t.Errorf("resume output:\n%s", r.out)
+	}
+}
+
+// TestWalkthroughVerdictBeforeNextLesson: after a passing check the
+// verdict stays on screen, and the next lesson opens only when the learner
+// asks for it (issue 19: a pager opened at once and hid the verdict); closed
+// input or "Quit" there saves the progress and shows no lesson.
+func TestWalkthroughVerdictBeforeNextLesson(t *testing.T) {
+	const (
+		verdict  = "✓ Step 1/"
+		question = "Next: step 2/"
+		lesson   = "# Certificates and a kubeconfig"
+	)
+	for _, tc := range []struct {
+		name, input string
+		wantLesson  bool
+	}{
+		{"Enter opens the next lesson", "1\n\n7\n", true},
+		{"open it by number", "1\n1\n7\n", true},
+		{"quit there", "1\n2\n", false},
+		{"input closed there", "1\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wd, state := t.TempDir(), t.TempDir()
+			fakeTools(t, wd)
+			r := execute(t, wd, state, tc.input, "start")
+			if r.code != 0 {
+				t.Fatalf("exit %d\nstderr: %s", r.code, r.errOut)
+			}
+			v, q, l := strings.Index(r.out, verdict), strings.Index(r.out, question), strings.Index(r.out, lesson)
+			if v < 0 || q < v {
+				t.Fatalf("want the verdict, then the question %q; verdict at %d, question at %d:\n%s", question, v, q, r.out)
+			}
+			if tc.wantLesson != (l > q) || (!tc.wantLesson && l >= 0) {
+				t.Errorf("next lesson shown: %v (at %d, question at %d), want %v:\n%s", l >= 0, l, q, tc.wantLesson, r.out)
+			}
+			if !tc.wantLesson && !strings.HasSuffix(strings.TrimSpace(r.out), "Run `kubetutor start` to continue where you left off.") {
+				t.Errorf("quitting at the question does not end with the saved progress:\n%s", r.out)
+			}
+			if p := loadProgress(t, state); p.Steps["tools"].State != lessons.Done || p.CurrentStep() != "certs" {
+				t.Errorf("progress %+v, current %s", p.Steps, p.CurrentStep())
+			}
+		})
 	}
 }
 

@@ -27,9 +27,10 @@ the component that should hold them), swap, the cgroup version, whether
 oom_score_adj can be lowered, overlayfs, forwarding and bridge sysctls,
 iptables, the CNI plugins and containerd's socket. Each finding has a hint.
 
-Warnings (!) do not stop anything: they say which setting the host needs
-(kubetutor demo applies them). Exit status: 0 no failure, 1 a failure, 2 the
-checks could not run.`,
+Warnings (!) do not stop anything: they say which setting the host needs, and
+the hint gives its command, or the lesson whose commands write it (kubetutor
+show STEP --commands). Exit status: 0 no failure, 1 a failure, 2 the checks
+could not run.`,
 		Example: `  kubetutor doctor
   kubetutor doctor -o json`,
 		Args: noArgs,

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/kubetutor/kubetutor/checks"
 	"github.com/kubetutor/kubetutor/course"
 	"github.com/kubetutor/kubetutor/internal/fetch"
+	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/room"
 	"github.com/kubetutor/kubetutor/internal/shellquote"
 	"github.com/kubetutor/kubetutor/internal/textsafe"
@@ -68,9 +70,10 @@ twice.
 containerd and runc are never downloaded (install them with your OS); fetch
 says whether it found them.
 
-The CNI plugins: containerd looks in /opt/cni/bin unless its CRI config sets
-bin_dir. Either set bin_dir to the --cni-dir (kubetutor show containerd), or,
-as root, pass --cni-dir /opt/cni/bin.
+The CNI plugins: containerd looks in the bin_dir (bin_dirs in 2.x) that
+/etc/containerd/config.toml sets, or in /opt/cni/bin, its default; fetch says
+which this machine's file sets. Either set bin_dir to the --cni-dir (kubetutor
+show containerd), or, as root, pass --cni-dir /opt/cni/bin.
 
 From the OS (--use-os): etcd and the CNI plugins that the OS installed (Debian:
 etcd-server and etcd-client in /usr/bin, containernetworking-plugins in
@@ -354,7 +357,19 @@ func fetchSummary(o *FetchOptions, opts fetch.Options, res *fetch.Result) {
 		again = "kubetutor fetch --from-source --cni-version " + shellquote.Quote(b.Version) + " cni --cni-dir /opt/cni/bin"
 	}
 	if ok && (it.Status == fetch.Downloaded || it.Status == fetch.UpToDate || it.Status == fetch.Built) && !slices.Contains(checks.DefaultCNIBinDirs, it.Path) {
-		fmt.Fprintf(out, "containerd looks for the CNI plugins in /opt/cni/bin unless its CRI config says\n  bin_dir = %q\n(kubetutor show containerd), or fetch them there as root: %s\n", it.Path, again)
+		cniSummary(out, it.Path, again)
+	}
+}
+
+// cniSummary says where this machine's containerd looks for the CNI
+// plugins, which fetch put in dir, as its configuration file sets it; when
+// not in dir but in /opt/cni/bin, fetching there (again) is the other way.
+func cniSummary(out io.Writer, dir, again string) {
+	env := checks.NewEnv(".")
+	env.HostRoot = host.Root
+	fmt.Fprintf(out, "The CNI plugins are in %s. %s\n", dir, checks.CNIBinDirNote(env, dir))
+	if !checks.ContainerdLooksIn(env, dir) && checks.ContainerdLooksIn(env, checks.DefaultCNIBinDir) {
+		fmt.Fprintf(out, "Or fetch them where containerd looks, as root: %s\n", again)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kubetutor/kubetutor/internal/fetch"
+	"github.com/kubetutor/kubetutor/internal/host"
 	"github.com/kubetutor/kubetutor/internal/iostreams"
 )
 
@@ -393,5 +394,55 @@ func TestFetchUseOS(t *testing.T) {
 	}
 	if target, err := os.Readlink(filepath.Join(wd, "bin", "etcd")); err != nil || target != filepath.Join(osBin, "etcd") {
 		t.Errorf("bin/etcd → %q, %v", target, err)
+	}
+}
+
+// TestFetchCNISummary: after fetching the CNI plugins outside containerd's
+// default directory, fetch says which directory this machine's
+// /etc/containerd/config.toml makes containerd search, not "unless" (issue
+// 19), and offers /opt/cni/bin only where containerd would look there.
+func TestFetchCNISummary(t *testing.T) {
+	const dir, again = "/home/learner/k8s/bin/cni", "kubetutor fetch cni --cni-dir /opt/cni/bin"
+	for _, tc := range []struct {
+		name, config string
+		want         []string
+		offer        bool
+	}{
+		{name: "no configuration yet", want: []string{"There is no /etc/containerd/config.toml yet, so containerd would look in /opt/cni/bin", `set bin_dir = "` + dir + `"`}, offer: true},
+		{name: "no bin_dir", config: "version = 2\n", want: []string{"sets no bin_dir, so containerd looks in /opt/cni/bin, its default, not in " + dir}, offer: true},
+		{name: "Debian's directory", config: "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"/usr/lib/cni\"\n",
+			want: []string{"sets the CNI plugin directory to /usr/lib/cni, not " + dir, `unless you set bin_dir = "` + dir + `" and restart containerd`}},
+		{name: "this directory", config: "version = 3\n[plugins.'io.containerd.cri.v1.runtime'.cni]\n  bin_dirs = ['" + dir + "']\n",
+			want: []string{"sets the CNI plugin directory to " + dir + ": containerd looks there."}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			saved := host.Root
+			host.Root = root
+			t.Cleanup(func() { host.Root = saved })
+			if tc.config != "" {
+				p := filepath.Join(root, "etc", "containerd", "config.toml")
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(tc.config), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out strings.Builder
+			cniSummary(&out, dir, again)
+			got := out.String()
+			if !strings.HasPrefix(got, "The CNI plugins are in "+dir+". ") || strings.Contains(got, "unless its CRI config") {
+				t.Errorf("summary:\n%s", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("summary lacks %q:\n%s", w, got)
+				}
+			}
+			if offered := strings.Contains(got, again); offered != tc.offer {
+				t.Errorf("offers %q: %v, want %v:\n%s", again, offered, tc.offer, got)
+			}
+		})
 	}
 }

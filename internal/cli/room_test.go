@@ -360,7 +360,7 @@ func TestRoomSendsFromWatchAndWalkthrough(t *testing.T) {
 			}
 			input := ""
 			if args[0] == "start" {
-				input = "1\n7\n" // check now, quit
+				input = "1\n2\n" // check now, then quit instead of the next lesson
 			}
 			if r := execute(t, wd, state, input, args...); r.code != 0 {
 				t.Errorf("%v: %d %s", args, r.code, r.errOut)

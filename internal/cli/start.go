@@ -31,8 +31,9 @@ func newStartCmd(f *Factory) *cobra.Command {
 		Long: `Walk through the course one step at a time. kubetutor shows the current
 lesson, then offers: check now, watch until it passes, show a hint, show the
 commands again, skip this step, or quit. When the step passes it explains what
-just happened inside the cluster and unlocks the next lesson. Progress is saved,
-so "kubetutor start" resumes where you left off.
+just happened inside the cluster and unlocks the next lesson, which opens when
+you choose (the verdict stays on screen until then). Progress is saved, so
+"kubetutor start" resumes where you left off.
 
 On a terminal the menu is interactive; otherwise kubetutor asks with numbered
 choices on standard input (accessible mode), so it also works in scripts and
@@ -184,10 +185,46 @@ func (w *walkthrough) step(s steps.Step, idx int) (quit bool, err error) {
 		case actQuit:
 			return true, w.quit()
 		}
+		if advanced && err == nil && act != actSkip {
+			return w.moveOn()
+		}
 		if advanced || err != nil {
 			return false, err
 		}
 	}
+}
+
+// afterPass is the question after a step passed: the verdict and what
+// happened inside stay on screen until the learner opens the next lesson,
+// which a pager would otherwise cover at once.
+var afterPass = []choice[menuAction]{
+	{"Open the next lesson", actLesson},
+	{"Quit (progress is saved)", actQuit},
+}
+
+// moveOn asks, after a pass, whether to open the next lesson; quit is true
+// when the learner quits. Without a next step there is nothing to ask: run
+// says the course is done.
+func (w *walkthrough) moveOn() (quit bool, err error) {
+	id := w.progress.CurrentStep()
+	if id == "" {
+		return false, nil
+	}
+	ns, idx, err := steps.Lookup(id)
+	if err != nil {
+		return false, err
+	}
+	title := fmt.Sprintf("Next: step %d/%d · %s", idx+1, len(steps.IDs()), ns.Title)
+	act, err := selectOne(w.ask, title, afterPass)
+	if errors.Is(err, errInputClosed) {
+		act = actQuit
+	} else if err != nil {
+		return false, err
+	}
+	if act == actQuit {
+		return true, w.quit()
+	}
+	return false, nil
 }
 
 // show renders lesson id and pages it.
@@ -253,9 +290,9 @@ func (w *walkthrough) verdict(s steps.Step, res steps.Result) (advanced bool, er
 		return false, err
 	}
 	fmt.Fprintf(w.out, "\nWhat just happened: %s\n", s.Passed)
-	if next := w.progress.CurrentStep(); next != "" {
-		ns, _, _ := steps.Lookup(next)
-		fmt.Fprintf(w.out, "Unlocked: %s.\n\n", ns.Title)
+	if id := w.progress.CurrentStep(); id != "" {
+		ns, _, _ := steps.Lookup(id)
+		fmt.Fprintf(w.out, "Unlocked: %s.\n", ns.Title)
 	}
 	return true, nil
 }

@@ -86,8 +86,9 @@ func (m *tmux) waitForMenu(marker string) {
 }
 
 // TestRealTerminalWalkthrough drives `kubetutor start` in tmux as a learner
-// would: arrow keys and Enter in huh's full form, a hint, a passing check,
-// quit; then the saved progress.
+// would: arrow keys and Enter in huh's full form, a hint, a passing check
+// whose verdict stays until the next lesson is asked for, quit; then the
+// saved progress.
 func TestRealTerminalWalkthrough(t *testing.T) {
 	_, err := exec.LookPath("tmux")
 	requireReal(t, "tmux not installed (hack/install-deps.sh installs it)", err == nil)
@@ -118,7 +119,15 @@ func TestRealTerminalWalkthrough(t *testing.T) {
 	m.waitFor("Hint 1 of 3: You need six programs")
 	m.waitForMenu("Hint 1 of 3")
 	m.run("send-keys", "-t", m.session, "Enter")
-	m.waitFor("✓ Step 1/"+nSteps+" tools (Get the tools and binaries): passes", "Unlocked: Make the TLS certificates and a kubeconfig.", "Certificates and a kubeconfig")
+	// The verdict stays on screen with a question; the next lesson opens
+	// (in less) only on Enter.
+	m.waitFor("✓ Step 1/"+nSteps+" tools (Get the tools and binaries): passes", "Unlocked: Make the TLS certificates and a kubeconfig.", "Next: step 2/"+nSteps, "> Open the next lesson")
+	m.waitForMenu("Next: step 2/" + nSteps)
+	if sc := m.screen(); strings.Contains(sc, "Certificates and a kubeconfig") { // the lesson's heading
+		t.Fatalf("the next lesson opened before the learner asked:\n%s", sc)
+	}
+	m.run("send-keys", "-t", m.session, "Enter")
+	m.waitFor("Certificates and a kubeconfig")
 	m.pager("q")
 	m.waitFor("Step 2/" + nSteps + " · Make the TLS certificates")
 	m.waitForMenu("Unlocked: Make the TLS")
