@@ -219,6 +219,21 @@ func summarizeReadyz(body []byte) string {
 	return "failing " + strings.Join(failing, ", ")
 }
 
+// refusedFailure is apiFailure's verdict on a refused connection to host,
+// the kubeconfig's server.
+func refusedFailure(env *Env, host string) Result {
+	if host != env.APIServerURL && listens(env, env.APIServerURL) {
+		// The kubeconfig names another address than the one the lessons
+		// start kube-apiserver on, and something listens there.
+		return failf("Nothing listens at %s, the server the kubeconfig names (connection refused), but something does at %s, where the lessons start kube-apiserver: the kubeconfig points at the wrong address.", host, env.APIServerURL).
+			saw("connection refused at "+host, "the kubeconfig's server: "+env.APIServerURL).
+			hint("point the kubeconfig at the API server: kubectl config set-cluster local-apiserver --server=%s (kubectl config view names the cluster)", env.APIServerURL)
+	}
+	return failf("kube-apiserver is not running: nothing listens at %s (connection refused)%s.", host, env.lastAliveNote("kube-apiserver")).
+		saw("connection refused", "kube-apiserver answering at "+host).
+		hint("start kube-apiserver (kubetutor show apiserver); if it exits at once, read its last lines")
+}
+
 // listens reports whether something accepts TCP connections at a URL's
 // host and port, within a second.
 func listens(env *Env, rawURL string) bool {
@@ -262,16 +277,8 @@ func apiFailure(env *Env, err error) Result {
 	switch {
 	case errors.As(err, &proxyErr) && proxyErr.Op == "proxyconnect":
 		return proxyFailure(env, host, proxyErr)
-	case errors.Is(err, syscall.ECONNREFUSED) && host != env.APIServerURL && listens(env, env.APIServerURL):
-		// The kubeconfig names another address than the one the lessons
-		// start kube-apiserver on, and something listens there.
-		return failf("Nothing listens at %s, the server the kubeconfig names (connection refused), but something does at %s, where the lessons start kube-apiserver: the kubeconfig points at the wrong address.", host, env.APIServerURL).
-			saw("connection refused at "+host, "the kubeconfig's server: "+env.APIServerURL).
-			hint("point the kubeconfig at the API server: kubectl config set-cluster local-apiserver --server=%s (kubectl config view names the cluster)", env.APIServerURL)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return failf("kube-apiserver is not running: nothing listens at %s (connection refused)%s.", host, env.lastAliveNote("kube-apiserver")).
-			saw("connection refused", "kube-apiserver answering at "+host).
-			hint("start kube-apiserver (kubetutor show apiserver); if it exits at once, read its last lines")
+		return refusedFailure(env, host)
 	case errors.As(err, &hostErr) && tlsServerName(env) != "":
 		// The name checked is the kubeconfig's tls-server-name, not the
 		// server's address: the kubeconfig is what to fix.
