@@ -219,18 +219,18 @@ func summarizeReadyz(body []byte) string {
 	return "failing " + strings.Join(failing, ", ")
 }
 
-// refusedFailure is apiFailure's verdict on a refused connection to host,
-// the kubeconfig's server.
-func refusedFailure(env *Env, host string) Result {
+// refusedFailure is apiFailure's verdict when nothing listens at host, the
+// kubeconfig's server; why is what the connection got.
+func refusedFailure(env *Env, host, why string) Result {
 	if host != env.APIServerURL && listens(env, env.APIServerURL) {
 		// The kubeconfig names another address than the one the lessons
 		// start kube-apiserver on, and something listens there.
-		return failf("Nothing listens at %s, the server the kubeconfig names (connection refused), but something does at %s, where the lessons start kube-apiserver: the kubeconfig points at the wrong address.", host, env.APIServerURL).
-			saw("connection refused at "+host, "the kubeconfig's server: "+env.APIServerURL).
+		return failf("Nothing listens at %s, the server the kubeconfig names (%s), but something does at %s, where the lessons start kube-apiserver: the kubeconfig points at the wrong address.", host, why, env.APIServerURL).
+			saw(why+" at "+host, "the kubeconfig's server: "+env.APIServerURL).
 			hint("point the kubeconfig at the API server: kubectl config set-cluster local-apiserver --server=%s (kubectl config view names the cluster)", env.APIServerURL)
 	}
-	return failf("kube-apiserver is not running: nothing listens at %s (connection refused)%s.", host, env.lastAliveNote("kube-apiserver")).
-		saw("connection refused", "kube-apiserver answering at "+host).
+	return failf("kube-apiserver is not running: nothing listens at %s (%s)%s.", host, why, env.lastAliveNote("kube-apiserver")).
+		saw(why, "kube-apiserver answering at "+host).
 		hint("start kube-apiserver (kubetutor show apiserver); if it exits at once, read its last lines")
 }
 
@@ -278,7 +278,11 @@ func apiFailure(env *Env, err error) Result {
 	case errors.As(err, &proxyErr) && proxyErr.Op == "proxyconnect":
 		return proxyFailure(env, host, proxyErr)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return refusedFailure(env, host)
+		return refusedFailure(env, host, "connection refused")
+	case errors.Is(err, syscall.ECONNRESET) && !listens(env, host):
+		// A connection reset as kube-apiserver exits (the kernel resets
+		// what was queued on its socket), and nothing listens any more.
+		return refusedFailure(env, host, "connection reset, and nothing listens there now")
 	case errors.As(err, &hostErr) && tlsServerName(env) != "":
 		// The name checked is the kubeconfig's tls-server-name, not the
 		// server's address: the kubeconfig is what to fix.

@@ -108,6 +108,9 @@ func askHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) (
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return false, true, "nothing answers on " + hostOf(rawURL) + " (connection refused)"
+	case errors.Is(err, syscall.ECONNRESET) && !listens(env, rawURL):
+		// Reset as the component exits, and nothing listens any more.
+		return false, true, "nothing answers on " + hostOf(rawURL) + " (connection reset, and nothing listens there now)"
 	case err != nil:
 		return false, false, hostOf(rawURL) + " does not answer: " + describeNetError(err)
 	case jsonStatus:

@@ -28,6 +28,7 @@ func TestRealStartFindsALaterKubeconfig(t *testing.T) {
 	m.waitForMenu("Step 1/" + nSteps + " · Get the tools and binaries — what next?")
 	m.run("send-keys", "-t", m.session, "Enter") // Check now
 	m.waitFor("✓ Step 1/" + nSteps + " tools (Get the tools and binaries): passes")
+	m.next(2)
 	m.waitForMenu("Step 2/" + nSteps + " · Make the TLS certificates and a kubeconfig — what next?")
 	m.run("send-keys", "-t", m.session, "Enter") // Check now: nothing yet
 	m.waitFor("none of " + filepath.Join(home, ".kube", "config"))
@@ -38,17 +39,20 @@ func TestRealStartFindsALaterKubeconfig(t *testing.T) {
 	// In another shell, the learner types the certs lesson's commands.
 	c.sh(commandOf(t, "certs"))
 	m.waitFor("✓ Step 2/"+nSteps+" certs (Make the TLS certificates and a kubeconfig): passes", filepath.Join(c.dir, "admin.conf"))
+	m.next(3)
 
 	etcd := c.start("etcd", commandOf(t, "etcd"))
 	m.waitForMenu("Step 3/" + nSteps + " · Start etcd — what next?")
 	m.run("send-keys", "-t", m.session, "Down", "Enter")
 	m.waitFor("✓ Step 3/" + nSteps + " etcd (Start etcd): passes")
+	m.next(4)
 	_ = etcd
 
 	c.start("kube-apiserver", commandOf(t, "apiserver"))
 	m.waitForMenu("Step 4/" + nSteps + " · Start kube-apiserver — what next?")
 	m.run("send-keys", "-t", m.session, "Down", "Enter")
 	m.waitFor("✓ Step 4/"+nSteps+" apiserver (Start kube-apiserver): passes", "kube-apiserver v1.37.2 at https://127.0.0.1:6443 is ready")
+	m.next(5)
 
 	m.waitForMenu("Step 5/" + nSteps + " · Create the nginx Deployment — what next?")
 	for i := 0; i < 6; i++ {
@@ -56,4 +60,12 @@ func TestRealStartFindsALaterKubeconfig(t *testing.T) {
 	}
 	m.run("send-keys", "-t", m.session, "Enter")
 	m.waitFor("Progress saved.", "EXITED 0")
+}
+
+// next answers the question after a pass (the verdict stays on screen):
+// Enter opens step n's lesson, the default.
+func (m *tmux) next(n int) {
+	m.t.Helper()
+	m.waitForMenu(fmt.Sprintf("Next: step %d/%s", n, nSteps))
+	m.run("send-keys", "-t", m.session, "Enter")
 }
