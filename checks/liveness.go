@@ -75,23 +75,28 @@ type liveness struct {
 // self-signed certificates and allow it anonymously, so the probe neither
 // verifies nor authenticates: it only asks whether something is alive there.
 // Within a run each URL is asked once.
-func probeHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) (ok, known bool, what string) {
-	type probe struct {
-		ok, known bool
-		what      string
-	}
-	p, _ := memoized(ctx, env, fmt.Sprintf("healthz %s json=%t", rawURL, jsonStatus), func() (probe, error) {
-		var p probe
-		p.ok, p.known, p.what = askHealthz(ctx, env, rawURL, jsonStatus)
-		return p, nil
+func probeHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) healthzAnswer {
+	a, _ := memoized(ctx, env, fmt.Sprintf("healthz %s json=%t", rawURL, jsonStatus), func() (healthzAnswer, error) {
+		return askHealthz(ctx, env, rawURL, jsonStatus), nil
 	})
-	return p.ok, p.known, p.what
+	return a
+}
+
+// healthzAnswer is what a /healthz question got.
+type healthzAnswer struct {
+	// ok: healthy. known: the answer says something of the component
+	// (not a timeout or another network failure).
+	ok, known bool
+	// gone: nothing listens on the port (refused, or reset as the
+	// component exited and nothing listening a moment later).
+	gone bool
+	what string
 }
 
 // askHealthz asks /healthz once. Most components answer the text "ok";
 // one whose table entry says HealthzJSON (kube-proxy) answers a JSON status,
 // 200 when healthy and 503 otherwise.
-func askHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) (ok, known bool, what string) {
+func askHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) healthzAnswer {
 	timeout := env.Timeout
 	if timeout > 2*time.Second {
 		timeout = 2 * time.Second
@@ -107,19 +112,19 @@ func askHealthz(ctx context.Context, env *Env, rawURL string, jsonStatus bool) (
 	code, body, err := httpGet(ctx, client, rawURL)
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return false, true, "nothing answers on " + hostOf(rawURL) + " (connection refused)"
+		return healthzAnswer{known: true, gone: true, what: "nothing answers on " + hostOf(rawURL) + " (connection refused)"}
 	case errors.Is(err, syscall.ECONNRESET) && !listens(env, rawURL):
 		// Reset as the component exits, and nothing listens any more.
-		return false, true, "nothing answers on " + hostOf(rawURL) + " (connection reset, and nothing listens there now)"
+		return healthzAnswer{known: true, gone: true, what: "nothing answers on " + hostOf(rawURL) + " (connection reset, and nothing listens there now)"}
 	case err != nil:
-		return false, false, hostOf(rawURL) + " does not answer: " + describeNetError(err)
+		return healthzAnswer{what: hostOf(rawURL) + " does not answer: " + describeNetError(err)}
 	case jsonStatus:
 		ok, what := proxyHealthVerdict(code, body)
-		return ok, true, fmt.Sprintf("/healthz on %s answers %s", hostOf(rawURL), what)
+		return healthzAnswer{ok: ok, known: true, what: fmt.Sprintf("/healthz on %s answers %s", hostOf(rawURL), what)}
 	case code == http.StatusOK && strings.TrimSpace(string(body)) == "ok":
-		return true, true, "/healthz ok on " + hostOf(rawURL)
+		return healthzAnswer{ok: true, known: true, what: "/healthz ok on " + hostOf(rawURL)}
 	}
-	return false, true, fmt.Sprintf("/healthz on %s answers HTTP %d: %s", hostOf(rawURL), code, truncate(textsafe.FirstLine(string(body)), 120))
+	return healthzAnswer{known: true, what: fmt.Sprintf("/healthz on %s answers HTTP %d: %s", hostOf(rawURL), code, truncate(textsafe.FirstLine(string(body)), 120))}
 }
 
 // proxyHealth is kube-proxy's /healthz answer (its ProxyHealth, in
@@ -240,12 +245,13 @@ const startGrace = 20 * time.Second
 // Lease (no holder) is proof the component stopped.
 func checkLiveness(ctx context.Context, env *Env, kube kubernetes.Interface, c component) liveness {
 	var lv liveness
-	lv.HealthzOK, lv.HealthzKnown, lv.Healthz = probeHealthz(ctx, env, c.Healthz, c.HealthzJSON)
+	a := probeHealthz(ctx, env, c.Healthz, c.HealthzJSON)
+	lv.HealthzOK, lv.HealthzKnown, lv.Healthz = a.ok, a.known, a.what
 	if kube != nil && c.LeaseName != "" {
 		leaseState(ctx, env, kube, c.LeaseNamespace, c.LeaseName, &lv)
 	}
 	seen := lastSeen(env, lv.Lease)
-	refused := lv.HealthzKnown && strings.Contains(lv.Healthz, "refused")
+	refused := a.gone
 	switch {
 	case lv.HealthzOK:
 		lv.Alive = true

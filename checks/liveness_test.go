@@ -183,6 +183,25 @@ func TestKubeProxyLiveness(t *testing.T) {
 		}
 	}
 	refused := func(t *testing.T) string { return strings.Replace(healthzRefused(t), "https:", "http:", 1) }
+	// resetOnExit is a component exiting as it is asked: the listener
+	// closes, then the connection is reset (SO_LINGER 0).
+	resetOnExit := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			c, err := ln.Accept()
+			ln.Close()
+			if err != nil {
+				return
+			}
+			_ = c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}()
+		t.Cleanup(func() { ln.Close() })
+		return "http://" + ln.Addr().String() + "/healthz"
+	}
 	for _, tc := range []struct {
 		name    string
 		healthz func(t *testing.T) string
@@ -197,6 +216,7 @@ func TestKubeProxyLiveness(t *testing.T) {
 			[]string{"is not healthy", "its rules are late"}},
 		{"the text ok is not kube-proxy's answer", plain(200, "ok"), nil, checks.Fail, []string{"is not healthy", "not kube-proxy's JSON status: ok"}},
 		{"stopped", refused, nil, checks.Fail, []string{"kube-proxy is not running", "connection refused"}},
+		{"reset as it exits", resetOnExit, nil, checks.Fail, []string{"kube-proxy is not running", "connection reset, and nothing listens there now"}},
 		{"starting: its process runs, its port not yet", refused,
 			map[string]string{"4242": "4242 (kube-proxy) S 1 4242 4242 0 -1" + strings.Repeat(" 0", 13) + " 100000 0 0", "uptime": "1000.50 1900.00"},
 			checks.Fail, []string{"kube-proxy is starting (pid 4242"}},
