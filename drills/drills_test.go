@@ -288,7 +288,7 @@ func TestStopFaultRestartsAsStarted(t *testing.T) {
 	if !ok {
 		t.Fatalf("not running after restore: %s", msg)
 	}
-	t.Cleanup(func() { _ = stopProcess(context.Background(), tbl, "kt-drill-test", e.PID) })
+	t.Cleanup(func() { _ = proc.StopPid(e.PID, 5*time.Second) })
 	rec, err := readProcess(env, "kt-drill-test", e.PID)
 	if err != nil {
 		t.Fatal(err)

@@ -184,7 +184,7 @@ type processRecord struct {
 // killed.
 const stopGrace = 30 * time.Second
 
-func (f stopFault) Inject(ctx context.Context, env *checks.Env, dir string) error {
+func (f stopFault) Inject(_ context.Context, env *checks.Env, dir string) error {
 	tbl := proc.Table{Dir: env.HostPath("proc")}
 	e, ok := tbl.Live(f.name, nil)
 	if !ok {
@@ -197,7 +197,10 @@ func (f stopFault) Inject(ctx context.Context, env *checks.Env, dir string) erro
 	if err := saveRecord(dir, rec); err != nil {
 		return fmt.Errorf("record how %s was started: %w", f.name, err)
 	}
-	return stopProcess(ctx, tbl, f.name, e.PID)
+	if err := proc.StopPid(e.PID, stopGrace); err != nil {
+		return fmt.Errorf("stop %s: %w", f.name, err)
+	}
+	return nil
 }
 
 // readProcess reads a running process's command line, directory and
@@ -232,36 +235,6 @@ func nulFields(b []byte) []string {
 		}
 	}
 	return out
-}
-
-// stopProcess sends SIGTERM and waits for the process to be gone, then
-// SIGKILL.
-func stopProcess(ctx context.Context, tbl proc.Table, name string, pid int) error {
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return fmt.Errorf("stop %s (pid %d): %w", name, pid, err)
-	}
-	if waitGone(ctx, tbl, pid, stopGrace) {
-		return nil
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	if waitGone(ctx, tbl, pid, 5*time.Second) {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("stop %s (pid %d): %w", name, pid, err)
-	}
-	return fmt.Errorf("stop %s (pid %d): it still runs after SIGTERM and SIGKILL", name, pid)
-}
-
-func waitGone(ctx context.Context, tbl proc.Table, pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for tbl.Alive(pid) {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
 }
 
 func (f stopFault) Restore(_ context.Context, env *checks.Env, dir string) (string, error) {
@@ -310,15 +283,12 @@ func (f freezeFault) Observe(env *checks.Env, dir string) string {
 	if loadRecord(dir, &rec) != nil {
 		return ""
 	}
-	data, err := fsutil.ReadFile(env.HostPath("proc", strconv.Itoa(rec.PID), "stat"), fsutil.LimitSmall)
-	if err != nil {
+	state, ok := (proc.Table{Dir: env.HostPath("proc")}).State(rec.PID)
+	switch {
+	case !ok || state == "Z" || state == "X":
 		return fmt.Sprintf("%s (pid %d) no longer runs: something killed it; start it again as its lesson shows.", f.name, rec.PID)
-	}
-	st := string(data)
-	if i := strings.LastIndexByte(st, ')'); i >= 0 {
-		if fields := strings.Fields(st[i+1:]); len(fields) > 0 && fields[0] != "T" {
-			return fmt.Sprintf("%s (pid %d) runs again: now look at what gave up while it was stopped (kubetutor check --all).", f.name, rec.PID)
-		}
+	case state != "T":
+		return fmt.Sprintf("%s (pid %d) runs again: now look at what gave up while it was stopped (kubetutor check --all).", f.name, rec.PID)
 	}
 	return ""
 }

@@ -736,7 +736,7 @@ func RunningPid(l Layout, name string) (int, bool) {
 	if err != nil || (want != "" && want != start) {
 		return pid, false
 	}
-	if !alive(pid) {
+	if !proc.Alive(pid) {
 		return pid, false
 	}
 	return pid, true

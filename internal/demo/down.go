@@ -94,7 +94,7 @@ func (t *teardown) stop(name string) bool {
 	if !ok {
 		return true
 	}
-	if err := stopPid(pid, 15*time.Second); err != nil {
+	if err := proc.StopPid(pid, 15*time.Second); err != nil {
 		t.warn(fmt.Errorf("stop %s: %w", name, err))
 		return false
 	}
@@ -269,47 +269,19 @@ func cleanNetwork(ctx context.Context, st State, sandboxes []string, netns []str
 	}
 }
 
-// stopPid sends SIGTERM to a component's process group, then SIGKILL.
-func stopPid(pid int, grace time.Duration) error {
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	if waitGone(pid, grace) {
-		return nil
-	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	if waitGone(pid, 5*time.Second) {
-		return nil
-	}
-	return fmt.Errorf("pid %d did not exit", pid)
-}
-
 // interruptTwice is Ctrl-C twice in a component's terminal: SIGINT to its
 // process group, and again a moment later; SIGKILL if it still runs after
 // grace.
 func interruptTwice(pid int, grace time.Duration) error {
 	_ = syscall.Kill(-pid, syscall.SIGINT)
-	if waitGone(pid, 300*time.Millisecond) {
+	if proc.WaitGone(pid, 300*time.Millisecond) {
 		return nil
 	}
 	_ = syscall.Kill(-pid, syscall.SIGINT)
-	if waitGone(pid, grace) {
+	if proc.WaitGone(pid, grace) {
 		return nil
 	}
-	return stopPid(pid, 0)
-}
-
-func waitGone(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if !alive(pid) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return proc.StopPid(pid, 0)
 }
 
 // procStat returns the fields of /proc/PID/stat after the command name
@@ -322,21 +294,6 @@ func procStat(pid int) ([]string, error) {
 	}
 	s := string(stat)
 	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:]), nil
-}
-
-// alive is true while pid exists and is not a zombie.
-func alive(pid int) bool {
-	f, err := procStat(pid)
-	if err != nil {
-		return false
-	}
-	if len(f) > 0 && f[0] == "Z" {
-		// Reap it if it is our child; either way it has exited.
-		var ws syscall.WaitStatus
-		_, _ = syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		return false
-	}
-	return true
 }
 
 // removeContainers kills and deletes every container of the CRI namespace.
@@ -444,7 +401,7 @@ func killShims(shims []shim) int {
 			_ = syscall.Kill(d, syscall.SIGKILL)
 		}
 		_ = syscall.Kill(s.pid, syscall.SIGKILL)
-		waitGone(s.pid, 5*time.Second)
+		proc.WaitGone(s.pid, 5*time.Second)
 		n++
 	}
 	return n

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubetutor/kubetutor/internal/proc"
 )
 
 func TestSplitRule(t *testing.T) {
@@ -146,7 +148,7 @@ func TestDownCleansUpKubeProxyAfterStoppingIt(t *testing.T) {
 			var calls []call
 			old := runProgram
 			runProgram = func(_ context.Context, path string, args ...string) ([]byte, error) {
-				calls = append(calls, call{path, args, tc.running && alive(pid)})
+				calls = append(calls, call{path, args, tc.running && proc.Alive(pid)})
 				return nil, nil
 			}
 			t.Cleanup(func() { runProgram = old })

@@ -87,6 +87,12 @@ func (t Table) stat(pid int) (p Entry, comm string, ok bool) {
 // Alive reports whether pid is a live process (not a zombie, not dead) of
 // the table.
 func (t Table) Alive(pid int) bool {
+	st, ok := t.State(pid)
+	return ok && st != "Z" && st != "X"
+}
+
+// State is pid's one-letter state (R, S, T, Z ...), if the table has it.
+func (t Table) State(pid int) (string, bool) {
 	p, _, ok := t.stat(pid)
-	return ok && p.State != "Z" && p.State != "X"
+	return p.State, ok
 }
