@@ -139,7 +139,6 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	if err := o.prepare(l, env); err != nil {
 		return err
 	}
-	binDir, search := o.binDirs(l)
 	facts := host.Detect()
 	fmt.Fprintf(f.IO.Out, "Demo in %s. Host: cgroup v1 %t, oom_score_adj restricted %t, CNI plugins in %s.\n",
 		l.WorkDir, facts.CgroupV1, facts.RestrictOOMScoreAdj, orDefault(facts.CNIBinDir, "(none found)"))
@@ -152,12 +151,7 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 			return err
 		}
 	}
-	d := &demo.Demo{
-		L: l, Env: env, Host: facts, Out: f.IO.Out, Color: f.IO.Color, Keys: f.IO.In,
-		Render: render.Render,
-		Opts: demo.Options{BinDir: binDir, SearchDirs: search, Auto: o.Auto, Pause: o.Pause, From: o.From, To: o.To,
-			Offline: o.Offline, OfflineAuto: !o.Online, StepTimeout: o.StepTimeout},
-	}
+	d := o.newDemo(l, env, facts, render.Render)
 	if err := d.Run(ctx); err != nil {
 		if errors.Is(err, demo.ErrStopped) {
 			fmt.Fprintln(f.IO.Out, "Stopped. The components keep running; `kubetutor demo down` stops them.")
@@ -166,6 +160,18 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 		return err
 	}
 	return nil
+}
+
+// newDemo is the demo these options describe, on layout l.
+func (o *DemoOptions) newDemo(l demo.Layout, env *checks.Env, facts host.Facts, render func(string) (string, error)) *demo.Demo {
+	f := o.f
+	binDir, search := o.binDirs(l)
+	return &demo.Demo{
+		L: l, Env: env, Host: facts, Out: f.IO.Out, Color: f.IO.Color, Keys: f.IO.In,
+		Render: render,
+		Opts: demo.Options{BinDir: binDir, SearchDirs: search, Auto: o.Auto, Pause: o.Pause, From: o.From, To: o.To,
+			Offline: o.Offline, OfflineAuto: !o.Online, StepTimeout: o.StepTimeout},
+	}
 }
 
 // layout checks the flags and finds the demo's work directory.

@@ -154,19 +154,15 @@ func (r *demoDrill) fix(ctx context.Context) error {
 
 // restart performs, with the demo, every step that starts the component.
 func (r *demoDrill) restart(ctx context.Context, name string) error {
-	f := r.o.demo.f
-	binDir, search := r.o.demo.binDirs(r.l)
-	render, err := f.Renderer()
+	render, err := r.o.demo.f.Renderer()
 	if err != nil {
 		return err
 	}
 	for _, step := range demo.StartingSteps(name) {
-		d := &demo.Demo{
-			L: r.l, Env: r.env, Host: host.Detect(), Out: f.IO.Out, Color: f.IO.Color, Keys: f.IO.In, Render: render.Render,
-			Opts: demo.Options{BinDir: binDir, SearchDirs: search, Auto: true, From: step, To: step,
-				Offline: r.o.demo.Offline, OfflineAuto: true, StepTimeout: r.o.demo.StepTimeout},
-		}
-		if err := d.Run(ctx); err != nil {
+		// The demo performs the step alone, against what runs.
+		o := *r.o.demo
+		o.Auto, o.Pause, o.From, o.To = true, 0, step, step
+		if err := o.newDemo(r.l, r.env, host.Detect(), render.Render).Run(ctx); err != nil {
 			return fmt.Errorf("start %s again (the %s step): %w", name, step, err)
 		}
 	}
