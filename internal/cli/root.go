@@ -223,6 +223,7 @@ every step it checks the live cluster and tells you what just happened inside.`,
 		newImagesCmd(f),
 		newRoomCmd(f),
 		newDrillCmd(f),
+		newDownCmd(f),
 	)
 	completionShells(root)
 	return root

@@ -336,13 +336,21 @@ type shim struct {
 
 // demoShims finds the shims whose -address argument is exactly the demo's
 // containerd socket.
-func demoShims(address string) []shim {
+func demoShims(address string) []shim { return shimsServing(address, "") }
+
+// shimsServing finds the shims whose -address argument is exactly address
+// and, when namespace is set, whose -namespace is namespace (Docker's shims
+// serve the same socket in namespace moby).
+func shimsServing(address, namespace string) []shim {
 	var out []shim
 	for pid, p := range processTable() {
 		if !strings.Contains(p.args0(), "containerd-shim") {
 			continue
 		}
 		if argAfter(p.args, "-address") != address {
+			continue
+		}
+		if namespace != "" && argAfter(p.args, "-namespace") != namespace {
 			continue
 		}
 		out = append(out, shim{pid: pid, id: argAfter(p.args, "-id")})

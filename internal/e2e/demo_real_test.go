@@ -303,6 +303,18 @@ func down(t testing.TB, d *demoRun) {
 		t.Fatalf("demo down: exit %d\n%s", code, out)
 	}
 	t.Logf("demo down:\n%s", out)
+	left := leftBehind(d.dir)
+	if len(left) > 0 {
+		t.Fatalf("demo down left:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// leftBehind lists what a cluster whose work dir is dir left on the
+// machine: its processes (by program, or run from dir), mounts under dir
+// and under the directories given, pod network namespaces, the cni0
+// bridge, CNI and Kubernetes chains in iptables and ip6tables, and the CNI
+// lesson's network configuration.
+func leftBehind(dir string, under ...string) []string {
 	var left []string
 	for _, p := range livingProcesses() {
 		// "PID argv0 args...": the program, by its name, or anything run
@@ -315,13 +327,13 @@ func down(t testing.TB, d *demoRun) {
 		switch {
 		case prog == "etcd", strings.HasPrefix(prog, "kube-"), prog == "kubelet", strings.HasPrefix(prog, "containerd"),
 			prog == "kubetutor" && len(f) > 2 && (f[2] == "pause" || f[2] == "serve"), prog == "coredns",
-			strings.Contains(p, d.dir) && prog != "go" && !strings.HasSuffix(prog, ".test"):
+			strings.Contains(p, dir) && prog != "go" && !strings.HasSuffix(prog, ".test"):
 			left = append(left, "process: "+p)
 		}
 	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	for _, l := range strings.Split(string(mounts), "\n") {
-		if strings.Contains(l, d.dir) || strings.Contains(l, "/run/netns/cni-") {
+		if strings.Contains(l, dir) || strings.Contains(l, "/run/netns/cni-") || mountUnder(l, under) {
 			left = append(left, "mount: "+l)
 		}
 	}
@@ -335,9 +347,22 @@ func down(t testing.TB, d *demoRun) {
 	if _, err := os.Stat("/etc/cni/net.d/10-bridge.conflist"); err == nil {
 		left = append(left, "/etc/cni/net.d/10-bridge.conflist")
 	}
-	if len(left) > 0 {
-		t.Fatalf("demo down left:\n%s", strings.Join(left, "\n"))
+	return left
+}
+
+// mountUnder reports whether a mountinfo line's mount point is one of dirs
+// or below one.
+func mountUnder(line string, dirs []string) bool {
+	f := strings.Fields(line)
+	if len(f) < 5 {
+		return false
 	}
+	for _, d := range dirs {
+		if f[4] == d || strings.HasPrefix(f[4], d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // iptablesLeft lists the chains of CNI and Kubernetes in iptables and

@@ -3,6 +3,7 @@ package proc
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,4 +96,38 @@ func (t Table) Alive(pid int) bool {
 func (t Table) State(pid int) (string, bool) {
 	p, _, ok := t.stat(pid)
 	return p.State, ok
+}
+
+// LiveAll finds every live process (not a zombie, not dead) whose command
+// name is name, as the kernel truncates it, in pid order.
+func (t Table) LiveAll(name string) []Entry {
+	if len(name) > commLen {
+		name = name[:commLen]
+	}
+	entries, err := os.ReadDir(t.Dir)
+	if err != nil {
+		return nil
+	}
+	var out []Entry
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, comm, ok := t.stat(pid); ok && comm == name && p.State != "Z" && p.State != "X" {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return a.PID - b.PID })
+	return out
+}
+
+// Named reports whether pid is a live process whose command name is name
+// (truncated as the kernel keeps it): the same program as when it was found.
+func (t Table) Named(pid int, name string) bool {
+	if len(name) > commLen {
+		name = name[:commLen]
+	}
+	p, comm, ok := t.stat(pid)
+	return ok && comm == name && p.State != "Z" && p.State != "X"
 }

@@ -1,0 +1,296 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubetutor/kubetutor/checks"
+	"github.com/kubetutor/kubetutor/content"
+	"github.com/kubetutor/kubetutor/internal/demo"
+	"github.com/kubetutor/kubetutor/internal/host"
+	"github.com/kubetutor/kubetutor/internal/proc"
+	"github.com/kubetutor/kubetutor/internal/script"
+	"github.com/kubetutor/kubetutor/steps"
+)
+
+// handBuilt is a cluster built from the lessons' blocks as a learner types
+// them, verbatim: no demo, no substitution, the node side in the system's
+// default paths (/run/containerd, /var/lib/kubelet, /etc/cni/net.d).
+type handBuilt struct {
+	*cluster
+	tags    script.Set
+	running map[string]*proc.Process
+	cmds    map[string]string
+}
+
+// nodeDirs are the host directories the node side writes in; the test puts
+// them back as it found them, also when it fails.
+var nodeDirs = []string{"/var/lib/kubelet", "/var/lib/containerd", "/run/containerd", "/var/lib/cni", "/run/netns",
+	"/etc/cni/net.d", "/etc/containerd", "/var/log/pods", "/var/log/containers"}
+
+func newHandBuilt(t *testing.T) *handBuilt {
+	c := newCluster(t)
+	kt := kubetutorBinary(t)
+	for name, target := range map[string]string{"kubetutor": kt, "coredns": filepath.Join(kubeBinDir(), "coredns")} {
+		_, err := os.Stat(target)
+		requireReal(t, target+" not built (make kube-binaries builds coredns)", err == nil)
+		if err := os.Symlink(target, filepath.Join(c.dir, "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{checks.DefaultContainerdAddress, filepath.Join(checks.DefaultCNIConfDir, "10-bridge.conflist")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Fatalf("%s exists: another cluster's node side is on this machine", p)
+		}
+	}
+	for _, name := range []string{"kubelet", "containerd", "etcd"} {
+		if e, ok := (proc.Table{Dir: "/proc"}).Live(name, nil); ok {
+			t.Fatalf("%s runs (pid %d): another cluster is on this machine", name, e.PID)
+		}
+	}
+	// The checks see what a learner's `kubetutor check` sees: the defaults.
+	c.env = checks.NewEnv(c.dir)
+	c.env.Kubeconfig = filepath.Join(c.dir, "admin.conf")
+	c.env.PathEnv = filepath.Join(c.dir, "bin") + ":/usr/sbin:/usr/bin:/sbin:/bin"
+	c.env.Timeout = 5 * time.Second
+	c.env.SetDefaults()
+	stack := host.DetectStack(context.Background(), filepath.Join(c.dir, "bin"))
+	tags := script.Set{}
+	for _, tag := range stack.Tags() {
+		tags[tag] = true
+	}
+	// No registry here: the offline variants, as on a workshop network.
+	delete(tags, "online")
+	tags["offline"] = true
+	h := &handBuilt{cluster: c, tags: tags, running: map[string]*proc.Process{}, cmds: map[string]string{}}
+	restore := snapshotDirs(t, nodeDirs)
+	const conf = "/etc/containerd/config.toml"
+	oldConf, confErr := os.ReadFile(conf)
+	t.Cleanup(func() {
+		// Only if the test failed before kubetutor down did its work.
+		h.stopRunning()
+		var out strings.Builder
+		if err := demo.CleanNode(context.Background(), checks.DefaultContainerdAddress, []string{"/var/lib/kubelet", "/run/containerd", "/var/lib/containerd"}, true, &out); err != nil {
+			t.Errorf("clean the node side: %v\n%s", err, out.String())
+		}
+		_ = demo.CleanupRules(context.Background(), filepath.Join(c.dir, "bin"), &out)
+		restore()
+		if confErr == nil {
+			if err := os.WriteFile(conf, oldConf, 0o644); err != nil {
+				t.Errorf("restore %s: %v", conf, err)
+			}
+		}
+	})
+	return h
+}
+
+// stopRunning stops what still runs, node side first.
+func (h *handBuilt) stopRunning() {
+	for i := len(h.procs) - 1; i >= 0; i-- {
+		if err := h.procs[i].Stop(15 * time.Second); err != nil {
+			h.t.Errorf("stop %s: %v", h.procs[i].Name, err)
+		}
+	}
+}
+
+// typeStep types a step's blocks for this host as the lesson gives them:
+// commands in a shell, a daemon in a terminal of its own (Ctrl-C twice in
+// the running one's terminal first, for a restart). It skips only what a
+// learner with this machine would: downloads and package installs of
+// software already there (the demo=link-binaries and skip-* blocks: bin/
+// holds the binaries, the packages are installed).
+func (h *handBuilt) typeStep(s steps.Step) {
+	t := h.t
+	t.Helper()
+	// Consecutive command blocks run in one shell, as in the learner's
+	// terminal: a variable one sets is there for the next.
+	var shell strings.Builder
+	flush := func() {
+		if shell.Len() > 0 {
+			t.Logf("step %s:\n%s", s.ID, h.sh(shell.String()))
+			shell.Reset()
+		}
+	}
+	defer flush()
+	for _, b := range s.CommandsFor(h.tags) {
+		if b.Demo == "link-binaries" || strings.HasPrefix(b.Demo, "skip-") {
+			continue
+		}
+		if b.Kind != script.Daemon {
+			shell.WriteString(b.Text)
+			continue
+		}
+		flush()
+		name := b.Restarts
+		if name == "" {
+			c, ok := componentOf(s.ID)
+			if !ok {
+				t.Fatalf("step %s: a daemon block (line %d) and no component of the step", s.ID, b.Line)
+			}
+			name = c
+		}
+		if p := h.running[name]; p != nil {
+			interrupt(t, p)
+		}
+		h.running[name] = h.start(name, b.Text)
+		h.cmds[name] = b.Text
+		// The learner goes on once it is up: its own step's checks pass
+		// (for a restart, those of the step that started it first).
+		up := s.ID
+		if b.Restarts != "" {
+			up = h.stepOf(name)
+		}
+		h.waitPass(up, h.running[name], 3*time.Minute)
+	}
+}
+
+// stepOf is the step whose commands start the named component.
+func (h *handBuilt) stepOf(name string) string {
+	for _, c := range demo.Components {
+		if c.Name == name {
+			return c.Step
+		}
+	}
+	h.t.Fatalf("no step starts %s", name)
+	return ""
+}
+
+func componentOf(step string) (string, bool) {
+	for _, c := range demo.Components {
+		if c.Step == step {
+			return c.Name, true
+		}
+	}
+	return "", false
+}
+
+// interrupt is Ctrl-C twice in a component's terminal.
+func interrupt(t *testing.T, p *proc.Process) {
+	t.Helper()
+	for i := 0; i < 2; i++ {
+		_ = syscall.Kill(-p.Pid(), syscall.SIGINT)
+		select {
+		case <-p.Done():
+			return
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s still runs 30s after Ctrl-C twice:\n%s", p.Name, p.Tail(20))
+	}
+}
+
+// restartExited starts again, with the same command, a component that
+// exited: what the logs lesson says to do when kube-controller-manager or
+// kube-scheduler gave up their Lease while the API server restarted.
+func (h *handBuilt) restartExited() {
+	for name, p := range h.running {
+		if exited, _ := p.Exited(); exited {
+			h.t.Logf("%s exited; starting it again:\n%s", name, p.Tail(5))
+			h.running[name] = h.start(name, h.cmds[name])
+		}
+	}
+}
+
+// TestRealHandBuiltTakeDown builds the whole course from the lessons'
+// blocks, typed verbatim with the node side in the system's default paths,
+// then types the troubleshooting lesson's take-down commands (kubetutor down,
+// then kubetutor down --yes), and asserts that nothing of the cluster is
+// left: what demo down leaves of a demo, plus the default paths' mounts.
+func TestRealHandBuiltTakeDown(t *testing.T) {
+	h := newHandBuilt(t)
+	for _, s := range steps.All() {
+		h.typeStep(s)
+		h.restartExited()
+		h.waitPass(s.ID, h.running[componentOrEmpty(s.ID)], 3*time.Minute)
+	}
+	rep, err := steps.Run(context.Background(), h.env, steps.RunOptions{Mode: steps.Every})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Steps {
+		if r.Status != steps.Pass {
+			t.Fatalf("the hand-built course: step %s is %s:%s", r.ID, r.Status, describe(r))
+		}
+	}
+
+	blocks := takeDownBlocks(t)
+	listing := h.sh(blocks[0])
+	t.Logf("%s\n%s", blocks[0], listing)
+	for _, want := range []string{"Stop, in this order", "Nothing done yet: run kubetutor down --yes",
+		filepath.Join(h.dir, "etcd-data"), "/etc/cni/net.d/10-bridge.conflist", "the cni0 bridge", "kube-proxy --cleanup"} {
+		if !strings.Contains(listing, want) {
+			t.Errorf("kubetutor down: no %q in its listing", want)
+		}
+	}
+	for name, p := range h.running {
+		if !strings.Contains(listing, fmt.Sprintf("pid %-7d in %s", p.Pid(), h.dir)) {
+			t.Errorf("kubetutor down: %s (pid %d) not listed", name, p.Pid())
+		}
+	}
+	if exited, _ := h.running["etcd"].Exited(); exited {
+		t.Fatal("kubetutor down without --yes stopped etcd")
+	}
+	out := h.sh(blocks[1])
+	t.Logf("%s\n%s", blocks[1], out)
+	for name, p := range h.running {
+		select {
+		case <-p.Done():
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s (pid %d) still runs after kubetutor down --yes", name, p.Pid())
+		}
+	}
+	if left := leftBehind(h.dir, "/var/lib/kubelet", "/run/containerd", "/var/lib/containerd"); len(left) > 0 {
+		t.Fatalf("kubetutor down --yes left:\n%s", strings.Join(left, "\n"))
+	}
+	for _, p := range []string{filepath.Join(h.dir, "etcd-data"), "/var/lib/kubelet"} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("kubetutor down --yes left %s", p)
+		}
+	}
+	for _, p := range []string{filepath.Join(h.dir, "certs", "ca.crt"), filepath.Join(h.dir, "admin.conf"), filepath.Join(h.dir, "kubelet.yaml")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("kubetutor down --yes removed %s, which it keeps", p)
+		}
+	}
+	if again := h.sh(blocks[0]); !strings.Contains(again, "Nothing of a hand-built cluster runs or remains") {
+		t.Errorf("kubetutor down after the take-down:\n%s", again)
+	}
+}
+
+func componentOrEmpty(step string) string {
+	name, _ := componentOf(step)
+	return name
+}
+
+// takeDownBlocks are the commands of the troubleshooting lesson's
+// take-down section, verbatim.
+func takeDownBlocks(t *testing.T) []string {
+	t.Helper()
+	md, err := content.Lessons.ReadFile("lessons/troubleshooting.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := script.Parse(string(md))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, b := range blocks {
+		if b.Section == "Starting over: take the cluster down" && b.Lang == "sh" {
+			out = append(out, b.Text)
+		}
+	}
+	if len(out) != 2 || out[0] != "kubetutor down\n" || out[1] != "kubetutor down --yes\n" {
+		t.Fatalf("the troubleshooting lesson's take-down section has blocks %q, want kubetutor down, then kubetutor down --yes", out)
+	}
+	return out
+}
