@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -211,6 +212,13 @@ func TestRealHandBuiltTakeDown(t *testing.T) {
 		h.typeStep(s)
 		h.restartExited()
 		h.waitPass(s.ID, h.running[componentOrEmpty(s.ID)], 3*time.Minute)
+		// What the lessons say the learner sees between the steps.
+		switch s.ID {
+		case "scheduler":
+			h.observeRetries()
+		case "kubelet":
+			h.observeTaintVerdict()
+		}
 	}
 	rep, err := steps.Run(context.Background(), h.env, steps.RunOptions{Mode: steps.Every})
 	if err != nil {
@@ -293,4 +301,126 @@ func takeDownBlocks(t *testing.T) []string {
 		t.Fatalf("the troubleshooting lesson's take-down section has blocks %q, want kubetutor down, then kubetutor down --yes", out)
 	}
 	return out
+}
+
+// schedulingEvent is an events.k8s.io/v1 FailedScheduling event, as much of
+// it as the lessons describe.
+type schedulingEvent struct {
+	Name      string
+	PodRV     string
+	Series    int
+	Note      string
+	Regarding string
+}
+
+// schedulingEvents lists the FailedScheduling events of the nginx pods, in
+// the order they were created.
+func (h *handBuilt) schedulingEvents() []schedulingEvent {
+	out := h.sh(`kubectl get events.events.k8s.io --field-selector reason=FailedScheduling --sort-by=.metadata.creationTimestamp -o json`)
+	var list struct {
+		Items []struct {
+			Metadata  struct{ Name string }
+			Regarding struct{ Name, ResourceVersion string }
+			Series    *struct{ Count int }
+			Note      string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		h.t.Fatalf("kubectl get events: %v\n%s", err, out)
+	}
+	var evs []schedulingEvent
+	for _, it := range list.Items {
+		if !strings.HasPrefix(it.Regarding.Name, "nginx-") {
+			continue
+		}
+		e := schedulingEvent{Name: it.Metadata.Name, PodRV: it.Regarding.ResourceVersion, Note: it.Note, Regarding: it.Regarding.Name}
+		if it.Series != nil {
+			e.Series = it.Series.Count
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// podCondition is the nginx pod's PodScheduled condition: status, reason,
+// message.
+func (h *handBuilt) podCondition() string {
+	return h.sh(`kubectl get pod -l app=nginx -o jsonpath='{.items[0].status.conditions[?(@.type=="PodScheduled")].status}/{.items[0].status.conditions[?(@.type=="PodScheduled")].reason}/{.items[0].status.conditions[?(@.type=="PodScheduled")].message}'`)
+}
+
+// retryTimeout bounds each wait for what the scheduler lesson says happens
+// within seconds.
+const retryTimeout = 20 * time.Second
+
+// observeRetries asserts what the scheduler lesson says of a Pod refused for
+// want of nodes: the first attempt writes an event; the first retry, about
+// a second later, writes a second one (the Pod has changed since: the first
+// attempt wrote its condition, and an event names the object's version);
+// the second retry turns that one into a series of two; the retries after
+// it (at about 4, 8 and then every 10 s) write nothing.
+func (h *handBuilt) observeRetries() {
+	t := h.t
+	var evs []schedulingEvent
+	deadline := time.Now().Add(retryTimeout)
+	for {
+		evs = h.schedulingEvents()
+		if len(evs) >= 2 && evs[len(evs)-1].Series >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no series of FailedScheduling events after %s: %+v", retryTimeout, evs)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("FailedScheduling events: %+v", evs)
+	if len(evs) != 2 || evs[0].Series != 0 || evs[1].Series != 2 || evs[0].PodRV == evs[1].PodRV {
+		t.Errorf("FailedScheduling events %+v, want two: one alone, then one for a newer version of the Pod, a series of two", evs)
+	}
+	for _, e := range evs {
+		if e.Note != "no nodes available to schedule pods" {
+			t.Errorf("FailedScheduling event %s says %q", e.Name, e.Note)
+		}
+	}
+	if got := h.podCondition(); got != "False/Unschedulable/no nodes available to schedule pods" {
+		t.Errorf("the Pod's PodScheduled condition is %q", got)
+	}
+	// Two more retries fall in the next 12 s (about 4 and 8 s after the
+	// previous): counted in the scheduler's memory, not written.
+	time.Sleep(12 * time.Second)
+	if later := h.schedulingEvents(); len(later) != 2 || later[1].Series != 2 {
+		t.Errorf("12s later the FailedScheduling events are %+v, want the same two, the series still at 2", later)
+	}
+}
+
+// taintVerdict is what kube-scheduler 1.37.2 says of the Pod once the node
+// registered, NotReady and so tainted (the kubelet lesson quotes it).
+const taintVerdict = "0/1 nodes are available: 1 node(s) had untolerated taint(s). preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+
+// observeTaintVerdict asserts what the kubelet lesson says once the node
+// registered: within 10 s (the scheduler's longest backoff) the Pod's
+// condition carries the taint verdict, while its events still end with
+// "no nodes available": the new attempt counts as a repeat of the last
+// event.
+func (h *handBuilt) observeTaintVerdict() {
+	t := h.t
+	md, err := content.Lessons.ReadFile("lessons/kubelet.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(string(md)), " "), taintVerdict) {
+		t.Errorf("the kubelet lesson does not quote the verdict kube-scheduler gives: %s", taintVerdict)
+	}
+	want := "False/Unschedulable/" + taintVerdict
+	deadline := time.Now().Add(retryTimeout)
+	for got := h.podCondition(); got != want; got = h.podCondition() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after the node registered the Pod's PodScheduled condition is %q, want %q", retryTimeout, got, want)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	for _, e := range h.schedulingEvents() {
+		if e.Note != "no nodes available to schedule pods" {
+			t.Errorf("after the node registered: FailedScheduling event %s says %q, want the old verdict", e.Name, e.Note)
+		}
+	}
 }
