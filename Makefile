@@ -38,7 +38,7 @@ kube-binaries: build
 # the wanted version).
 upstream-stack: build
 	./bin/kubetutor fetch --from-source --bin-dir $(UPSTREAM_DIR)/bin --cni-dir $(UPSTREAM_DIR)/cni \
-		--etcd-version v3.6.16 --cni-version v1.10.0 containerd crictl etcd cni
+		--etcd-version v3.6.17 --cni-version v1.10.0 containerd crictl etcd cni
 
 # Every test, the real-cluster ones included.
 test: deps kube-binaries upstream-stack

@@ -127,7 +127,7 @@ const fetchExample = `  # everything, into ./bin (and ./bin/cni), then check
   sudo kubetutor fetch cni --cni-dir /opt/cni/bin
 
   # the upstream stack: containerd 2.x, crictl, etcd 3.6, CNI plugins 1.10
-  kubetutor fetch --from-source --etcd-version v3.6.16 --cni-version v1.10.0 containerd crictl etcd cni
+  kubetutor fetch --from-source --etcd-version v3.6.17 --cni-version v1.10.0 containerd crictl etcd cni
 
   # instructor: fill a mirror (amd64 and arm64), then serve it with the room (HTTPS)
   kubetutor fetch --mirror-dir /srv/kubetutor

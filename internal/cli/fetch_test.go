@@ -54,7 +54,7 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 // returns it with the relative path of every file.
 func mirrorOnDisk(t *testing.T) (string, map[string][]byte) {
 	t.Helper()
-	const kv, ev, cv, arch = "v1.37.2", "v3.6.16", "v1.6.2", "amd64"
+	const kv, ev, cv, arch = "v1.37.2", "v3.6.17", "v1.6.2", "amd64"
 	files := map[string][]byte{}
 	for _, b := range fetch.KubernetesBinaries {
 		p := fmt.Sprintf("kubernetes/%s/bin/linux/%s/%s", kv, arch, b)
@@ -62,11 +62,11 @@ func mirrorOnDisk(t *testing.T) (string, map[string][]byte) {
 		files[p], files[p+".sha256"] = body, []byte(sha256hex(body))
 	}
 	etcd := tarGz(t, map[string]string{
-		"etcd-v3.6.16-linux-amd64/etcd":    "#!/bin/sh\necho 'etcd Version: 3.6.16'\n",
-		"etcd-v3.6.16-linux-amd64/etcdctl": "#!/bin/sh\necho 'etcdctl version: 3.6.16'\n",
+		"etcd-v3.6.17-linux-amd64/etcd":    "#!/bin/sh\necho 'etcd Version: 3.6.17'\n",
+		"etcd-v3.6.17-linux-amd64/etcdctl": "#!/bin/sh\necho 'etcdctl version: 3.6.17'\n",
 	})
-	files["etcd/"+ev+"/etcd-v3.6.16-linux-amd64.tar.gz"] = etcd
-	files["etcd/"+ev+"/SHA256SUMS"] = []byte(sha256hex(etcd) + "  etcd-v3.6.16-linux-amd64.tar.gz\n")
+	files["etcd/"+ev+"/etcd-v3.6.17-linux-amd64.tar.gz"] = etcd
+	files["etcd/"+ev+"/SHA256SUMS"] = []byte(sha256hex(etcd) + "  etcd-v3.6.17-linux-amd64.tar.gz\n")
 	plugins := map[string]string{}
 	for _, p := range []string{"bridge", "host-local", "loopback", "portmap"} {
 		plugins["./"+p] = "#!/bin/sh\necho " + p + "\n"
@@ -140,7 +140,7 @@ func TestFetchCommand(t *testing.T) {
 			name: "everything from a mirror",
 			out: []string{
 				"kube-apiserver: 48 B ok\n", "kubectl: 41 B ok\n",
-				"etcd: 38 B ok (from etcd-v3.6.16-linux-amd64.tar.gz)\n",
+				"etcd: 38 B ok (from etcd-v3.6.17-linux-amd64.tar.gz)\n",
 				"CNI plugins: 4 plugins, ", " ok in {wd}/bin/cni (from cni-plugins-linux-amd64-v1.6.2.tgz)\n",
 				"containerd: not installed (Debian, as root: apt install containerd); kubetutor does not download it\n",
 				"The programs are in {wd}/bin. Put it first on your PATH and check:\n  export PATH={wd}/bin:$PATH\n  kubetutor check tools\n",
@@ -151,7 +151,7 @@ func TestFetchCommand(t *testing.T) {
 		{
 			name:    "one component into another bin dir",
 			args:    []string{"etcd", "--bin-dir", "{wd}/elsewhere"},
-			out:     []string{"etcdctl: 41 B ok (from etcd-v3.6.16-linux-amd64.tar.gz)\n", "export PATH={wd}/elsewhere:$PATH"},
+			out:     []string{"etcdctl: 41 B ok (from etcd-v3.6.17-linux-amd64.tar.gz)\n", "export PATH={wd}/elsewhere:$PATH"},
 			present: []string{"elsewhere/etcd", "elsewhere/etcdctl"},
 			absent:  []string{"bin", "elsewhere/kubelet", "elsewhere/cni"},
 		},
@@ -178,12 +178,12 @@ func TestFetchCommand(t *testing.T) {
 			name: "a file missing from the mirror",
 			args: []string{"etcd"},
 			damage: func(t *testing.T, dir string) {
-				if err := os.Remove(filepath.Join(dir, "etcd/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz")); err != nil {
+				if err := os.Remove(filepath.Join(dir, "etcd/v3.6.17/etcd-v3.6.17-linux-amd64.tar.gz")); err != nil {
 					t.Fatal(err)
 				}
 			},
 			code:   1,
-			errOut: []string{"error: etcd: GET http://127.0.0.1:", "/etcd/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz: 404 Not Found\n"},
+			errOut: []string{"error: etcd: GET http://127.0.0.1:", "/etcd/v3.6.17/etcd-v3.6.17-linux-amd64.tar.gz: 404 Not Found\n"},
 			absent: []string{"bin/etcd"},
 		},
 		{
@@ -333,7 +333,7 @@ func TestFetchMirrorAndServe(t *testing.T) {
 	if url == "" {
 		t.Fatalf("--serve printed no URL:\n%s", sOut.String())
 	}
-	if !strings.Contains(sOut.String(), "Serving "+room+" (kubernetes v1.37.2, etcd v3.6.16, cni v1.6.2) on 127.0.0.1:") {
+	if !strings.Contains(sOut.String(), "Serving "+room+" (kubernetes v1.37.2, etcd v3.6.17, cni v1.6.2) on 127.0.0.1:") {
 		t.Errorf("--serve said:\n%s", sOut.String())
 	}
 

@@ -205,7 +205,7 @@ func (t *teardown) stopComponents(ctx context.Context, shims []shim) {
 func (t *teardown) removeFiles() {
 	l := t.l
 	var removed []string
-	for _, p := range []string{l.EtcdDataDir(), l.ContainerdDir(), l.KubeletRoot(), l.CNIDataDir(), l.KubeletConfig(), l.ImagesTarball(), l.Path("run")} {
+	for _, p := range []string{l.EtcdDataDir(), l.ContainerdDir(), l.KubeletRoot(), l.CNIDataDir(), l.KubeletConfig(), l.ImagesTarball(), l.CoreDNSTarball(), l.Path("run")} {
 		if _, err := os.Lstat(p); err != nil {
 			continue
 		}

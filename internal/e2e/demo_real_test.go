@@ -304,6 +304,11 @@ func down(t testing.TB, d *demoRun) {
 	}
 	t.Logf("demo down:\n%s", out)
 	left := leftBehind(d.dir)
+	for _, f := range []string{"images.tar", "coredns-image.tar", "etcd-data", "run"} {
+		if _, err := os.Stat(filepath.Join(d.dir, f)); err == nil {
+			left = append(left, "in the work dir: "+f)
+		}
+	}
 	if len(left) > 0 {
 		t.Fatalf("demo down left:\n%s", strings.Join(left, "\n"))
 	}

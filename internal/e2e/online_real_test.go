@@ -67,7 +67,7 @@ type mirrorFile struct {
 // given to curl through CURL_CA_BUNDLE) and whose /opt is a tmpfs: the
 // host's /etc/hosts and /opt are never touched. The mirror serves the
 // Kubernetes v1.37.2 binaries `make test` built, the CNI plugins v1.10.0 and
-// the etcd that `make upstream-stack` built (3.6.16, in a tarball laid out
+// the etcd that `make upstream-stack` built (3.6.17, in a tarball laid out
 // as etcd's releases are, under the name the lesson asks for).
 func TestRealOnlineBlocks(t *testing.T) {
 	requireReal(t, "needs root (a mount namespace, port 443)", os.Geteuid() == 0)
@@ -210,7 +210,7 @@ func mirrorFiles(kubeBin, up string) (map[string]mirrorFile, error) {
 	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"} {
 		files["dl.k8s.io/v1.37.2/bin/linux/amd64/"+b] = mirrorFile{path: filepath.Join(kubeBin, b)}
 	}
-	const etcdDir = "etcd-v3.6.16-linux-amd64"
+	const etcdDir = "etcd-v3.6.17-linux-amd64"
 	etcd, err := tarball(map[string]string{
 		etcdDir + "/etcd":    filepath.Join(up, "bin", "etcd"),
 		etcdDir + "/etcdctl": filepath.Join(up, "bin", "etcdctl"),
@@ -218,7 +218,7 @@ func mirrorFiles(kubeBin, up string) (map[string]mirrorFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	files["github.com/etcd-io/etcd/releases/download/v3.6.16/"+etcdDir+".tar.gz"] = mirrorFile{data: etcd}
+	files["github.com/etcd-io/etcd/releases/download/v3.6.17/"+etcdDir+".tar.gz"] = mirrorFile{data: etcd}
 	cni := map[string]string{}
 	for _, p := range []string{"bridge", "host-local", "loopback", "portmap"} {
 		cni["./"+p] = filepath.Join(up, "cni", p)

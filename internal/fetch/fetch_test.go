@@ -90,8 +90,8 @@ func etcdTar(t *testing.T) []byte {
 	dir := "etcd-" + ev + "-linux-" + testArch + "/"
 	return tgz(t, [][2]string{
 		{dir, ""},
-		{dir + "etcd*", "#!/bin/sh\necho 'etcd Version: 3.6.16'\n"},
-		{dir + "etcdctl*", "#!/bin/sh\necho 'etcdctl version: 3.6.16'\n"},
+		{dir + "etcd*", "#!/bin/sh\necho 'etcd Version: 3.6.17'\n"},
+		{dir + "etcdctl*", "#!/bin/sh\necho 'etcdctl version: 3.6.17'\n"},
 		{dir + "etcdutl*", "#!/bin/sh\necho etcdutl\n"},
 		{dir + "README.md", "# etcd\n"},
 	})
@@ -268,8 +268,8 @@ func TestRun(t *testing.T) {
 						t.Errorf("%s: status %q, want downloaded", name, it.Status)
 					}
 				}
-				assertExecutable(t, filepath.Join(o.BinDir, "etcd"), []byte("#!/bin/sh\necho 'etcd Version: 3.6.16'\n"))
-				assertExecutable(t, filepath.Join(o.BinDir, "etcdctl"), []byte("#!/bin/sh\necho 'etcdctl version: 3.6.16'\n"))
+				assertExecutable(t, filepath.Join(o.BinDir, "etcd"), []byte("#!/bin/sh\necho 'etcd Version: 3.6.17'\n"))
+				assertExecutable(t, filepath.Join(o.BinDir, "etcdctl"), []byte("#!/bin/sh\necho 'etcdctl version: 3.6.17'\n"))
 				assertAbsent(t, filepath.Join(o.BinDir, "etcdutl"), filepath.Join(o.BinDir, "README.md"))
 				cni := filepath.Join(o.BinDir, "cni")
 				for _, p := range []string{"bridge", "host-local", "loopback", "portmap", "tuning"} {
@@ -300,7 +300,7 @@ func TestRun(t *testing.T) {
 			setup: func(r *release) {
 				r.files["/etcd/"+ev+"/SHA256SUMS"] = fmt.Appendf(nil, "%s  %s\n", badSum, EtcdArchive(ev, testArch))
 			},
-			wantErr: []string{"etcd: sha256 mismatch: got ", "want " + badSum, "etcd-v3.6.16-linux-amd64.tar.gz)"},
+			wantErr: []string{"etcd: sha256 mismatch: got ", "want " + badSum, "etcd-v3.6.17-linux-amd64.tar.gz)"},
 			check: func(t *testing.T, o Options, r *release, res *Result) {
 				assertAbsent(t, filepath.Join(o.BinDir, "etcd"), filepath.Join(o.BinDir, "etcdctl"))
 			},
@@ -343,7 +343,7 @@ func TestRun(t *testing.T) {
 			name:       "a cut archive leaves no etcd",
 			components: []Component{Etcd},
 			setup:      func(r *release) { r.behave["/etcd/"+ev+"/"+EtcdArchive(ev, testArch)] = "cut" },
-			wantErr:    []string{"etcd: GET http://", "etcd-v3.6.16-linux-amd64.tar.gz: the transfer broke off"},
+			wantErr:    []string{"etcd: GET http://", "etcd-v3.6.17-linux-amd64.tar.gz: the transfer broke off"},
 			check: func(t *testing.T, o Options, r *release, res *Result) {
 				assertAbsent(t, filepath.Join(o.BinDir, "etcd"), filepath.Join(o.BinDir, "etcdctl"))
 			},
@@ -458,7 +458,7 @@ func TestRerunSkipsVerifiedFiles(t *testing.T) {
 			t.Errorf("second run downloaded %s again", p)
 		}
 	}
-	for _, want := range []string{"kube-apiserver: up to date\n", "etcd: up to date (from etcd-v3.6.16-linux-amd64.tar.gz)\n", "CNI plugins: up to date in "} {
+	for _, want := range []string{"kube-apiserver: up to date\n", "etcd: up to date (from etcd-v3.6.17-linux-amd64.tar.gz)\n", "CNI plugins: up to date in "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("second run's output lacks %q:\n%s", want, out.String())
 		}
@@ -477,7 +477,7 @@ func TestRerunSkipsVerifiedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertExecutable(t, filepath.Join(o.BinDir, "kubelet"), r.files[r.kubePath("kubelet")])
-	assertExecutable(t, filepath.Join(o.BinDir, "etcdctl"), []byte("#!/bin/sh\necho 'etcdctl version: 3.6.16'\n"))
+	assertExecutable(t, filepath.Join(o.BinDir, "etcdctl"), []byte("#!/bin/sh\necho 'etcdctl version: 3.6.17'\n"))
 	after := bodies()
 	for p, n := range after {
 		want := before[p]
@@ -533,7 +533,7 @@ func TestMirrorRoundTrip(t *testing.T) {
 		}
 	}
 	held, err := CheckMirrorDir(mirrorDir)
-	if err != nil || strings.Join(held, ",") != "kubernetes v1.37.2,etcd v3.6.16,cni v1.6.2" {
+	if err != nil || strings.Join(held, ",") != "kubernetes v1.37.2,etcd v3.6.17,cni v1.6.2" {
 		t.Errorf("CheckMirrorDir = %v, %v", held, err)
 	}
 
@@ -547,7 +547,7 @@ func TestMirrorRoundTrip(t *testing.T) {
 	for _, name := range KubernetesBinaries {
 		assertExecutable(t, filepath.Join(o2.BinDir, name), r.files[r.kubePath(name)])
 	}
-	assertExecutable(t, filepath.Join(o2.BinDir, "etcd"), []byte("#!/bin/sh\necho 'etcd Version: 3.6.16'\n"))
+	assertExecutable(t, filepath.Join(o2.BinDir, "etcd"), []byte("#!/bin/sh\necho 'etcd Version: 3.6.17'\n"))
 	if !strings.Contains(log.String(), "GET 200 /kubernetes/v1.37.2/bin/linux/amd64/kubelet ") {
 		t.Errorf("request log:\n%s", log.String())
 	}
@@ -613,12 +613,12 @@ func TestUpstreamLayout(t *testing.T) {
 	mi := Mirror("http://10.0.0.1:8080/")
 	tests := []struct{ got, want string }{
 		{up.KubernetesURL("v1.37.2", "amd64", "kube-apiserver"), "https://dl.k8s.io/v1.37.2/bin/linux/amd64/kube-apiserver"},
-		{up.EtcdURL("v3.6.16", "arm64"), "https://github.com/etcd-io/etcd/releases/download/v3.6.16/etcd-v3.6.16-linux-arm64.tar.gz"},
-		{up.EtcdSumsURL("v3.6.16"), "https://github.com/etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS"},
+		{up.EtcdURL("v3.6.17", "arm64"), "https://github.com/etcd-io/etcd/releases/download/v3.6.17/etcd-v3.6.17-linux-arm64.tar.gz"},
+		{up.EtcdSumsURL("v3.6.17"), "https://github.com/etcd-io/etcd/releases/download/v3.6.17/SHA256SUMS"},
 		{up.CNIURL("v1.6.2", "amd64"), "https://github.com/containernetworking/plugins/releases/download/v1.6.2/cni-plugins-linux-amd64-v1.6.2.tgz"},
 		{mi.KubernetesURL("v1.37.2", "amd64", "kubectl"), "http://10.0.0.1:8080/kubernetes/v1.37.2/bin/linux/amd64/kubectl"},
-		{mi.EtcdURL("v3.6.16", "amd64"), "http://10.0.0.1:8080/etcd/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz"},
-		{mi.EtcdSumsURL("v3.6.16"), "http://10.0.0.1:8080/etcd/v3.6.16/SHA256SUMS"},
+		{mi.EtcdURL("v3.6.17", "amd64"), "http://10.0.0.1:8080/etcd/v3.6.17/etcd-v3.6.17-linux-amd64.tar.gz"},
+		{mi.EtcdSumsURL("v3.6.17"), "http://10.0.0.1:8080/etcd/v3.6.17/SHA256SUMS"},
 		{mi.CNIURL("v1.6.2", "arm64"), "http://10.0.0.1:8080/cni/v1.6.2/cni-plugins-linux-arm64-v1.6.2.tgz"},
 	}
 	for _, tc := range tests {
@@ -670,7 +670,7 @@ func TestOptionsValidation(t *testing.T) {
 		want string
 	}{
 		{"version without v", func(o *Options) { o.KubernetesVersion = "1.37.2" }, `Kubernetes version "1.37.2" is not a release version`},
-		{"path in a version", func(o *Options) { o.EtcdVersion = "v3.6.16/../x" }, "etcd version"},
+		{"path in a version", func(o *Options) { o.EtcdVersion = "v3.6.17/../x" }, "etcd version"},
 		{"arch", func(o *Options) { o.Arch = "s390x" }, `no release binaries for architecture "s390x"`},
 		{"component", func(o *Options) { o.Components = []Component{"runc"} }, `unknown component "runc"`},
 		{"source URL", func(o *Options) { o.Sources = Mirror("ftp://x") }, "not an http:// or https:// URL"},

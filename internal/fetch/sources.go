@@ -21,7 +21,7 @@ const (
 // Default versions: the ones the lessons use.
 const (
 	DefaultKubernetesVersion = course.KubernetesVersion
-	DefaultEtcdVersion       = "v3.6.16"
+	DefaultEtcdVersion       = "v3.6.17"
 	DefaultCNIVersion        = "v1.6.2"
 )
 

@@ -19,7 +19,7 @@ import (
 const (
 	DefaultSourceContainerdVersion = "v2.4.2"
 	DefaultSourceCrictlVersion     = "v1.37.0"
-	DefaultSourceEtcdVersion       = "v3.6.16"
+	DefaultSourceEtcdVersion       = "v3.6.17"
 	DefaultSourceCNIVersion        = "v1.10.0"
 )
 

@@ -24,8 +24,8 @@ func TestSourceCommands(t *testing.T) {
 			"github.com/containernetworking/plugins/plugins/ipam/host-local@v1.10.0 github.com/containernetworking/plugins/plugins/main/loopback@v1.10.0 " +
 			"github.com/containernetworking/plugins/plugins/meta/portmap@v1.10.0"}},
 		{Crictl, "v1.37.0", []string{"install sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0"}},
-		{Etcd, "v3.6.16", []string{
-			"get go.etcd.io/etcd/server/v3@v3.6.16 go.etcd.io/etcd/etcdctl/v3@v3.6.16",
+		{Etcd, "v3.6.17", []string{
+			"get go.etcd.io/etcd/server/v3@v3.6.17 go.etcd.io/etcd/etcdctl/v3@v3.6.17",
 			"mod tidy",
 			"build -o /s/etcd go.etcd.io/etcd/server/v3",
 			"build -o /s/etcdctl go.etcd.io/etcd/etcdctl/v3",
@@ -129,7 +129,7 @@ func TestFromSourceUpstream(t *testing.T) {
 	o := Options{
 		BinDir: bin, CNIDir: cni, FromSource: true,
 		Components:  []Component{Containerd, Crictl, Etcd, CNI},
-		EtcdVersion: "v3.6.16", CNIVersion: "v1.10.0",
+		EtcdVersion: "v3.6.17", CNIVersion: "v1.10.0",
 		Build:    BuildOptions{Go: goCmd, Etcd: true, CNI: true},
 		Reporter: NewReporter(&out, false, 80),
 	}
@@ -140,7 +140,7 @@ func TestFromSourceUpstream(t *testing.T) {
 	lines := readLog(t, log)
 	want := []string{
 		"install -tags no_btrfs github.com/containerd/containerd/v2/cmd/containerd@v2.4.2 ",
-		"get go.etcd.io/etcd/server/v3@v3.6.16 go.etcd.io/etcd/etcdctl/v3@v3.6.16",
+		"get go.etcd.io/etcd/server/v3@v3.6.17 go.etcd.io/etcd/etcdctl/v3@v3.6.17",
 		"mod tidy",
 		"build -o ",
 		"build -o ",
@@ -174,7 +174,7 @@ func TestFromSourceUpstream(t *testing.T) {
 	}
 	for _, c := range []struct{ dir, name, ver string }{
 		{bin, "containerd", "v2.4.2"}, {bin, "containerd-shim-runc-v2", "v2.4.2"}, {bin, "ctr", "v2.4.2"},
-		{bin, "crictl", "v1.37.0"}, {bin, "etcd", "v3.6.16"}, {bin, "etcdctl", "v3.6.16"},
+		{bin, "crictl", "v1.37.0"}, {bin, "etcd", "v3.6.17"}, {bin, "etcdctl", "v3.6.17"},
 		{cni, "bridge", "v1.10.0"}, {cni, "host-local", "v1.10.0"}, {cni, "loopback", "v1.10.0"}, {cni, "portmap", "v1.10.0"},
 	} {
 		it, _ := res.Item(c.name)
@@ -191,7 +191,7 @@ func TestFromSourceUpstream(t *testing.T) {
 		}
 	}
 	for _, w := range []string{"Building containerd, containerd-shim-runc-v2, ctr v2.4.2 from source with ", "  go mod tidy\n",
-		"etcd: built, ", "from go.etcd.io/etcd/server/v3 v3.6.16\n", "Built in "} {
+		"etcd: built, ", "from go.etcd.io/etcd/server/v3 v3.6.17\n", "Built in "} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("output lacks %q:\n%s", w, out.String())
 		}
