@@ -68,6 +68,8 @@ type HostCluster struct {
 	// Sandboxes are the pod sandboxes whose network remains (their IDs),
 	// Netns the pod network namespaces, Mounts the mounts of the node side.
 	Sandboxes, Netns, Mounts []string
+	// OrphanChains are CNI chains in nat no rule jumps to.
+	OrphanChains []string
 	// Cni0 is the bridge the lessons' network configuration creates, when
 	// it exists.
 	Cni0 string
@@ -188,6 +190,7 @@ func (h *HostCluster) findNode(ctx context.Context) {
 	if _, err := os.Stat(filepath.Join("/sys/class/net", conf.Bridge)); err == nil {
 		h.Cni0 = conf.Bridge
 	}
+	h.OrphanChains = orphanCNIChains(ctx)
 	h.KubeProxy = h.kubeProxyBinary()
 	h.ProxyRules = chainExists(ctx, "nat", "KUBE-SERVICES")
 	h.KubeletChains = chainExists(ctx, "filter", "KUBE-FIREWALL") || chainExists(ctx, "mangle", "KUBE-KUBELET-CANARY")
@@ -325,7 +328,7 @@ func (h *HostCluster) findFiles() {
 // Empty reports whether nothing of a hand-built cluster runs or remains.
 func (h *HostCluster) Empty() bool {
 	return len(h.Procs) == 0 && len(h.shims) == 0 && len(h.Netns) == 0 && len(h.Mounts) == 0 &&
-		len(h.Sandboxes) == 0 && h.Cni0 == "" && !h.ProxyRules && !h.KubeletChains && len(h.Remove) == 0
+		len(h.Sandboxes) == 0 && len(h.OrphanChains) == 0 && h.Cni0 == "" && !h.ProxyRules && !h.KubeletChains && len(h.Remove) == 0
 }
 
 // Describe writes what TakeDown will stop and remove, and what it leaves.
@@ -347,6 +350,7 @@ func (h *HostCluster) Describe(w io.Writer) {
 	rm = appendCount(rm, len(h.Mounts), "mount", "under "+strings.Join(nodeMountDirs[:2], ", ")+" ...")
 	rm = appendCount(rm, len(h.Netns), "pod network namespace", "(/run/netns/cni-*)")
 	rm = appendCount(rm, len(h.Sandboxes), "pod sandbox's iptables rules and chains", "")
+	rm = appendCount(rm, len(h.OrphanChains), "CNI chain", "no rule uses any more")
 	if h.KubeletChains || h.runs("kubelet") {
 		rm = append(rm, "the kubelet's iptables chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT)")
 	}
@@ -467,6 +471,8 @@ func (h *HostCluster) cleanNode(ctx context.Context, t *teardown) {
 		}
 	}
 	cleanNetwork(ctx, State{}, h.Sandboxes, h.Netns, t.status.Done, t.warn)
+	// Chains whose jumps went with the sandboxes above are orphans now too.
+	removeOrphanChains(ctx, orphanCNIChains(ctx), t)
 	if h.Cni0 != "" {
 		if _, err := os.Stat(filepath.Join("/sys/class/net", h.Cni0)); err == nil {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -506,4 +512,59 @@ func (t *teardown) stopHostProcess(p HostProcess) {
 		}
 	}
 	t.status.Done("Stopped %s (pid %d)", p.Name, p.PID)
+}
+
+// cniChainName is a chain the bridge plugin's ipMasq writes for one sandbox.
+var cniChainName = regexp.MustCompile(`^CNI-[0-9a-f]{24}$`)
+
+// orphanCNIChains are the sandbox chains in iptables' nat table that no
+// rule jumps to any more: a sandbox torn down halfway (its shim killed
+// before CNI's DEL ran) leaves them behind.
+func orphanCNIChains(ctx context.Context) []string {
+	ipt := iptablesPath("iptables")
+	if ipt == "" {
+		return nil
+	}
+	out, err := iptablesRunner(ctx, ipt)("-t", "nat", "-S")
+	if err != nil {
+		return nil
+	}
+	declared, jumped := []string{}, map[string]bool{}
+	for _, rule := range strings.Split(string(out), "\n") {
+		f := splitRule(rule)
+		switch {
+		case len(f) == 2 && f[0] == "-N" && cniChainName.MatchString(f[1]):
+			declared = append(declared, f[1])
+		case len(f) > 2 && f[0] == "-A":
+			jumped[argAfter(f, "-j")] = true
+		}
+	}
+	var orphans []string
+	for _, c := range declared {
+		if !jumped[c] {
+			orphans = append(orphans, c)
+		}
+	}
+	return orphans
+}
+
+// removeOrphanChains flushes and deletes the chains orphanCNIChains found.
+func removeOrphanChains(ctx context.Context, chains []string, t *teardown) {
+	ipt := iptablesPath("iptables")
+	if ipt == "" || len(chains) == 0 {
+		return
+	}
+	run := iptablesRunner(ctx, ipt)
+	n := 0
+	for _, c := range chains {
+		_, _ = run("-t", "nat", "-F", c)
+		if o, err := run("-t", "nat", "-X", c); err != nil {
+			t.warn(fmt.Errorf("iptables -t nat -X %s: %v: %s", c, err, strings.TrimSpace(string(o))))
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		t.status.Done("Removed %d CNI chains no rule used any more", n)
+	}
 }
