@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -35,13 +36,27 @@ type handBuilt struct {
 var nodeDirs = []string{"/var/lib/kubelet", "/var/lib/containerd", "/run/containerd", "/var/lib/cni", "/run/netns",
 	"/etc/cni/net.d", "/etc/containerd", "/var/log/pods", "/var/log/containers"}
 
-func newHandBuilt(t *testing.T) *handBuilt {
+// newHandBuilt lays out the machine of a learner about to start the
+// course: the binaries in the work dir's bin/, or, with onPath, already
+// installed elsewhere on PATH (a learner who had them, or the upstream
+// stack) and the work dir empty.
+func newHandBuilt(t *testing.T, onPath bool) *handBuilt {
 	c := newCluster(t)
 	kt := kubetutorBinary(t)
 	for name, target := range map[string]string{"kubetutor": kt, "coredns": filepath.Join(kubeBinDir(), "coredns")} {
 		_, err := os.Stat(target)
 		requireReal(t, target+" not built (make kube-binaries builds coredns)", err == nil)
 		if err := os.Symlink(target, filepath.Join(c.dir, "bin", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	binDir := filepath.Join(c.dir, "bin")
+	if onPath {
+		binDir = filepath.Join(t.TempDir(), "bin")
+		if err := os.Rename(filepath.Join(c.dir, "bin"), binDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(c.dir, "certs")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -58,10 +73,21 @@ func newHandBuilt(t *testing.T) *handBuilt {
 	// The checks see what a learner's `kubetutor check` sees: the defaults.
 	c.env = checks.NewEnv(c.dir)
 	c.env.Kubeconfig = filepath.Join(c.dir, "admin.conf")
-	c.env.PathEnv = filepath.Join(c.dir, "bin") + ":/usr/sbin:/usr/bin:/sbin:/bin"
+	c.env.PathEnv = binDir + ":/usr/sbin:/usr/bin:/sbin:/bin"
+	if onPath {
+		// The lessons' `export PATH=$PWD/bin:$PATH` puts the work dir's
+		// bin/ first, where `fetch --from-source coredns` builds, with
+		// the machine's Go caches (HOME is the work dir here), as a
+		// learner's would be after make kube-binaries.
+		c.env.PathEnv = filepath.Join(c.dir, "bin") + ":" + c.env.PathEnv
+		out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
+		if f := strings.Fields(string(out)); err == nil && len(f) == 2 {
+			c.extraEnv = append(c.extraEnv, "GOCACHE="+f[0], "GOMODCACHE="+f[1])
+		}
+	}
 	c.env.Timeout = 5 * time.Second
 	c.env.SetDefaults()
-	stack := host.DetectStack(context.Background(), filepath.Join(c.dir, "bin"))
+	stack := host.DetectStack(context.Background(), binDir)
 	tags := script.Set{}
 	for _, tag := range stack.Tags() {
 		tags[tag] = true
@@ -214,8 +240,24 @@ func (h *handBuilt) restartExited() {
 // then kubetutor down --yes), and asserts that nothing of the cluster is
 // left: what demo down leaves of a demo, plus the default paths' mounts.
 func TestRealHandBuiltTakeDown(t *testing.T) {
-	h := newHandBuilt(t)
+	for _, tc := range []struct {
+		name   string
+		onPath bool
+	}{{"binaries in bin", false}, {"binaries already on PATH", true}} {
+		t.Run(tc.name, func(t *testing.T) { testHandBuilt(t, tc.onPath) })
+	}
+}
+
+// testHandBuilt: with onPath, the tools step passes before its commands,
+// and the learner goes on without them: every later step's blocks must
+// create what they use (the certs lesson its certs/ directory).
+func testHandBuilt(t *testing.T, onPath bool) {
+	h := newHandBuilt(t, onPath)
 	for _, s := range steps.All() {
+		if onPath && s.ID == "tools" {
+			h.waitPass("tools", nil, 10*time.Second)
+			continue
+		}
 		h.typeStep(s)
 		h.restartExited()
 		h.waitPass(s.ID, h.running[componentOrEmpty(s.ID)], 3*time.Minute)

@@ -50,6 +50,8 @@ type cluster struct {
 	dir   string
 	env   *checks.Env
 	procs []*proc.Process
+	// extraEnv is added to the shell's environment.
+	extraEnv []string
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -101,7 +103,7 @@ func newCluster(t *testing.T) *cluster {
 }
 
 func (c *cluster) shellEnv() []string {
-	return []string{"PATH=" + c.env.PathEnv, "KUBECONFIG=" + c.env.Kubeconfig, "HOME=" + c.dir}
+	return append([]string{"PATH=" + c.env.PathEnv, "KUBECONFIG=" + c.env.Kubeconfig, "HOME=" + c.dir}, c.extraEnv...)
 }
 
 // sh runs a lesson's commands as a learner would type them.
