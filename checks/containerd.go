@@ -129,6 +129,13 @@ func runtimeFailure(env *Env, err error) Result {
 			saw("connection refused", "containerd answering").
 			hint("start containerd as root (kubetutor show containerd)")
 	}
+	if (errors.Is(err, syscall.ECONNRESET) || strings.Contains(msg, "connection reset by peer")) && !socketListens(env, env.ContainerdAddress) {
+		// A connection reset as containerd exits (the kernel resets what
+		// was queued on its socket), and nothing listens any more.
+		return failf("containerd is not running: nothing answers on %s (connection reset, and nothing listens there now)%s; a killed containerd leaves its socket behind.", env.ContainerdAddress, env.lastAliveNote("containerd")).
+			saw("connection reset, then refused", "containerd answering").
+			hint("start containerd as root (kubetutor show containerd)")
+	}
 	if errors.Is(err, syscall.EACCES) || errors.Is(err, os.ErrPermission) || strings.Contains(msg, "permission denied") {
 		return failf("Cannot talk to containerd at %s: %v.", env.ContainerdAddress, err).
 			saw("permission denied", "containerd answering").
@@ -142,6 +149,19 @@ func runtimeFailure(env *Env, err error) Result {
 	return failf("Cannot talk to containerd at %s: %v.", env.ContainerdAddress, err).
 		saw(err.Error(), "containerd answering").
 		hint("start containerd as root (kubetutor show containerd); kubetutor must run as root to open its socket")
+}
+
+// socketListens reports whether something accepts connections on a Unix
+// socket, within a second.
+func socketListens(env *Env, path string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := env.dial(ctx, "unix", path)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // ContainerdRunning checks that containerd answers on its socket.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,7 +53,29 @@ func TestContainerdChecksWithFakeRuntime(t *testing.T) {
 		msg     []string
 		hint    string
 		detail  string
+		// dial answers the check's second look at the socket (nil:
+		// nothing listens).
+		dial checks.DialFunc
 	}{
+		{
+			name:    "reset as containerd exits, nothing listens after",
+			checker: checks.ContainerdRunning{},
+			rt:      &fakeRuntime{versionErr: errors.New(`rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: connection reset by peer"`)},
+			status:  checks.Fail,
+			msg:     []string{"containerd is not running: nothing answers on " + addr + " (connection reset, and nothing listens there now)"},
+			hint:    "start containerd",
+		},
+		{
+			name:    "reset while something listens",
+			checker: checks.ContainerdRunning{},
+			rt:      &fakeRuntime{versionErr: errors.New(`rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: connection reset by peer"`)},
+			dial: func(context.Context, string, string) (net.Conn, error) {
+				c, _ := net.Pipe()
+				return c, nil
+			},
+			status: checks.Fail,
+			msg:    []string{"Cannot talk to containerd at " + addr, "connection reset by peer"},
+		},
 		{
 			name:    "running",
 			checker: checks.ContainerdRunning{},
@@ -121,6 +144,10 @@ func TestContainerdChecksWithFakeRuntime(t *testing.T) {
 			env.ContainerdAddress = addr
 			env.Timeout = 2 * time.Second
 			env.SetRuntime(tt.rt)
+			env.Dial = tt.dial
+			if env.Dial == nil {
+				env.Dial = func(context.Context, string, string) (net.Conn, error) { return nil, syscall.ECONNREFUSED }
+			}
 			res := runCheck(t, env, tt.checker)
 			t.Logf("%s: %s (hint: %s)", res.Status, res.Message, res.Hint)
 			if res.Name != tt.checker.Name() {

@@ -519,34 +519,10 @@ func (k *talkRun) waitCheck(step, check, status, want string, p *proc.Process) j
 // directory when it did not exist).
 func snapshotDirs(t *testing.T, dirs []string) func() {
 	t.Helper()
-	before := map[string]map[string]bool{}
-	for _, d := range dirs {
-		entries, err := os.ReadDir(d)
-		if err != nil {
-			continue
-		}
-		before[d] = map[string]bool{}
-		for _, e := range entries {
-			before[d][e.Name()] = true
-		}
-	}
+	restore := snapshotEntries(dirs)
 	return func() {
-		for _, d := range dirs {
-			had, existed := before[d]
-			if !existed {
-				if err := os.RemoveAll(d); err != nil {
-					t.Errorf("remove %s: %v", d, err)
-				}
-				continue
-			}
-			entries, _ := os.ReadDir(d)
-			for _, e := range entries {
-				if !had[e.Name()] {
-					if err := os.RemoveAll(filepath.Join(d, e.Name())); err != nil {
-						t.Errorf("remove %s: %v", filepath.Join(d, e.Name()), err)
-					}
-				}
-			}
+		for _, err := range restore() {
+			t.Errorf("put back %v: %v", dirs, err)
 		}
 	}
 }
