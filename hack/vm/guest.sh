@@ -14,7 +14,11 @@ W=/root/kubetutor-demo
 KT=$K/kubetutor
 # Go programs run 15-19x slower under qemu's software emulation than on the
 # host: the checks get --timeout 60s (5s by default) and each demo step
-# --step-timeout 10m (2m); everything else is as a learner runs it.
+# --step-timeout 10m (2m), and the demo --slow-host: kube-apiserver's restart
+# in the logs step takes 25-30 s here, longer than the leader-election renew
+# deadline (10 s) of kube-controller-manager and kube-scheduler, which then
+# exit ("leaderelection lost/stopped"); --slow-host gives them 100 s.
+# Everything else is as a learner runs it.
 FLAGS=(--workdir "$W" --kubeconfig "$W/admin.conf" --containerd-address "$W/containerd/containerd.sock" --state-dir "$W/state" --timeout 60s)
 export NO_COLOR=1 KUBECONFIG= PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -70,7 +74,7 @@ stop_services() {
 demo_steps() {
   local id
   for id in $(cat "$K/steps"); do
-    run "demo-$id" 30m "$KT" demo --auto --pause 0 --offline --bin-dir "$K/bin" --step-timeout 10m --from "$id" --to "$id" "${FLAGS[@]}" || return 1
+    run "demo-$id" 30m "$KT" demo --auto --pause 0 --offline --slow-host --bin-dir "$K/bin" --step-timeout 10m --from "$id" --to "$id" "${FLAGS[@]}" || return 1
   done
 }
 
