@@ -58,7 +58,7 @@ func TestRealVM(t *testing.T) {
 	overlay := filepath.Join(dir, "run.qcow2")
 	// The run writes to a copy-on-write overlay: the cached base stays clean.
 	vmRun(ctx, t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", overlay)
-	bootVM(ctx, t, vmQemuArgs(base, overlay, bin, results))
+	bootVM(ctx, t, filepath.Join(dir, "console.log"), vmQemuArgs(base, overlay, bin, results))
 	t.Logf("the VM test took %s", time.Since(start).Round(time.Second))
 	assertVMResults(t, results)
 }
@@ -93,6 +93,12 @@ func vmBaseImage(ctx context.Context, t *testing.T) string {
 	out, err := vmCommand(bctx, script, img).CombinedOutput()
 	done()
 	if err != nil {
+		// A killed build leaves its work dir (its trap did not run), maybe a
+		// kernel without its image: remove all of it.
+		left, _ := filepath.Glob(filepath.Join(dir, "base.*"))
+		for _, l := range left {
+			os.RemoveAll(l)
+		}
 		t.Fatalf("build the VM base image with %s: %v\n%s", script, err, out)
 	}
 	t.Logf("VM base image built in %s:\n%s", time.Since(start).Round(time.Second), out)
@@ -194,10 +200,11 @@ func vmQemuArgs(base, overlay, bin, results string) []string {
 }
 
 // bootVM runs qemu until the guest powers off, streaming the guest's
-// progress lines with the time since boot. The VM is killed when the test
+// progress lines with the time since boot and keeping the whole console
+// in consoleLog. The VM is killed when the test
 // fails, times out or is interrupted (Ctrl-C), and when the test process
 // dies (Pdeathsig).
-func bootVM(ctx context.Context, t *testing.T, args []string) {
+func bootVM(ctx context.Context, t *testing.T, consoleLog string, args []string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, vmRunLimit)
 	defer cancel()
@@ -208,7 +215,7 @@ func bootVM(ctx context.Context, t *testing.T, args []string) {
 		t.Fatal(err)
 	}
 	cmd.Stderr = cmd.Stdout
-	console, err := os.Create(filepath.Join(filepath.Dir(args[len(args)-1]), "console.log"))
+	console, err := os.Create(consoleLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,13 +247,15 @@ func bootVM(ctx context.Context, t *testing.T, args []string) {
 	}
 }
 
-// vmCommand is a command killed (SIGKILL) when ctx ends or the test
-// process dies, its pipes given up 10 s later.
+// vmCommand is a command in a process group of its own, the whole group
+// killed (SIGKILL) when ctx ends (the test fails, times out or is
+// interrupted), the command itself when the test process dies; its pipes
+// are given up 10 s later.
 func vmCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Cancel = func() error { return cmd.Process.Kill() }
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 
