@@ -118,6 +118,35 @@ diagnose() {
   done
 }
 
+# The reverse mismatch: containerd's runc back on cgroupfs (SystemdCgroup =
+# false, containerd started again by hand), the kubelet on systemd as the
+# lesson wrote it; the pod deleted again and what comes of it kept. The
+# containerd started here is killed at the end: demo down cleans up after
+# it as after a killed demo.
+mismatch_reverse() {
+  local kc=("$W/bin/kubectl" --kubeconfig "$W/admin.conf") old
+  old=$(pgrep -x containerd) && kill "$old"
+  for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done
+  sed 's/SystemdCgroup = true/SystemdCgroup = false/' "$W/containerd/config.toml" >"$W/containerd/config-mismatch.toml"
+  echo "containerd: $(grep SystemdCgroup "$W/containerd/config-mismatch.toml")"
+  echo "kubelet: $(grep cgroupDriver "$W/kubelet.yaml")"
+  containerd --config "$W/containerd/config-mismatch.toml" >"$R/containerd-mismatch.log" 2>&1 &
+  local cpid=$!
+  for _ in $(seq 60); do ctr --address "$W/containerd/containerd.sock" version >/dev/null 2>&1 && break; sleep 1; done
+  (cd "$W" && exec bin/kubelet --kubeconfig=admin.conf --config=kubelet.yaml --root-dir="$W/kubelet" >"$R/kubelet-reverse.log" 2>&1) &
+  local kpid=$!
+  "${kc[@]}" delete events --all -n default
+  "${kc[@]}" delete pod -l app=nginx --wait=false
+  for _ in $(seq 36); do
+    sleep 5
+    "${kc[@]}" get events -n default -o custom-columns=REASON:.reason,MESSAGE:.message --no-headers | grep -i -m3 'sandbox\|cgroup' && break
+  done
+  "${kc[@]}" get pods -o wide
+  grep -i 'cgroup' "$R/kubelet-reverse.log" | grep -i -m5 'error\|fail'
+  kill "$kpid" "$cpid"
+  wait "$kpid" "$cpid"
+}
+
 main() {
   rm -f "$R/steps.txt"
   mkdir -p "$W"
@@ -132,6 +161,7 @@ main() {
   run kill-kubelet 1m kill_kubelet
   run check-killed 10m "$KT" check --all "${FLAGS[@]}"
   run mismatch 10m mismatch
+  run mismatch-reverse 10m mismatch_reverse
   run down 10m "$KT" demo down "${FLAGS[@]}"
 }
 

@@ -370,4 +370,5 @@ func assertVMResults(t *testing.T, results string) {
 		}
 	}
 	t.Logf("the cgroup driver mismatch in the guest:\n%s", vmOutput(t, results, "mismatch"))
+	t.Logf("the reverse mismatch in the guest:\n%s", vmOutput(t, results, "mismatch-reverse"))
 }
