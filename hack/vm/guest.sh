@@ -135,14 +135,13 @@ mismatch_reverse() {
   for _ in $(seq 60); do ctr --address "$W/containerd/containerd.sock" version >/dev/null 2>&1 && break; sleep 1; done
   (cd "$W" && exec bin/kubelet --kubeconfig=admin.conf --config=kubelet.yaml --root-dir="$W/kubelet" >"$R/kubelet-reverse.log" 2>&1) &
   local kpid=$!
-  "${kc[@]}" delete events --all -n default
+  "${kc[@]}" delete events --all -n default >/dev/null
   "${kc[@]}" delete pod -l app=nginx --wait=false
-  for _ in $(seq 36); do
-    sleep 5
-    "${kc[@]}" get events -n default -o custom-columns=REASON:.reason,MESSAGE:.message --no-headers | grep -i -m3 'sandbox\|cgroup' && break
-  done
+  sleep 90
+  "${kc[@]}" get events -n default -o custom-columns=REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message --no-headers
   "${kc[@]}" get pods -o wide
-  grep -i 'cgroup' "$R/kubelet-reverse.log" | grep -i -m5 'error\|fail'
+  echo "kubelet's errors:"
+  grep '^E' "$R/kubelet-reverse.log" | grep -i -m12 'sandbox\|cgroup\|slice\|pod_workers'
   kill "$kpid" "$cpid"
   wait "$kpid" "$cpid"
 }

@@ -335,11 +335,12 @@ func assertVMResults(t *testing.T, results string) {
 	got := readVMSteps(t, results)
 	facts := vmOutput(t, results, "facts")
 	t.Logf("the guest:\n%s", facts)
-	tests := []struct {
+	type vmWant struct {
 		name   string
 		failed bool     // the command must fail (check after the kill)
 		want   []string // in its output
-	}{
+	}
+	tests := []vmWant{
 		{name: "facts", want: []string{"cgroupfs cgroup2fs", "pid1 systemd"}},
 		{name: "stop-services", want: []string{"+ systemctl disable --now etcd containerd", "+ systemctl stop containerd"}},
 		{name: "doctor", want: []string{"systemd, cgroup-v2"}},
@@ -348,11 +349,7 @@ func assertVMResults(t *testing.T, results string) {
 		{name: "down"},
 	}
 	for _, s := range steps.All() {
-		tests = append(tests, struct {
-			name   string
-			failed bool
-			want   []string
-		}{name: "demo-" + s.ID})
+		tests = append(tests, vmWant{name: "demo-" + s.ID})
 	}
 	for _, tt := range tests {
 		s, ok := got[tt.name]
