@@ -7,7 +7,7 @@ KUBE_BIN ?= $(HOME)/.cache/kubetutor/bin-$(KUBE_VERSION)
 GO_TEST_FLAGS ?=
 UPSTREAM_DIR ?= $(HOME)/.cache/kubetutor/upstream-stack
 
-.PHONY: all build run test unit bench fuzz deps kube-binaries upstream-stack lint clean
+.PHONY: all build run test vm-test unit bench fuzz deps kube-binaries upstream-stack lint clean
 
 all: build
 
@@ -48,7 +48,17 @@ test: deps kube-binaries upstream-stack
 	# 10250...; they run after the other packages, never beside them, so that
 	# no other test's check sees (or is seen by) their cluster.
 	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -count=1 -timeout 30m $(GO_TEST_FLAGS) $$(go list ./... | grep -v /internal/e2e$$)
-	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) KUBETUTOR_UPSTREAM_DIR=$(UPSTREAM_DIR) go test -count=1 -timeout 45m $(GO_TEST_FLAGS) ./internal/e2e
+	KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) KUBETUTOR_UPSTREAM_DIR=$(UPSTREAM_DIR) go test -count=1 -timeout 45m -skip '^TestRealVM$$' $(GO_TEST_FLAGS) ./internal/e2e
+	$(VM_TEST)
+
+# The course in a systemd + cgroup v2 guest (Debian 12 under qemu), after the
+# other real tests and with a timeout of its own: the base image is built once
+# into ~/.cache/kubetutor/vm-KEY (root: debootstrap), then booted with the
+# binaries on a second disk; -v streams the guest's progress.
+VM_TEST = KUBETUTOR_REAL=1 KUBETUTOR_KUBE_BIN=$(KUBE_BIN) go test -count=1 -v -timeout 60m -run '^TestRealVM$$' $(GO_TEST_FLAGS) ./internal/e2e
+
+vm-test: deps kube-binaries
+	$(VM_TEST)
 
 # Unit tests only (no cluster).
 unit:

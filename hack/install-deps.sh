@@ -3,10 +3,11 @@
 # containerd, runc, the CNI plugins, iptables, openssl, tmux, curl (the online
 # lessons' downloads, run against a local mirror) and chromium (the
 # room dashboard's real-browser test), busybox-static (a shell in the offline
-# nginx stand-in, for kubectl exec), and the Go modules of that test from
-# the module proxy. Idempotent.
+# nginx stand-in, for kubectl exec), qemu, qemu-img and debootstrap (the
+# VM test's systemd + cgroup v2 guest, make vm-test), and the Go modules of
+# that test from the module proxy. Idempotent.
 set -euo pipefail
-pkgs=(etcd-server etcd-client containerd runc containernetworking-plugins iptables openssl tmux less chromium curl busybox-static)
+pkgs=(etcd-server etcd-client containerd runc containernetworking-plugins iptables openssl tmux less chromium curl busybox-static qemu-system-x86 qemu-utils debootstrap)
 # The Go modules (go.mod pins them; a no-op once in the module cache).
 if command -v go >/dev/null; then
   (cd "$(dirname "$0")/.." && go mod download github.com/chromedp/chromedp go.etcd.io/bbolt) || echo "install-deps: go mod download failed; go test will retry" >&2

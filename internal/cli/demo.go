@@ -33,6 +33,7 @@ type DemoOptions struct {
 	StepTimeout time.Duration
 
 	SkipPreflight bool
+	SlowHost      bool
 }
 
 const defaultDemoDir = "kubetutor-demo"
@@ -78,6 +79,7 @@ image and an nginx stand-in into containerd and points the Deployment at it.`,
 	fl.StringVar(&o.BinDir, "bin-dir", "", "where to take the Kubernetes binaries from when bin/ lacks them (default: ~/.cache/kubetutor/bin-"+course.KubernetesVersion+" if present)")
 	fl.DurationVar(&o.StepTimeout, "step-timeout", 2*time.Minute, "how long to wait for each step's checks to pass")
 	fl.BoolVar(&o.SkipPreflight, "skip-preflight", false, "do not run doctor's host checks first")
+	fl.BoolVar(&o.SlowHost, "slow-host", false, "for a machine ten times slower than a laptop (a VM without KVM): longer leader-election deadlines for kube-controller-manager and kube-scheduler, so that they outlast kube-apiserver's restart (with --step-timeout and --timeout for the waits)")
 	_ = cmd.RegisterFlagCompletionFunc("from", stepIDCompletion)
 	_ = cmd.RegisterFlagCompletionFunc("to", stepIDCompletion)
 	cmd.AddCommand(newDemoStatusCmd(f), newDemoLogsCmd(f), newDemoDownCmd(f), newDemoDrillCmd(f))
@@ -186,7 +188,9 @@ func (o *DemoOptions) layout() (demo.Layout, error) {
 	if o.Offline && o.Online {
 		return demo.Layout{}, usageErrorf("--offline and --online contradict each other")
 	}
-	return demoLayout(o.f)
+	l, err := demoLayout(o.f)
+	l.SlowHost = o.SlowHost
+	return l, err
 }
 
 // prepare checks the machine (root, as env sees it, for the steps that

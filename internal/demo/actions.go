@@ -62,11 +62,39 @@ var Substitutions = []Substitution{
 		Why: "host-local records the pod IPs it hands out in the work dir",
 	},
 	{
+		Old: "kube-controller-manager \\\n",
+		New: func(l Layout) string {
+			if !l.SlowHost {
+				return "kube-controller-manager \\\n"
+			}
+			return "kube-controller-manager \\\n  " + strings.Join(SlowHostLeaderElection, " \\\n  ") + " \\\n"
+		},
+		Why: "with --slow-host only: the controller manager keeps its lease through kube-apiserver's restart",
+	},
+	{
+		Old: "kube-scheduler --kubeconfig=admin.conf\n",
+		New: func(l Layout) string {
+			if !l.SlowHost {
+				return "kube-scheduler --kubeconfig=admin.conf\n"
+			}
+			return "kube-scheduler --kubeconfig=admin.conf \\\n  " + strings.Join(SlowHostLeaderElection, " \\\n  ") + "\n"
+		},
+		Why: "with --slow-host only: the scheduler keeps its lease through kube-apiserver's restart",
+	},
+	{
 		Old: "/etc/cni/net.d",
 		New: func(l Layout) string { return l.CNIConfDir },
 		Why: "the CNI configuration directory the demo was given (/etc/cni/net.d unless changed)",
 	},
 }
+
+// SlowHostLeaderElection are the flags demo --slow-host adds to
+// kube-controller-manager and kube-scheduler. Both exit when they cannot
+// renew their Lease within the renew deadline (10 s by default: "leaderelection
+// lost"); the logs step restarts kube-apiserver, which takes 2 to 4 s on a
+// workshop machine but 25 to 30 s under qemu's software emulation (the VM
+// test), so there they would die with it. The default lease is 15 s.
+var SlowHostLeaderElection = []string{"--leader-elect-lease-duration=120s", "--leader-elect-renew-deadline=100s"}
 
 // Substitute applies the substitutions to a block's text.
 func Substitute(l Layout, text string) string {

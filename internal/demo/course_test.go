@@ -223,3 +223,25 @@ func TestKubeProxyBlockAsTyped(t *testing.T) {
 		t.Errorf("the kube-proxy step starts %+v", c)
 	}
 }
+
+// TestSlowHostSubstitution: demo --slow-host adds the leader-election
+// deadlines to the controller manager and the scheduler, and nothing else;
+// without it their blocks are typed as the lessons have them.
+func TestSlowHostSubstitution(t *testing.T) {
+	for _, tt := range []struct {
+		block string
+		slow  bool
+		want  string
+	}{
+		{"kube-scheduler --kubeconfig=admin.conf\n", false, "kube-scheduler --kubeconfig=admin.conf\n"},
+		{"kube-scheduler --kubeconfig=admin.conf\n", true, "kube-scheduler --kubeconfig=admin.conf \\\n  --leader-elect-lease-duration=120s \\\n  --leader-elect-renew-deadline=100s\n"},
+		{"kube-controller-manager \\\n  --kubeconfig=admin.conf\n", false, "kube-controller-manager \\\n  --kubeconfig=admin.conf\n"},
+		{"kube-controller-manager \\\n  --kubeconfig=admin.conf\n", true, "kube-controller-manager \\\n  --leader-elect-lease-duration=120s \\\n  --leader-elect-renew-deadline=100s \\\n  --kubeconfig=admin.conf\n"},
+		{"kubectl get pods\n", true, "kubectl get pods\n"},
+	} {
+		l := Layout{WorkDir: "/w", ContainerdAddress: "/w/c.sock", CNIConfDir: "/etc/cni/net.d", SlowHost: tt.slow}
+		if got := Substitute(l, tt.block); got != tt.want {
+			t.Errorf("Substitute(slow %v, %q) = %q, want %q", tt.slow, tt.block, got, tt.want)
+		}
+	}
+}

@@ -18,6 +18,11 @@ type Layout struct {
 	ContainerdAddress string
 	// CNIConfDir is where the CNI configuration goes (containerd's conf_dir).
 	CNIConfDir string
+	// SlowHost (demo --slow-host) gives kube-controller-manager and
+	// kube-scheduler leader-election deadlines that outlast a restart of
+	// kube-apiserver on a machine ten times slower than usual (see
+	// SlowHostLeaderElection).
+	SlowHost bool
 }
 
 // Path joins elements under the work directory.

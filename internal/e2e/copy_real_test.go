@@ -51,7 +51,7 @@ func TestRealCopyPaste(t *testing.T) {
 			var screen string
 			if tc.pager == "less" {
 				// Copy from less's first page, then leave it.
-				m.waitFor("clientCAFile: certs/ca.crt", "failCgroupV1: false\nEOF")
+				m.waitFor("clientCAFile: certs/ca.crt", "containerd.sock\nEOF")
 				screen = m.screen()
 				m.run("send-keys", "-t", m.session, "q")
 				m.waitFor("SHOWN-42")
