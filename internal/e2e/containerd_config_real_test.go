@@ -45,7 +45,7 @@ func TestRealContainerdConfigFormats(t *testing.T) {
 		path := filepath.Join(dir, []string{"v2.toml", "v4.toml"}[i])
 		text = strings.ReplaceAll(text, "mkdir -p /etc/containerd\n", "")
 		text = strings.ReplaceAll(text, "/etc/containerd/config.toml", path)
-		sh := exec.Command("bash", "-euo", "pipefail", "-c", "CNI_BIN_DIR=/opt/cni/bin\n"+text)
+		sh := exec.Command("bash", "-euo", "pipefail", "-c", "CNI_BIN_DIR=/opt/cni/bin\nSYSTEMD_CGROUP=true\n"+text)
 		if out, err := sh.CombinedOutput(); err != nil {
 			t.Fatalf("typing the lesson's file: %v\n%s", err, out)
 		}
@@ -69,7 +69,7 @@ func TestRealContainerdConfigFormats(t *testing.T) {
 		t.Errorf("the two files give different configurations:\nversion 2:\n%s\nversion 4:\n%s", dumps[0], dumps[1])
 	}
 	for _, want := range []string{"sandbox = 'registry.k8s.io/pause:3.6'", "restrict_oom_score_adj = true",
-		"bin_dirs = ['/opt/cni/bin']", "conf_dir = '/etc/cni/net.d'", "snapshotter = 'overlayfs'", "default_runtime_name = 'runc'"} {
+		"bin_dirs = ['/opt/cni/bin']", "conf_dir = '/etc/cni/net.d'", "snapshotter = 'overlayfs'", "default_runtime_name = 'runc'", "SystemdCgroup = true"} {
 		if !strings.Contains(dumps[1], want) {
 			t.Errorf("containerd config dump of the version 4 file has no %q", want)
 		}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubetutor/kubetutor/content"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -366,6 +367,30 @@ func assertVMResults(t *testing.T, results string) {
 			}
 		}
 	}
-	t.Logf("the cgroup driver mismatch in the guest:\n%s", vmOutput(t, results, "mismatch"))
-	t.Logf("the reverse mismatch in the guest:\n%s", vmOutput(t, results, "mismatch-reverse"))
+	assertMismatches(t, vmOutput(t, results, "mismatch"), vmOutput(t, results, "mismatch-reverse"))
+}
+
+// assertMismatches: what the troubleshooting lesson quotes of each cgroup
+// driver mismatch is what the guest printed.
+func assertMismatches(t *testing.T, mismatch, reverse string) {
+	t.Helper()
+	t.Logf("the cgroup driver mismatch in the guest:\n%s", mismatch)
+	t.Logf("the reverse mismatch in the guest:\n%s", reverse)
+	md, err := content.Lessons.ReadFile("lessons/troubleshooting.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lesson := strings.Join(strings.Fields(string(md)), " ")
+	for _, tc := range []struct{ out, quote string }{
+		{mismatch, `runc create failed: expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/kubepods/besteffort/pod`},
+		{reverse, "SandboxChanged"},
+		{reverse, "Pod sandbox changed, it will be killed and re-created."},
+	} {
+		if !strings.Contains(tc.out, tc.quote) {
+			t.Errorf("the guest's mismatch output has no %q", tc.quote)
+		}
+		if !strings.Contains(lesson, tc.quote) {
+			t.Errorf("the troubleshooting lesson does not quote %q", tc.quote)
+		}
+	}
 }
