@@ -256,17 +256,24 @@ func cleanNetwork(ctx context.Context, st State, sandboxes []string, netns []str
 		}
 	}
 	if st.Cni0Created {
-		if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			out, err := exec.CommandContext(cctx, "ip", "link", "delete", "cni0").CombinedOutput()
-			cancel()
-			if err != nil {
-				warn(fmt.Errorf("delete the cni0 bridge: %v: %s", err, strings.TrimSpace(string(out))))
-			} else {
-				line("Deleted the cni0 bridge")
-			}
-		}
+		deleteBridge(ctx, "cni0", line, warn)
 	}
+}
+
+// deleteBridge deletes a bridge the CNI configuration created, if it is
+// there.
+func deleteBridge(ctx context.Context, name string, line func(string, ...any), warn func(error)) {
+	if _, err := os.Stat(filepath.Join("/sys/class/net", name)); err != nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	out, err := exec.CommandContext(cctx, "ip", "link", "delete", name).CombinedOutput()
+	cancel()
+	if err != nil {
+		warn(fmt.Errorf("delete the %s bridge: %v: %s", name, err, strings.TrimSpace(string(out))))
+		return
+	}
+	line("Deleted the %s bridge", name)
 }
 
 // interruptTwice is Ctrl-C twice in a component's terminal: SIGINT to its

@@ -474,16 +474,7 @@ func (h *HostCluster) cleanNode(ctx context.Context, t *teardown) {
 	// Chains whose jumps went with the sandboxes above are orphans now too.
 	removeOrphanChains(ctx, orphanCNIChains(ctx), t)
 	if h.Cni0 != "" {
-		if _, err := os.Stat(filepath.Join("/sys/class/net", h.Cni0)); err == nil {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			out, err := exec.CommandContext(cctx, "ip", "link", "delete", h.Cni0).CombinedOutput()
-			cancel()
-			if err != nil {
-				t.warn(fmt.Errorf("delete the %s bridge: %v: %s", h.Cni0, err, strings.TrimSpace(string(out))))
-			} else {
-				t.status.Done("Deleted the %s bridge", h.Cni0)
-			}
-		}
+		deleteBridge(ctx, h.Cni0, t.status.Done, t.warn)
 	}
 }
 

@@ -6,9 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/kubetutor/kubetutor/content"
-	"github.com/kubetutor/kubetutor/internal/script"
 )
 
 // TestRealContainerdConfigFormats feeds the containerd lesson's two
@@ -22,16 +19,8 @@ func TestRealContainerdConfigFormats(t *testing.T) {
 	ctrd := filepath.Join(upstreamDir(), "bin", "containerd")
 	_, err := os.Stat(ctrd)
 	requireReal(t, ctrd+" not built (make upstream-stack builds it)", err == nil)
-	md, err := content.Lessons.ReadFile("lessons/containerd.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks, err := script.Parse(string(md))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var files []string
-	for _, b := range blocks {
+	for _, b := range lessonBlocks(t, "containerd") {
 		if strings.HasPrefix(b.Text, "cat > /etc/containerd/config.toml <<EOF\n") || strings.Contains(b.Text, "\ncat > /etc/containerd/config.toml <<EOF\n") {
 			files = append(files, b.Text)
 		}

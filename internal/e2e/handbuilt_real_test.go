@@ -325,16 +325,8 @@ func componentOrEmpty(step string) string {
 // take-down section, verbatim.
 func takeDownBlocks(t *testing.T) []string {
 	t.Helper()
-	md, err := content.Lessons.ReadFile("lessons/troubleshooting.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks, err := script.Parse(string(md))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, b := range blocks {
+	for _, b := range lessonBlocks(t, "troubleshooting") {
 		if b.Section == "Starting over: take the cluster down" && b.Lang == "sh" {
 			out = append(out, b.Text)
 		}
@@ -445,11 +437,7 @@ const taintVerdict = "0/1 nodes are available: 1 node(s) had untolerated taint(s
 // event.
 func (h *handBuilt) observeTaintVerdict() {
 	t := h.t
-	md, err := content.Lessons.ReadFile("lessons/kubelet.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(strings.Join(strings.Fields(string(md)), " "), taintVerdict) {
+	if !strings.Contains(lessonText(t, "kubelet"), taintVerdict) {
 		t.Errorf("the kubelet lesson does not quote the verdict kube-scheduler gives: %s", taintVerdict)
 	}
 	want := "False/Unschedulable/" + taintVerdict
@@ -471,16 +459,8 @@ func (h *handBuilt) observeTaintVerdict() {
 // asserts what the lesson says each command shows.
 func (h *handBuilt) bindByHand() {
 	t := h.t
-	md, err := content.Lessons.ReadFile("lessons/scheduler.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks, err := script.Parse(string(md))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var text string
-	for _, b := range blocks {
+	for _, b := range lessonBlocks(t, "scheduler") {
 		if strings.HasPrefix(b.Text, "kubectl run byhand ") {
 			text = b.Text
 		}
@@ -490,7 +470,7 @@ func (h *handBuilt) bindByHand() {
 	}
 	out := h.sh(text)
 	t.Logf("bind a Pod by hand:\n%s", out)
-	lesson := strings.Join(strings.Fields(string(md)), " ")
+	lesson := lessonText(t, "scheduler")
 	for _, want := range []string{"pod/byhand created", "status/<unknown> created", `pod "byhand" force deleted`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bind a Pod by hand: no %q in the output", want)
@@ -539,4 +519,30 @@ func (h *handBuilt) waitWhole(timeout time.Duration) {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// lessonMarkdown is a lesson's Markdown, as embedded.
+func lessonMarkdown(t *testing.T, id string) string {
+	t.Helper()
+	md, err := content.Lessons.ReadFile("lessons/" + id + ".md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(md)
+}
+
+// lessonText is a lesson's words with every run of white space one space:
+// what a quote must be found in, however the lesson wraps it.
+func lessonText(t *testing.T, id string) string {
+	return strings.Join(strings.Fields(lessonMarkdown(t, id)), " ")
+}
+
+// lessonBlocks are all of a lesson's code blocks, illustrations included.
+func lessonBlocks(t *testing.T, id string) []script.Block {
+	t.Helper()
+	blocks, err := script.Parse(lessonMarkdown(t, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return blocks
 }

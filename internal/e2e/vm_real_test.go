@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubetutor/kubetutor/content"
 	"github.com/kubetutor/kubetutor/steps"
 )
 
@@ -376,11 +375,7 @@ func assertMismatches(t *testing.T, mismatch, reverse string) {
 	t.Helper()
 	t.Logf("the cgroup driver mismatch in the guest:\n%s", mismatch)
 	t.Logf("the reverse mismatch in the guest:\n%s", reverse)
-	md, err := content.Lessons.ReadFile("lessons/troubleshooting.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lesson := strings.Join(strings.Fields(string(md)), " ")
+	lesson := lessonText(t, "troubleshooting")
 	for _, tc := range []struct{ out, quote string }{
 		{mismatch, `runc create failed: expected cgroupsPath to be of format "slice:prefix:name" for systemd cgroups, got "/kubepods/besteffort/pod`},
 		{reverse, "SandboxChanged"},
